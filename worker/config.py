@@ -1,0 +1,225 @@
+"""Settings from the environment and `.env`, and brand discovery from `REMAX_<BRAND>_*`.
+
+Both read one merged view (`.env` overlaid by the process environment), so the
+settings and the brands can never disagree about where a value came from.
+Every problem becomes a `ConfigError` naming the variable; values are never
+echoed, because some of them are secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from worker.errors import ConfigError
+
+BRAND_VAR = re.compile(r"^REMAX_(?P<brand>[A-Z0-9][A-Z0-9_]*?)_(?P<part>API_URL|API_KEY|INTEGRATOR_ID|SECRET_KEY)$")
+BRAND_PARTS = ("API_URL", "API_KEY", "INTEGRATOR_ID", "SECRET_KEY")
+DEFAULT_ENV_FILE = Path(".env")
+
+
+class Brand(BaseModel):
+    """One office's connection to the REI API. Secrets stay `SecretStr` (masked in repr)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    api_url: str
+    api_key: SecretStr
+    integrator_id: SecretStr
+    secret_key: SecretStr
+
+    def credentials_fingerprint(self) -> str:
+        """Short SHA-256 of the URL and keys: changes whenever any of them changes."""
+        material = "\0".join(
+            (
+                self.api_url,
+                self.api_key.get_secret_value(),
+                self.integrator_id.get_secret_value(),
+                self.secret_key.get_secret_value(),
+            )
+        )
+        return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+    def secret_values(self) -> tuple[str, ...]:
+        return (
+            self.api_key.get_secret_value(),
+            self.integrator_id.get_secret_value(),
+            self.secret_key.get_secret_value(),
+        )
+
+
+class Settings(BaseSettings):
+    """Process-wide settings. Field `foo_bar` is read from variable `FOO_BAR`."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    token_refresh_buffer_minutes: int = Field(default=30, ge=0)
+    database_url: SecretStr | None = None
+    rei_brands: str | None = None
+    rei_sync_home: Path = Path(".rei-sync")
+    rei_page_size: int = Field(default=100, ge=1, le=10_000)
+    rei_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    rei_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    rei_allow_insecure_http: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    brands: tuple[Brand, ...] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # `load_settings` merges env and .env itself (brand discovery needs the same view).
+        return (init_settings,)
+
+    def brand(self, key: str) -> Brand:
+        for brand in self.brands:
+            if brand.key == key.upper():
+                return brand
+        known = ", ".join(b.key for b in self.brands) or "none"
+        raise ConfigError("--brand", f"unknown brand {key!r} (configured: {known})")
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret, for the log redactor."""
+        values: list[str] = []
+        for brand in self.brands:
+            values.extend(brand.secret_values())
+        if self.database_url is not None:
+            password = urlsplit(self.database_url.get_secret_value()).password
+            if password:
+                values.append(password)
+        return tuple(v for v in values if v)
+
+
+def read_environment(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = DEFAULT_ENV_FILE
+) -> dict[str, str]:
+    """`.env` (if present) overlaid by the process environment."""
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = DEFAULT_ENV_FILE,
+    *,
+    require_brands: bool = True,
+) -> Settings:
+    """Build `Settings` or raise `ConfigError` naming the first bad variable."""
+    env = read_environment(environ, env_file)
+    fields = {
+        name: env[name.upper()]
+        for name in Settings.model_fields
+        if name != "brands" and env.get(name.upper(), "") != ""
+    }
+    try:
+        settings = Settings(**fields)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    brands = discover_brands(
+        env,
+        only=settings.rei_brands,
+        allow_insecure_http=settings.rei_allow_insecure_http,
+    )
+    if require_brands and not brands:
+        raise ConfigError(
+            "REMAX_<BRAND>_API_URL",
+            "no brands configured: set REMAX_<BRAND>_API_URL, _API_KEY, _INTEGRATOR_ID and "
+            "_SECRET_KEY for at least one brand (see .env.example)",
+        )
+    return settings.model_copy(update={"brands": brands})
+
+
+def discover_brands(
+    env: Mapping[str, str], *, only: str | None = None, allow_insecure_http: bool = False
+) -> tuple[Brand, ...]:
+    """Group `REMAX_<BRAND>_<PART>` variables into brands, in `REI_BRANDS` order when given."""
+    parts: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        match = BRAND_VAR.match(name)
+        if match:
+            parts.setdefault(match["brand"], {})[match["part"]] = value
+    if only is not None:
+        wanted = [b.strip().upper() for b in only.split(",") if b.strip()]
+        if not wanted:
+            raise ConfigError("REI_BRANDS", "is empty: list brand keys, e.g. AZURA,BLUE_OCEAN")
+        for key in wanted:
+            if key not in parts:
+                raise ConfigError("REI_BRANDS", f"brand {key} has no REMAX_{key}_* variables")
+        order = wanted
+    else:
+        order = sorted(parts)
+    brands = []
+    for key in order:
+        found = parts[key]
+        for part in BRAND_PARTS:
+            if not found.get(part, "").strip():
+                raise ConfigError(f"REMAX_{key}_{part}", f"missing or empty (brand {key})")
+        brands.append(
+            Brand(
+                key=key,
+                api_url=validate_api_url(
+                    f"REMAX_{key}_API_URL", found["API_URL"], allow_insecure_http
+                ),
+                api_key=SecretStr(found["API_KEY"].strip()),
+                integrator_id=SecretStr(found["INTEGRATOR_ID"].strip()),
+                secret_key=SecretStr(found["SECRET_KEY"].strip()),
+            )
+        )
+    return tuple(brands)
+
+
+def validate_api_url(variable: str, value: str, allow_insecure_http: bool) -> str:
+    """An absolute http(s) URL; plain http only to loopback or when explicitly allowed."""
+    try:
+        url = urlsplit(value.strip())
+        url.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ConfigError(variable, "is not a valid URL") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(variable, "must be an absolute http(s) URL, e.g. https://remax-cca.com/api/v1")
+    if url.username or url.password:
+        raise ConfigError(variable, "must not carry credentials in the URL")
+    if url.scheme == "http" and not (is_loopback(url.hostname) or allow_insecure_http):
+        raise ConfigError(
+            variable,
+            "plain http:// to a non-loopback host would send keys in clear text; "
+            "use https:// or set REI_ALLOW_INSECURE_HTTP=1",
+        )
+    return value.strip().rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    error: dict[str, Any] = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "configuration"
+    message = str(error["msg"])
+    return ConfigError(field.upper(), message[0].lower() + message[1:])
