@@ -1,0 +1,156 @@
+"""Everything that shapes one sandbox run: data size, token lifetime, limits, fault knobs.
+
+The fault knobs live flat on `SandboxConfig` (one field per CLI flag) and are
+copied into a `FaultSettings` that the admin API can replace at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+DEFAULT_BRANDS = ("AZURA", "BLUE_OCEAN")
+DEFAULT_TOKEN_TTL_SECONDS = 86399
+"""What the live server answers in `expires_in` (about 24 h)."""
+
+OutageMode = Literal["5xx", "refuse"]
+
+
+@dataclass(frozen=True)
+class TokenOutage:
+    """The token endpoint fails for `seconds` (sandbox clock) from the moment it is set."""
+
+    mode: OutageMode = "5xx"
+    seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """Fault knobs. Rates are probabilities per API request, drawn from one seeded stream."""
+
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (500, 502, 503)
+    reset_rate: float = 0.0
+    stall_rate: float = 0.0
+    stall_seconds: float = 35.0
+    rate_limit_rate: float = 0.0
+    retry_after_seconds: int = 1
+    malformed_rate: float = 0.0
+    html_page_rate: float = 0.0
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    token_latency_seconds: float = 0.0
+    token_outage: TokenOutage | None = None
+    drift: bool = False
+    drift_inserts: int = 1
+    fault_seed: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["error_statuses"] = list(self.error_statuses)
+        outage = self.token_outage
+        out["token_outage"] = (
+            None if outage is None else {"mode": outage.mode, "seconds": outage.seconds}
+        )
+        return out
+
+    def updated(self, changes: dict[str, Any]) -> FaultSettings:
+        """A copy with `changes` (admin JSON) applied; raises ValueError on unknown/bad knobs."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown fault knob(s): {', '.join(unknown)}")
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in changes.items():
+            values[name] = _coerce(name, value)
+        return FaultSettings(**values)
+
+
+_RATES = ("error_rate", "reset_rate", "stall_rate", "rate_limit_rate", "malformed_rate")
+_RATES_ALL = (*_RATES, "html_page_rate")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name == "token_outage":
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValueError("token_outage must be an object or null")
+        mode = value.get("mode", "5xx")
+        if mode not in ("5xx", "refuse"):
+            raise ValueError("token_outage.mode must be '5xx' or 'refuse'")
+        return TokenOutage(mode=mode, seconds=float(value.get("seconds", 60.0)))
+    if name == "error_statuses":
+        statuses = tuple(int(s) for s in value)
+        if not statuses or any(not 500 <= s <= 599 for s in statuses):
+            raise ValueError("error_statuses must be a non-empty list of 5xx codes")
+        return statuses
+    if name == "drift":
+        if not isinstance(value, bool):
+            raise ValueError("drift must be true or false")
+        return value
+    if name in ("fault_seed", "retry_after_seconds", "drift_inserts"):
+        return int(value)
+    number = float(value)
+    if name in _RATES_ALL and not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1")
+    if number < 0:
+        raise ValueError(f"{name} must not be negative")
+    return number
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """One field per `rei-sync sandbox` flag. Sizes are per brand."""
+
+    seed: int = 7
+    listings: int = 200
+    associates: int = 30
+    images_per_listing: int = 3
+    token_ttl: int = DEFAULT_TOKEN_TTL_SECONDS
+    max_take: int = 1000
+    host: str = "127.0.0.1"
+    port: int = 0
+    brands: tuple[str, ...] = DEFAULT_BRANDS
+    record_cache: int = 200_000
+    """How many serialised records to keep (bounded: 1,000,000 listings must not all stay)."""
+
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (500, 502, 503)
+    reset_rate: float = 0.0
+    stall_rate: float = 0.0
+    stall_seconds: float = 35.0
+    rate_limit_rate: float = 0.0
+    retry_after_seconds: int = 1
+    malformed_rate: float = 0.0
+    html_page_rate: float = 0.0
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    token_latency_seconds: float = 0.0
+    token_outage: TokenOutage | None = None
+    drift: bool = False
+    drift_inserts: int = 1
+    fault_seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.listings < 0 or self.associates < 1 or self.images_per_listing < 0:
+            raise ValueError("listings >= 0, associates >= 1, images_per_listing >= 0")
+        if self.token_ttl < 1 or self.max_take < 1:
+            raise ValueError("token_ttl and max_take must be at least 1")
+        if not self.brands:
+            raise ValueError("at least one brand is needed")
+        for brand in self.brands:
+            if not brand or not brand.replace("_", "").isalnum() or brand != brand.upper():
+                raise ValueError(f"brand key {brand!r} must be UPPER_CASE letters/digits")
+        self.fault_settings()
+
+    def fault_settings(self) -> FaultSettings:
+        names = {f.name for f in fields(FaultSettings)}
+        base = FaultSettings()
+        changes = {name: getattr(self, name) for name in names}
+        if self.token_outage is not None:
+            changes["token_outage"] = {
+                "mode": self.token_outage.mode,
+                "seconds": self.token_outage.seconds,
+            }
+        return base.updated(changes)
