@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -23,7 +23,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from worker.errors import ConfigError
 
-BRAND_VAR = re.compile(r"^REMAX_(?P<brand>[A-Z0-9][A-Z0-9_]*?)_(?P<part>API_URL|API_KEY|INTEGRATOR_ID|SECRET_KEY)$")
+BRAND_VAR = re.compile(
+    r"^REMAX_(?P<brand>[A-Z0-9][A-Z0-9_]*?)_(?P<part>API_URL|API_KEY|INTEGRATOR_ID|SECRET_KEY)$"
+)
 BRAND_PARTS = ("API_URL", "API_KEY", "INTEGRATOR_ID", "SECRET_KEY")
 DEFAULT_ENV_FILE = Path(".env")
 
@@ -133,7 +135,7 @@ def load_settings(
         if name != "brands" and env.get(name.upper(), "") != ""
     }
     try:
-        settings = Settings(**fields)
+        settings = Settings.model_validate(fields)
     except ValidationError as exc:
         raise _config_error(exc) from None
     brands = discover_brands(
@@ -197,7 +199,9 @@ def validate_api_url(variable: str, value: str, allow_insecure_http: bool) -> st
     except ValueError:
         raise ConfigError(variable, "is not a valid URL") from None
     if url.scheme not in ("http", "https") or not url.hostname:
-        raise ConfigError(variable, "must be an absolute http(s) URL, e.g. https://remax-cca.com/api/v1")
+        raise ConfigError(
+            variable, "must be an absolute http(s) URL, e.g. https://remax-cca.com/api/v1"
+        )
     if url.username or url.password:
         raise ConfigError(variable, "must not carry credentials in the URL")
     if url.scheme == "http" and not (is_loopback(url.hostname) or allow_insecure_http):
@@ -219,7 +223,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _config_error(exc: ValidationError) -> ConfigError:
-    error: dict[str, Any] = exc.errors()[0]
+    error = exc.errors(include_url=False, include_input=False)[0]
     field = str(error["loc"][0]) if error["loc"] else "configuration"
     message = str(error["msg"])
     return ConfigError(field.upper(), message[0].lower() + message[1:])

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import pytest
+
+from worker.config import load_settings
+from worker.errors import ConfigError
+
+SECRET = "s3cr3t-value-never-shown"
+
+
+def brand_env(key: str, url: str = "https://remax-cca.com/api/v1") -> dict[str, str]:
+    return {
+        f"REMAX_{key}_API_URL": url,
+        f"REMAX_{key}_API_KEY": f"apikey-{key}",
+        f"REMAX_{key}_INTEGRATOR_ID": f"integrator-{key}",
+        f"REMAX_{key}_SECRET_KEY": SECRET,
+    }
+
+
+def test_brands_are_discovered_from_variable_names_including_underscored_keys() -> None:
+    settings = load_settings({**brand_env("AZURA"), **brand_env("BLUE_OCEAN")}, env_file=None)
+    assert [b.key for b in settings.brands] == ["AZURA", "BLUE_OCEAN"]
+    assert settings.brands[1].api_key.get_secret_value() == "apikey-BLUE_OCEAN"
+    assert settings.token_refresh_buffer_minutes == 30
+
+
+def test_rei_brands_restricts_and_orders() -> None:
+    env = {**brand_env("AZURA"), **brand_env("BLUE_OCEAN"), "REI_BRANDS": "blue_ocean"}
+    assert [b.key for b in load_settings(env, env_file=None).brands] == ["BLUE_OCEAN"]
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "\n".join(f"{k}={v}" for k, v in brand_env("AZURA").items())
+        + "\nTOKEN_REFRESH_BUFFER_MINUTES=10\n"
+    )
+    settings = load_settings({"TOKEN_REFRESH_BUFFER_MINUTES": "12"}, env_file=env_file)
+    assert settings.brands[0].key == "AZURA"
+    assert settings.token_refresh_buffer_minutes == 12
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        (
+            {k: v for k, v in brand_env("AZURA").items() if "SECRET" not in k},
+            "REMAX_AZURA_SECRET_KEY",
+        ),
+        ({**brand_env("AZURA"), "REMAX_AZURA_API_KEY": "  "}, "REMAX_AZURA_API_KEY"),
+        (
+            {**brand_env("AZURA"), "TOKEN_REFRESH_BUFFER_MINUTES": "soon"},
+            "TOKEN_REFRESH_BUFFER_MINUTES",
+        ),
+        (
+            {**brand_env("AZURA"), "TOKEN_REFRESH_BUFFER_MINUTES": "-1"},
+            "TOKEN_REFRESH_BUFFER_MINUTES",
+        ),
+        (
+            {**brand_env("AZURA"), "TOKEN_REFRESH_BUFFER_MINUTES": "2.5"},
+            "TOKEN_REFRESH_BUFFER_MINUTES",
+        ),
+        (brand_env("AZURA", url="not a url"), "REMAX_AZURA_API_URL"),
+        (brand_env("AZURA", url="ftp://remax-cca.com/api/v1"), "REMAX_AZURA_API_URL"),
+        (brand_env("AZURA", url="https://remax-cca.com:99999/api"), "REMAX_AZURA_API_URL"),
+        (brand_env("AZURA", url="http://remax-cca.com/api/v1"), "REMAX_AZURA_API_URL"),
+        ({}, "REMAX_<BRAND>_API_URL"),
+        ({**brand_env("AZURA"), "REI_BRANDS": "NOPE"}, "REI_BRANDS"),
+        ({**brand_env("AZURA"), "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_config_names_the_variable_and_never_the_secret(
+    env: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env, env_file=None)
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable)
+    assert "\n" not in str(caught.value)
+    assert SECRET not in str(caught.value)
+
+
+def test_plain_http_is_allowed_to_loopback_or_when_explicitly_allowed() -> None:
+    assert load_settings(
+        brand_env("AZURA", url="http://127.0.0.1:8080/api/v1"), env_file=None
+    ).brands
+    assert load_settings(brand_env("AZURA", url="http://localhost/api/v1/"), env_file=None).brands[
+        0
+    ].api_url == ("http://localhost/api/v1")
+    env = {**brand_env("AZURA", url="http://remax.internal/api/v1"), "REI_ALLOW_INSECURE_HTTP": "1"}
+    assert load_settings(env, env_file=None).brands
+
+
+def test_secrets_are_masked_in_repr_and_fingerprint_tracks_credentials() -> None:
+    brand = load_settings(brand_env("AZURA"), env_file=None).brands[0]
+    assert SECRET not in repr(brand)
+    other = load_settings(
+        {**brand_env("AZURA"), "REMAX_AZURA_SECRET_KEY": "rotated"}, env_file=None
+    )
+    assert brand.credentials_fingerprint() != other.brands[0].credentials_fingerprint()

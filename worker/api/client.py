@@ -1,0 +1,111 @@
+"""The authenticated REI API client: bearer token, timeouts, one 401 answer, JSON decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+import requests
+
+from worker.api.errors import error_message
+from worker.config import Brand
+from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, AuthError
+
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
+DEFAULT_READ_TIMEOUT_SECONDS = 30.0
+
+
+class TokenSource(Protocol):
+    def get_valid_token(self, brand: str) -> str: ...
+
+    def force_refresh(self, brand: str, rejected: str | None = None) -> str: ...
+
+
+@dataclass(frozen=True)
+class Page:
+    skip: int
+    take: int
+    items: list[Any]
+
+    @property
+    def is_last(self) -> bool:
+        """The API has no total count: a short page is the end of the list."""
+        return len(self.items) < self.take
+
+
+class ReiClient:
+    """Read-only client for one brand. Never calls the API's write endpoints."""
+
+    def __init__(
+        self,
+        brand: Brand,
+        tokens: TokenSource,
+        *,
+        session: requests.Session | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+    ) -> None:
+        self.brand = brand
+        self._tokens = tokens
+        self._session = session or requests.Session()
+        self._timeout = (connect_timeout, read_timeout)
+
+    def get_json(self, path: str) -> Any:
+        """GET `{base}/{path}` and decode it; a 401 is answered with one refresh and one retry."""
+        token = self._tokens.get_valid_token(self.brand.key)
+        response = self._send(path, token)
+        if response.status_code == 401:
+            token = self._tokens.force_refresh(self.brand.key, rejected=token)
+            response = self._send(path, token)
+            if response.status_code == 401:
+                raise AuthError(self.brand.key, f"token rejected twice on {path}")
+        if response.status_code != 200:
+            raise ApiStatusError(
+                response.status_code,
+                error_message(response.content, response.headers.get("Content-Type", "")),
+                path=path,
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            )
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise ApiDecodeError(
+                f"{path}: HTTP 200 but the body is not JSON ({error_message(response.content)})"
+            ) from None
+
+    def pages(self, path_for: PagePath, take: int, start: int = 0) -> Iterator[Page]:
+        """Pages of `take` from offset `start` until a short page."""
+        skip = start
+        while True:
+            page = Page(skip, take, path_for.items(self.get_json(path_for.path(take, skip))))
+            yield page
+            if page.is_last:
+                return
+            skip += take
+
+    def _send(self, path: str, token: str) -> requests.Response:
+        try:
+            return self._session.get(
+                f"{self.brand.api_url}/{path}",
+                headers={"Authorization": f"bearer {token}", "Accept": "application/json"},
+                timeout=self._timeout,
+            )
+        except requests.RequestException as exc:
+            raise ApiTransportError(f"{path}: {type(exc).__name__}") from None
+
+
+class PagePath(Protocol):
+    def path(self, take: int, skip: int) -> str: ...
+
+    def items(self, body: Any) -> list[Any]: ...
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Database access: engine construction, the embedded default, migrations."""

@@ -1,0 +1,60 @@
+"""Turns Settings into the running parts: database engine, token manager, API clients, sink."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import requests
+import sqlalchemy as sa
+
+from worker.api.client import ReiClient
+from worker.auth import TokenManager
+from worker.config import Brand, Settings
+from worker.db.embedded import start_embedded_postgres
+from worker.db.engine import create_db_engine
+from worker.db.migrate import upgrade_head
+from worker.log import get_logger
+
+log = get_logger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    """`DATABASE_URL`, or the embedded server in `REI_SYNC_HOME` when it is unset."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    url = start_embedded_postgres(settings.rei_sync_home)
+    log.info("db.embedded", data_folder=str(settings.rei_sync_home.resolve() / "pgdata"))
+    return url
+
+
+@contextmanager
+def open_engine(settings: Settings, *, migrate: bool = False) -> Iterator[sa.Engine]:
+    engine = create_db_engine(database_url(settings))
+    try:
+        if migrate:
+            upgrade_head(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def build_token_manager(settings: Settings, session: requests.Session) -> TokenManager:
+    return TokenManager(
+        settings.brands,
+        buffer_seconds=settings.token_refresh_buffer_minutes * 60,
+        session=session,
+        timeout=(settings.rei_connect_timeout_seconds, settings.rei_read_timeout_seconds),
+    )
+
+
+def build_client(
+    settings: Settings, brand: Brand, tokens: TokenManager, session: requests.Session
+) -> ReiClient:
+    return ReiClient(
+        brand,
+        tokens,
+        session=session,
+        connect_timeout=settings.rei_connect_timeout_seconds,
+        read_timeout=settings.rei_read_timeout_seconds,
+    )

@@ -1,0 +1,350 @@
+"""Raw API records → typed rows (public + private) with a content hash, or a reject with a reason.
+
+Choices, documented once:
+- Coordinates arrive as strings (sometimes empty/null/garbage): parsed to numeric,
+  anything unparsable or out of range becomes NULL (counted, not rejected).
+- `…YN` flags arrive as bools or 0/1: both become bool.
+- Dates arrive zone-less (`YYYY-MM-DDTHH:MM:SS`, the office's local time): stored
+  as `timestamp without time zone`, exactly as given. A zone, if ever sent, is dropped
+  after keeping the wall-clock time.
+- Private fields (owner contact, private remarks, showing instructions,
+  commissions; a private price or address; an associate's birthday) leave the
+  public row *and* its `raw`: they live only in the private table.
+- The content hash covers the public `raw` (private fields have their own hash),
+  so a change anywhere in the public payload is seen, and nothing else is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+MAX_TEXT_CHARS = 65_535
+MAX_BIGINT = 2**63 - 1
+MAX_MONEY = Decimal("1e15")
+MAX_SIZE = Decimal("1e12")
+
+PROPERTY_PRIVATE_FIELDS = (
+    "ownerName",
+    "ownerPhones",
+    "ownerEmail",
+    "privateRemarks_en",
+    "privateRemarks_es",
+    "showingInstruction",
+    "listingSideComm",
+    "sellingSideComm",
+    "closeListingCommAmount",
+    "closeSellingCommAmount",
+)
+PRIVATE_ADDRESS_FIELDS = ("unparsedAddress", "postalCode")
+PRIVATE_PRICE_FIELDS = ("listPrice",)
+ASSOCIATE_PRIVATE_FIELDS = ("birthDay",)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One normalised record: typed public columns, optional private columns, both hashed."""
+
+    source_id: int
+    public: dict[str, Any]
+    raw: dict[str, Any]
+    content_hash: str
+    private: dict[str, Any] | None = None
+    private_raw: dict[str, Any] | None = None
+    private_hash: str | None = None
+    invalid_coordinates: int = 0
+
+
+@dataclass(frozen=True)
+class Reject:
+    source_id: str | None
+    reason: str
+    payload: Any
+
+
+def content_hash(document: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
+        return value.strip().lower() in ("1", "true")
+    raise ValueError("expected a bool or 0/1")
+
+
+def _zone_less(value: Any) -> Any:
+    if isinstance(value, str) and value.strip() == "":
+        return None
+    return value
+
+
+def _drop_zone(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=None) if value is not None and value.tzinfo else value
+
+
+def _bounded(limit: Decimal) -> Any:
+    def check(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise ValueError("expected a number, got a bool")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ValueError("expected a number") from None
+        if not number.is_finite() or not (0 <= number < limit):
+            raise ValueError(f"absurd value (must be between 0 and {limit:.0e})")
+        return number.quantize(Decimal("0.0001"))
+
+    return BeforeValidator(check)
+
+
+def _text(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    if len(value) > MAX_TEXT_CHARS:
+        raise ValueError(f"string longer than {MAX_TEXT_CHARS} characters")
+    return value
+
+
+Flag = Annotated[bool | None, BeforeValidator(_flag)]
+Text = Annotated[str | None, BeforeValidator(_text)]
+Money = Annotated[Decimal | None, _bounded(MAX_MONEY)]
+Size = Annotated[Decimal | None, _bounded(MAX_SIZE)]
+Count = Annotated[int | None, Field(ge=0, le=10_000)]
+Id = Annotated[int | None, Field(ge=0, le=MAX_BIGINT)]
+LocalDate = Annotated[datetime | None, BeforeValidator(_zone_less)]
+
+
+class PropertyRecord(BaseModel):
+    """The public, typed view of a property. Field aliases are the API's names."""
+
+    model_config = ConfigDict(extra="ignore", strict=False)
+
+    listing_id: Annotated[int, Field(alias="listingId", ge=1, le=MAX_BIGINT)]
+    listing_key: Text = Field(None, alias="listingKey")
+    title_en: Text = Field(None, alias="listingTitle_en")
+    title_es: Text = Field(None, alias="listingTitle_es")
+    contract_type_id: Id = Field(None, alias="listingContractType")
+    status_id: Id = Field(None, alias="standardStatusId")
+    probable_use_id: Id = Field(None, alias="listingProbableUseId")
+    property_type_id: Id = Field(None, alias="propertyTypeId")
+    general_location_id: Id = Field(None, alias="propertyGeneralLocationId")
+    list_price: Money = Field(None, alias="listPrice")
+    list_price_currency_id: Id = Field(None, alias="listPriceCurrencyID")
+    list_price_private: Flag = Field(None, alias="listPricePrivateYN")
+    address_public: Flag = Field(None, alias="unparsedAddressPublicYN")
+    bedrooms: Count = Field(None, alias="bedroomsTotal")
+    bathrooms_full: Count = Field(None, alias="bathroomsFull")
+    bathrooms_half: Count = Field(None, alias="bathroomsHalf")
+    lot_size: Size = Field(None, alias="lotSizeArea")
+    lot_size_units_id: Id = Field(None, alias="lotSizeUnitsId")
+    construction_size: Size = Field(None, alias="constructionSize")
+    construction_size_units_id: Id = Field(None, alias="constructionSizeUnitsId")
+    country_id: Id = Field(None, alias="countryId")
+    state_id: Id = Field(None, alias="stateDepProvId")
+    location_id: Id = Field(None, alias="locationId")
+    listing_date: LocalDate = Field(None, alias="listingDate")
+    listing_contract_date: LocalDate = Field(None, alias="listingContractDate")
+    expiration_date: LocalDate = Field(None, alias="expirationDate")
+    close_date: LocalDate = Field(None, alias="closeDate")
+    agent_id: Id = Field(None, alias="member")
+    office_code: Text = Field(None, alias="officecode")
+    remarks_en: Text = Field(None, alias="publicRemarks_en")
+    remarks_es: Text = Field(None, alias="publicRemarks_es")
+    furnished: Flag = Field(None, alias="furnishedYN")
+    maid_room: Flag = Field(None, alias="maidRoomYN")
+    listing_agreement: Flag = Field(None, alias="listingAgreementYN")
+    cooling: Flag = Field(None, alias="coolingYN")
+    pool_private: Flag = Field(None, alias="poolPrivateYN")
+
+
+class PropertyPrivateRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    owner_name: Text = Field(None, alias="ownerName")
+    owner_phones: Text = Field(None, alias="ownerPhones")
+    owner_email: Text = Field(None, alias="ownerEmail")
+    private_remarks_en: Text = Field(None, alias="privateRemarks_en")
+    private_remarks_es: Text = Field(None, alias="privateRemarks_es")
+    showing_instruction: Text = Field(None, alias="showingInstruction")
+    listing_side_comm: Money = Field(None, alias="listingSideComm")
+    selling_side_comm: Money = Field(None, alias="sellingSideComm")
+    close_listing_comm_amount: Money = Field(None, alias="closeListingCommAmount")
+    close_selling_comm_amount: Money = Field(None, alias="closeSellingCommAmount")
+
+
+class AssociateRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    associate_id: Annotated[int, Field(alias="associateID", ge=1, le=MAX_BIGINT)]
+    remax_id: Text = Field(None, alias="remaxID")
+    first_name: Text = Field(None, alias="firstName")
+    last_name: Text = Field(None, alias="lastName")
+    mobile: Text = Field(None, alias="mobile")
+    email: Text = Field(None, alias="remaxEmail")
+    image_url: Text = Field(None, alias="urlMemberImage")
+    office_id: Id = Field(None, alias="officeID")
+    office_name: Text = Field(None, alias="officeName")
+    office_code: Text = Field(None, alias="officeCode")
+    country_id: Id = Field(None, alias="officeCountryID")
+
+
+PROPERTY_COLUMNS = (
+    "listing_key",
+    "title_en",
+    "title_es",
+    "contract_type_id",
+    "status_id",
+    "probable_use_id",
+    "property_type_id",
+    "general_location_id",
+    "list_price",
+    "list_price_currency_id",
+    "bedrooms",
+    "bathrooms_full",
+    "bathrooms_half",
+    "lot_size",
+    "lot_size_units_id",
+    "construction_size",
+    "construction_size_units_id",
+    "country_id",
+    "state_id",
+    "location_id",
+    "latitude",
+    "longitude",
+    "listing_date",
+    "agent_id",
+    "office_code",
+)
+PROPERTY_PRIVATE_COLUMNS = tuple(PropertyPrivateRecord.model_fields)
+ASSOCIATE_COLUMNS = tuple(f for f in AssociateRecord.model_fields if f != "associate_id")
+ASSOCIATE_PRIVATE_COLUMNS = ("birthday",)
+
+
+def coordinate(value: Any, limit: int) -> Decimal | None:
+    """A coordinate string → numeric(10,7), or None when empty, garbage or out of range."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or abs(number) > limit:
+        return None
+    return number.quantize(Decimal("0.0000001"))
+
+
+def normalise_property(raw: Any) -> Row | Reject:
+    if not isinstance(raw, dict):
+        return Reject(None, f"record is a {type(raw).__name__}, not an object", raw)
+    source_id = _source_id(raw, "listingId")
+    problem = _unstorable_text(raw)
+    if problem:
+        return Reject(source_id, problem, _strip(raw, PROPERTY_PRIVATE_FIELDS))
+    try:
+        record = PropertyRecord.model_validate(raw)
+        private_record = PropertyPrivateRecord.model_validate(raw)
+    except ValidationError as exc:
+        return Reject(source_id, _reason(exc), _strip(raw, PROPERTY_PRIVATE_FIELDS))
+    private_keys = list(PROPERTY_PRIVATE_FIELDS)
+    if record.address_public is not True:
+        private_keys.extend(PRIVATE_ADDRESS_FIELDS)
+    if record.list_price_private:
+        private_keys.extend(PRIVATE_PRICE_FIELDS)
+    public_raw = _strip(raw, private_keys)
+    private_raw = {k: raw.get(k) for k in private_keys if k in raw}
+    latitude = coordinate(raw.get("latitude"), 90)
+    longitude = coordinate(raw.get("longitude"), 180)
+    invalid = sum(
+        1
+        for value, parsed in ((raw.get("latitude"), latitude), (raw.get("longitude"), longitude))
+        if value not in (None, "") and parsed is None
+    )
+    fields = record.model_dump()
+    fields["listing_date"] = _drop_zone(record.listing_date)
+    fields["latitude"] = latitude
+    fields["longitude"] = longitude
+    if record.list_price_private:
+        fields["list_price"] = None
+    public = {column: fields[column] for column in PROPERTY_COLUMNS}
+    return Row(
+        source_id=record.listing_id,
+        public=public,
+        raw=public_raw,
+        content_hash=content_hash(public_raw),
+        private=private_record.model_dump(),
+        private_raw=private_raw,
+        private_hash=content_hash(private_raw),
+        invalid_coordinates=invalid,
+    )
+
+
+def normalise_associate(raw: Any) -> Row | Reject:
+    if not isinstance(raw, dict):
+        return Reject(None, f"record is a {type(raw).__name__}, not an object", raw)
+    source_id = _source_id(raw, "associateID")
+    problem = _unstorable_text(raw)
+    if problem:
+        return Reject(source_id, problem, _strip(raw, ASSOCIATE_PRIVATE_FIELDS))
+    try:
+        record = AssociateRecord.model_validate(raw)
+    except ValidationError as exc:
+        return Reject(source_id, _reason(exc), _strip(raw, ASSOCIATE_PRIVATE_FIELDS))
+    public_raw = _strip(raw, ASSOCIATE_PRIVATE_FIELDS)
+    private_raw = {k: raw.get(k) for k in ASSOCIATE_PRIVATE_FIELDS if k in raw}
+    fields = record.model_dump()
+    birthday = raw.get("birthDay")
+    return Row(
+        source_id=record.associate_id,
+        public={column: fields[column] for column in ASSOCIATE_COLUMNS},
+        raw=public_raw,
+        content_hash=content_hash(public_raw),
+        private={"birthday": None if birthday is None else str(birthday)[:64]},
+        private_raw=private_raw,
+        private_hash=content_hash(private_raw),
+    )
+
+
+def _strip(raw: dict[str, Any], keys: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    drop = set(keys)
+    return {k: v for k, v in raw.items() if k not in drop}
+
+
+def _source_id(raw: dict[str, Any], field: str) -> str | None:
+    value = raw.get(field)
+    return None if value is None else str(value)[:64]
+
+
+def _unstorable_text(raw: dict[str, Any]) -> str | None:
+    """Postgres text and jsonb cannot hold NUL or lone surrogates: such a record is rejected."""
+    for key, value in raw.items():
+        if isinstance(value, str):
+            if "\x00" in value:
+                return f"{key}: contains a NUL byte"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{key}: text is not valid Unicode"
+    return None
+
+
+def _reason(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "record"
+    extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{extra}"
