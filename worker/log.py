@@ -1,8 +1,9 @@
 """structlog set-up: one pipeline for our events and third-party stdlib logs, with secret redaction.
 
 Secrets are scrubbed by value (every configured key, every token we hold) and by
-shape (anything that looks like a bearer token), so a secret cannot reach a log
-line even through an exception message from a library.
+shape (anything that looks like a bearer token, a JWT or a long opaque token,
+and `apikey=`-style fields), so a secret cannot reach a log line even through an
+exception message from a library.
 """
 
 from __future__ import annotations
@@ -11,46 +12,88 @@ import logging
 import re
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from typing import IO, Any
 
 import structlog
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6
+GROUP_HISTORY = 3
+"""Per group (e.g. one brand's tokens), how many recent values stay registered."""
 BEARER_SHAPE = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*")
-SECRET_FORM_FIELD = re.compile(r"(?i)((?:apikey|secretkey|integratorid|access_token)[=:\"'\s]+)[^&\s\"',}]+")
+JWT_SHAPE = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+OPAQUE_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9\-_~+/]{100,}=*")
+"""The vendor's tokens are ~300 opaque characters; nothing we log legitimately is that long."""
+SECRET_FORM_FIELD = re.compile(
+    r"(?i)((?:api_?key|secret_?key|integrator_?id|access_token|token_encryption_key|password)"
+    r"[=:\"'\s]+)[^&\s\"',}]+"
+)
+SECRET_FIELD_NAMES = frozenset(
+    {
+        "access_token",
+        "token",
+        "api_key",
+        "apikey",
+        "secret_key",
+        "secretkey",
+        "integrator_id",
+        "integratorid",
+        "password",
+        "authorization",
+        "token_encryption_key",
+    }
+)
+"""Event keys whose value is dropped whole, whatever it looks like."""
 
 
 class SecretRedactor:
-    """Replaces registered secret values and bearer-shaped strings in text."""
+    """Replaces registered secret values and secret-shaped strings in text.
+
+    Values registered without a group (configured keys) stay for the life of
+    the process; grouped values (a brand's tokens) keep only the most recent
+    few, so a long-running worker's pattern does not grow without bound.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._fixed: set[str] = set()
+        self._groups: dict[str, deque[str]] = {}
         self._secrets: frozenset[str] = frozenset()
         self._pattern: re.Pattern[str] | None = None
 
-    def register(self, values: Iterable[str]) -> None:
-        new = {v for v in values if v and len(v) >= MIN_SECRET_LENGTH}
+    def register(self, values: Iterable[str], *, group: str | None = None) -> None:
+        new = [v for v in values if v and len(v) >= MIN_SECRET_LENGTH]
         with self._lock:
-            if new <= self._secrets:
+            if group is None:
+                self._fixed.update(new)
+            else:
+                recent = self._groups.setdefault(group, deque(maxlen=GROUP_HISTORY))
+                recent.extend(v for v in new if v not in recent)
+            secrets = frozenset(self._fixed).union(*self._groups.values())
+            if secrets == self._secrets:
                 return
-            self._secrets = self._secrets | new
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            self._secrets = secrets
+            ordered = sorted(secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
 
     def scrub(self, text: str) -> str:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
         text = BEARER_SHAPE.sub(lambda m: m.group(1) + REDACTED, text)
+        text = JWT_SHAPE.sub(REDACTED, text)
+        text = OPAQUE_TOKEN_SHAPE.sub(REDACTED, text)
         return SECRET_FORM_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
 
     def scrub_value(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.scrub(value)
         if isinstance(value, dict):
-            return {k: self.scrub_value(v) for k, v in value.items()}
+            return {
+                k: REDACTED if _secret_name(k) else self.scrub_value(v) for k, v in value.items()
+            }
         if isinstance(value, list | tuple):
             return type(value)(self.scrub_value(v) for v in value)
         if isinstance(value, BaseException):
@@ -58,13 +101,19 @@ class SecretRedactor:
         return value
 
 
+def _secret_name(key: object) -> bool:
+    return isinstance(key, str) and key.lower() in SECRET_FIELD_NAMES
+
+
 redactor = SecretRedactor()
 
 
-def redact_event(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_event(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: scrub every value of the event (after exceptions are rendered)."""
     for key, value in list(event.items()):
-        event[key] = redactor.scrub_value(value)
+        event[key] = REDACTED if _secret_name(key) else redactor.scrub_value(value)
     return event
 
 
@@ -82,14 +131,26 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = ()) -> None:
-    """Set up structlog and route stdlib logging through the same renderer and redaction."""
+def configure_logging(
+    level: str = "INFO",
+    fmt: str = "auto",
+    secrets: Iterable[str] = (),
+    *,
+    stream: IO[str] | None = None,
+) -> None:
+    """Set up structlog and route stdlib logging through the same renderer and redaction.
+
+    `stream` defaults to stderr; tests pass a buffer to read back exactly what
+    an operator would see.
+    """
     redactor.register(secrets)
-    json_output = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    out = sys.stderr if stream is None else stream
+    tty = out.isatty()
+    json_output = fmt == "json" or (fmt == "auto" and not tty)
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json_output
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=tty)
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -112,7 +173,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", secrets: Iterable[
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()

@@ -1,56 +1,453 @@
-"""First cut: a per-brand in-memory token cache, renewed when within the buffer."""
+"""`TokenManager`: every brand holds a valid token, across threads and replicas.
+
+The three paths of `get_valid_token`, by the token's state:
+- FRESH: a dict read and a clock read; no lock, no I/O.
+- STALE: the cached token at once, and one background refresh for the brand.
+- EXPIRED / MISSING: block on the brand's single in-flight refresh.
+
+A refresh goes through the store's `renew`, which holds the brand's lock
+(an advisory lock in Postgres) and re-reads the stored token first: if
+another process already renewed it, that token is used and the API is not
+called. Failures go to the brand's `FailureGate` (circuit for refused keys,
+backoff with jitter for outages); a still-valid token keeps being served.
+"""
 
 from __future__ import annotations
 
+import random
 import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-import requests
-
-from worker.auth.endpoint import request_token
-from worker.auth.token import Token
+from worker.auth import metrics
+from worker.auth.endpoint import HttpTokenRequester, TokenRequester
+from worker.auth.failures import BackoffPolicy, FailureGate
+from worker.auth.flight import WAIT_TIMEOUT_SECONDS, SingleFlight
+from worker.auth.refresher import BackgroundRefresher
+from worker.auth.store import MemoryTokenStore, TokenStore, TokenStoreError
+from worker.auth.token import Token, TokenState, brand_jitter, plan_token
 from worker.clock import Clock, system_clock
 from worker.config import Brand
-from worker.log import redactor
+from worker.errors import AuthError, ConfigError, PermanentAuthError, TransientAuthError
+from worker.log import get_logger, redactor
+
+REFRESH_BUFFER_SECONDS = 30 * 60.0
+TOKEN_CLOCK_SKEW_SECONDS = 30.0
+
+TokenListener = Callable[[str, Token], None]
+"""Called with (brand, token) whenever a brand's token changes, e.g. to re-arm its scheduler job."""
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What an operator may see about a brand's token: times and a fingerprint, never the token."""
+
+    brand: str
+    state: TokenState
+    expires_at: float | None
+    refresh_at: float | None
+    fingerprint: str | None
+    source: str | None
+    """`api` if this process requested it, else the store it was read from."""
+    store: str
+    last_error: str | None
+    retry_at: float | None
+
+
+class _BrandSlot:
+    """Mutable per-brand record. Written by the brand's flight leader (one at a time)."""
+
+    def __init__(self, brand: Brand, gate: FailureGate) -> None:
+        self.brand = brand
+        self.credentials = brand.credentials_fingerprint()
+        self.jitter = brand_jitter(brand.key)
+        self.gate = gate
+        self.token: Token | None = None
+        self.source: str | None = None
+        self.rejected: str | None = None
+        """The last token the API answered 401 to; never served or adopted again."""
 
 
 class TokenManager:
+    """Tokens for a fixed set of brands; safe to share across threads."""
+
     def __init__(
         self,
-        brands: tuple[Brand, ...],
+        brands: Iterable[Brand],
         *,
-        buffer_seconds: float = 30 * 60,
-        session: requests.Session | None = None,
+        store: TokenStore | None = None,
+        requester: TokenRequester | None = None,
         clock: Clock = system_clock,
-        timeout: tuple[float, float] = (5.0, 30.0),
+        buffer_seconds: float = REFRESH_BUFFER_SECONDS,
+        skew_seconds: float = TOKEN_CLOCK_SKEW_SECONDS,
+        backoff: BackoffPolicy | None = None,
+        rng: random.Random | None = None,
+        wait_timeout_seconds: float = WAIT_TIMEOUT_SECONDS,
     ) -> None:
-        self._brands = {b.key: b for b in brands}
-        self._buffer_seconds = buffer_seconds
-        self._session = session or requests.Session()
+        policy = backoff or BackoffPolicy()
+        chance = rng or random.Random()
+        self._slots = {b.key: _BrandSlot(b, FailureGate(b.key, policy, chance)) for b in brands}
+        self._store: TokenStore = store if store is not None else MemoryTokenStore()
+        self._requester: TokenRequester = requester or HttpTokenRequester()
         self._clock = clock
-        self._timeout = timeout
-        self._tokens: dict[str, Token] = {}
-        self._lock = threading.Lock()
+        self._buffer_seconds = buffer_seconds
+        self._skew_seconds = skew_seconds
+        self._serving: dict[str, Token] = {}
+        """Read lock-free by the hot path; replaced under `_install_lock`."""
+        self._install_lock = threading.Lock()
+        self._flights = SingleFlight(wait_timeout_seconds=wait_timeout_seconds)
+        self._background = BackgroundRefresher(self._flights)
+        self._listeners: list[TokenListener] = []
+        for brand in self._slots.values():
+            redactor.register(brand.brand.secret_values())
+            metrics.SECONDS_UNTIL_EXPIRY.labels(brand.brand.key).set_function(
+                self._seconds_until_expiry(brand)
+            )
+            metrics.CIRCUIT_OPEN.labels(brand.brand.key).set(0)
 
-    def needs_refresh(self, brand: str) -> bool:
-        token = self._tokens.get(brand)
-        return token is None or self._clock() >= token.refresh_at
+    def __repr__(self) -> str:
+        return f"TokenManager(brands={list(self._slots)}, store={self._store.name})"
+
+    @property
+    def brands(self) -> tuple[str, ...]:
+        return tuple(self._slots)
+
+    @property
+    def store_name(self) -> str:
+        return self._store.name
+
+    # -- the public API -------------------------------------------------------------------
 
     def get_valid_token(self, brand: str) -> str:
-        token = self._tokens.get(brand)
+        """A token for `brand` that is valid now. The FRESH path takes no lock and does no I/O."""
+        token = self._serving.get(brand)
         if token is not None and self._clock() < token.refresh_at:
             return token.access_token
-        return self.force_refresh(brand)
+        return self._get_slow(brand)
 
     def force_refresh(self, brand: str, rejected: str | None = None) -> str:
-        with self._lock:
-            current = self._tokens.get(brand)
-            if current is not None and rejected is not None and current.access_token != rejected:
-                return current.access_token
-            sent_at = self._clock()
-            response = request_token(self._brands[brand], self._session, self._timeout)
-            redactor.register([response.access_token])
-            expires_at = sent_at + response.expires_in
-            buffer = min(self._buffer_seconds, response.expires_in / 2)
-            token = Token(response.access_token, expires_at, expires_at - buffer)
-            self._tokens[brand] = token
-            return token.access_token
+        """After a 401 for `rejected`: a token other than it, with at most one request.
+
+        If the current token already differs from `rejected` (another thread or
+        process renewed it), it is returned without a request. Without
+        `rejected`, a new token is always requested (the `token refresh` command).
+        """
+        slot = self._slot(brand)
+        if rejected is None:
+            return self._flights.run(
+                brand,
+                lambda: self._refresh(slot, rejected=None, force=True),
+                on_join=self._count_joined(brand),
+            ).access_token
+        metrics.UNAUTHORIZED.labels(brand).inc()
+        current = slot.token
+        if (
+            current is not None
+            and current.access_token != rejected
+            and current.state(self._clock()) is not TokenState.EXPIRED
+        ):
+            metrics.REFRESHES_AVOIDED.labels(brand, "replaced").inc()
+            return current.access_token
+        self._reject(slot, rejected)
+        return self._flights.run(
+            brand,
+            lambda: self._refresh(slot, rejected=rejected, force=False),
+            accept=lambda token: token.access_token != rejected,
+            on_join=self._count_joined(brand),
+        ).access_token
+
+    def needs_refresh(self, brand: str) -> bool:
+        """True unless the brand's token is FRESH."""
+        slot = self._slot(brand)
+        token = slot.token
+        return token is None or token.state(self._clock()) is not TokenState.FRESH
+
+    def status(self) -> list[TokenStatus]:
+        now = self._clock()
+        return [self._status(slot, now) for slot in self._slots.values()]
+
+    # -- for the scheduler, the CLI and shutdown ------------------------------------------
+
+    def add_listener(self, listener: TokenListener) -> None:
+        self._listeners.append(listener)
+
+    def next_refresh_at(self, brand: str) -> float:
+        """When the brand should next be renewed: its `refresh_at`, or its gate's retry time."""
+        slot = self._slot(brand)
+        gate = slot.gate.state
+        now = self._clock()
+        if gate.failures and gate.retry_at > now:
+            return gate.retry_at
+        token = slot.token
+        return token.refresh_at if token is not None else now
+
+    def refresh_if_due(self, brand: str) -> Token | None:
+        """Renew now if the token is not FRESH and the gate allows; the scheduler's job body.
+
+        Failures are recorded (gate, metrics, log) and not raised: the job must
+        not crash the scheduler, and `status()` shows them.
+        """
+        slot = self._slot(brand)
+        if not self.needs_refresh(brand) or slot.gate.closed_error(self._clock()) is not None:
+            return None
+        try:
+            self._flights.run(
+                brand,
+                lambda: self._refresh(slot, rejected=slot.rejected, force=False),
+                on_join=self._count_joined(brand),
+            )
+        except AuthError:
+            return None
+        return slot.token
+
+    def preload(self) -> None:
+        """Adopt tokens other processes stored (for `token status` and at start-up)."""
+        for slot in self._slots.values():
+            if slot.token is None:
+                self._adopt_stored(slot)
+
+    def wait_for_background(self, timeout: float = 30.0) -> bool:
+        """Join the background refreshes running now (tests, orderly shutdown)."""
+        return self._background.join(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Refuse new background refreshes, join the running ones, release the store."""
+        self._background.close(timeout)
+        self._store.close()
+
+    def __enter__(self) -> TokenManager:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _slot(self, brand: str) -> _BrandSlot:
+        slot = self._slots.get(brand)
+        if slot is None:
+            known = ", ".join(self._slots) or "none"
+            raise ConfigError("REI_BRANDS", f"unknown brand {brand!r} (configured: {known})")
+        return slot
+
+    def _get_slow(self, brand: str) -> str:
+        slot = self._slot(brand)
+        now = self._clock()
+        token = slot.token
+        if token is None or token.access_token == slot.rejected:
+            token = self._adopt_stored(slot)
+        if token is not None:
+            state = token.state(now)
+            if state is TokenState.FRESH:
+                self._serve(brand, token)
+                return token.access_token
+            if state is TokenState.STALE:
+                self._refresh_in_background(slot, now)
+                return token.access_token
+        closed = slot.gate.closed_error(now)
+        if closed is not None:
+            raise closed
+        return self._flights.run(
+            brand,
+            lambda: self._refresh(slot, rejected=slot.rejected, force=False),
+            on_join=self._count_joined(brand),
+        ).access_token
+
+    def _refresh_in_background(self, slot: _BrandSlot, now: float) -> None:
+        brand = slot.brand.key
+        if self._flights.in_flight(brand) or slot.gate.closed_error(now) is not None:
+            return
+        self._background.start(brand, lambda: self._refresh(slot, rejected=None, force=False))
+
+    def _refresh(self, slot: _BrandSlot, *, rejected: str | None, force: bool) -> Token:
+        """The flight leader's work: renew through the store, record the outcome."""
+        brand = slot.brand.key
+        closed = slot.gate.closed_error(self._clock())
+        if closed is not None:
+            raise closed
+        acquired: list[Token] = []
+
+        def renewal(stored: Token | None) -> Token:
+            if (
+                not force
+                and stored is not None
+                and stored.access_token != rejected
+                and stored.state(self._clock()) is TokenState.FRESH
+            ):
+                return stored
+            acquired.append(self._acquire(slot))
+            return acquired[-1]
+
+        try:
+            token = self._store.renew(brand, slot.credentials, renewal)
+        except AuthError as exc:
+            self._record_failure(slot, exc)
+            raise
+        if slot.gate.circuit_open:
+            metrics.CIRCUIT_OPEN.labels(brand).set(0)
+            log.info("token.circuit_closed", brand=brand)
+        slot.gate.record_success()
+        if acquired and token is acquired[-1]:
+            metrics.REFRESHES.labels(brand, "acquired").inc()
+            self._install(slot, token, "api")
+        else:
+            metrics.REFRESHES.labels(brand, "reused").inc()
+            metrics.REFRESHES_AVOIDED.labels(brand, "store").inc()
+            log.info(
+                "token.reused", brand=brand, fingerprint=token.fingerprint, store=self._store.name
+            )
+            self._install(slot, token, self._store.name)
+        return token
+
+    def _acquire(self, slot: _BrandSlot) -> Token:
+        """One request to the token endpoint; called inside the store's lock."""
+        brand = slot.brand.key
+        sent_at = self._clock()
+        try:
+            response = self._requester(slot.brand)
+        except AuthError:
+            raise
+        except Exception as exc:
+            # An injected requester broke its contract: translate here, keep the type for the log.
+            log.error("token.requester_crashed", brand=brand, error_type=type(exc).__name__)
+            raise TransientAuthError(brand, f"token request failed: {type(exc).__name__}") from None
+        received_at = self._clock()
+        redactor.register([response.access_token], group=f"token:{brand}")
+        metrics.REFRESH_SECONDS.labels(brand).observe(max(0.0, received_at - sent_at))
+        if response.server_date is not None:
+            self._observe_skew(brand, response.server_date - received_at)
+        token = plan_token(
+            response.access_token,
+            sent_at=sent_at,
+            expires_in=response.expires_in,
+            buffer_seconds=self._buffer_seconds,
+            skew_seconds=self._skew_seconds,
+            jitter=slot.jitter,
+        )
+        log.info(
+            "token.acquired",
+            brand=brand,
+            fingerprint=token.fingerprint,
+            expires_in=response.expires_in,
+            refresh_in=round(token.refresh_at - received_at, 1),
+        )
+        return token
+
+    def _observe_skew(self, brand: str, skew: float) -> None:
+        metrics.CLOCK_SKEW_SECONDS.labels(brand).set(skew)
+        # The Date header has 1 s resolution: allow that much before calling it skew.
+        if abs(skew) > self._skew_seconds + 1.0:
+            log.warning(
+                "token.clock_skew",
+                brand=brand,
+                skew_seconds=round(skew, 1),
+                margin_seconds=self._skew_seconds,
+            )
+
+    def _record_failure(self, slot: _BrandSlot, error: AuthError) -> None:
+        brand = slot.brand.key
+        state = slot.gate.record_failure(error, self._clock())
+        token = slot.token
+        serving = token is not None and token.state(self._clock()) is not TokenState.EXPIRED
+        if isinstance(error, PermanentAuthError):
+            metrics.REFRESHES.labels(brand, "permanent_error").inc()
+            metrics.CIRCUIT_OPEN.labels(brand).set(1)
+            log.critical(
+                "token.keys_refused",
+                brand=brand,
+                alert=True,
+                error=state.last_error,
+                failures=state.failures,
+                retry_in=round(state.retry_at - self._clock(), 1),
+                still_serving_valid_token=serving,
+            )
+        else:
+            kind = "store" if isinstance(error, TokenStoreError) else "endpoint"
+            metrics.REFRESHES.labels(brand, "transient_error").inc()
+            log.warning(
+                "token.refresh_failed",
+                brand=brand,
+                source=kind,
+                error=state.last_error,
+                failures=state.failures,
+                retry_in=round(state.retry_at - self._clock(), 1),
+                still_serving_valid_token=serving,
+            )
+
+    def _adopt_stored(self, slot: _BrandSlot) -> Token | None:
+        """A lock-free read of the store: another process may already hold a valid token."""
+        try:
+            stored = self._store.load(slot.brand.key, slot.credentials)
+        except TokenStoreError as exc:
+            log.warning("token.store_unavailable", brand=slot.brand.key, error=str(exc))
+            return None
+        if (
+            stored is None
+            or stored.access_token == slot.rejected
+            or stored.state(self._clock()) is TokenState.EXPIRED
+        ):
+            return None
+        redactor.register([stored.access_token], group=f"token:{slot.brand.key}")
+        self._install(slot, stored, self._store.name)
+        return stored
+
+    def _install(self, slot: _BrandSlot, token: Token, source: str) -> None:
+        brand = slot.brand.key
+        changed = slot.token is not token
+        with self._install_lock:
+            slot.token = token
+            slot.source = source
+            if slot.rejected is not None and token.access_token != slot.rejected:
+                slot.rejected = None
+            self._serving[brand] = token
+        if changed:
+            for listener in list(self._listeners):
+                try:
+                    listener(brand, token)
+                except Exception:
+                    log.exception("token.listener_failed", brand=brand)
+
+    def _serve(self, brand: str, token: Token) -> None:
+        with self._install_lock:
+            self._serving[brand] = token
+
+    def _reject(self, slot: _BrandSlot, rejected: str) -> None:
+        """Stop serving a token the API refused, so no other caller sends it again."""
+        with self._install_lock:
+            slot.rejected = rejected
+            serving = self._serving.get(slot.brand.key)
+            if serving is not None and serving.access_token == rejected:
+                del self._serving[slot.brand.key]
+
+    def _count_joined(self, brand: str) -> Callable[[], None]:
+        return metrics.REFRESHES_AVOIDED.labels(brand, "in_flight").inc
+
+    def _status(self, slot: _BrandSlot, now: float) -> TokenStatus:
+        token = slot.token
+        gate = slot.gate.state
+        if gate.permanent:
+            state = TokenState.FAILED
+        elif token is None:
+            state = TokenState.MISSING
+        else:
+            state = token.state(now)
+        return TokenStatus(
+            brand=slot.brand.key,
+            state=state,
+            expires_at=token.expires_at if token else None,
+            refresh_at=token.refresh_at if token else None,
+            fingerprint=token.fingerprint if token else None,
+            source=slot.source,
+            store=self._store.name,
+            last_error=gate.last_error,
+            retry_at=gate.retry_at if gate.failures else None,
+        )
+
+    def _seconds_until_expiry(self, slot: _BrandSlot) -> Callable[[], float]:
+        def seconds() -> float:
+            token = slot.token
+            return token.expires_at - self._clock() if token is not None else 0.0
+
+        return seconds
