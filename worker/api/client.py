@@ -10,6 +10,7 @@ import orjson
 import requests
 
 from worker.api.errors import error_message
+from worker.api.retry import RetryPolicy, with_retries
 from worker.config import Brand
 from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, AuthError
 
@@ -46,14 +47,32 @@ class ReiClient:
         session: requests.Session | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
         read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.brand = brand
         self._tokens = tokens
         self._session = session or requests.Session()
         self._timeout = (connect_timeout, read_timeout)
+        self._retry = retry or RetryPolicy()
 
     def get_json(self, path: str) -> Any:
-        """GET `{base}/{path}` and decode it; a 401 is answered with one refresh and one retry."""
+        """GET `{base}/{path}` and decode it.
+
+        Connection errors, timeouts, 429/5xx and non-JSON 200s are retried per the
+        client's `RetryPolicy`; a 401 is answered with one refresh and one retry.
+        """
+        return with_retries(lambda: self._get_json_once(path), self._retry, what=path)
+
+    def get_json_or_none(self, path: str) -> Any:
+        """Like `get_json`, but a 404 (unknown id on a by-id endpoint) is `None`."""
+        try:
+            return self.get_json(path)
+        except ApiStatusError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def _get_json_once(self, path: str) -> Any:
         token = self._tokens.get_valid_token(self.brand.key)
         response = self._send(path, token)
         if response.status_code == 401:
@@ -75,11 +94,20 @@ class ReiClient:
                 f"{path}: HTTP 200 but the body is not JSON ({error_message(response.content)})"
             ) from None
 
+    def fetch_page(self, path_for: PagePath, take: int, skip: int) -> Page:
+        """One page; a body of the wrong shape is retried like any other decode error."""
+        path = path_for.path(take, skip)
+
+        def once() -> Page:
+            return Page(skip, take, path_for.items(self._get_json_once(path)))
+
+        return with_retries(once, self._retry, what=path)
+
     def pages(self, path_for: PagePath, take: int, start: int = 0) -> Iterator[Page]:
-        """Pages of `take` from offset `start` until a short page."""
+        """Pages of `take` from offset `start` until a short page, one at a time."""
         skip = start
         while True:
-            page = Page(skip, take, path_for.items(self.get_json(path_for.path(take, skip))))
+            page = self.fetch_page(path_for, take, skip)
             yield page
             if page.is_last:
                 return

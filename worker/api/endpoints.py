@@ -38,3 +38,32 @@ def property_details_path(listing_id: int) -> str:
 
 def property_images_path(listing_id: int) -> str:
     return f"propertyimages/{listing_id}"
+
+
+def associate_path(associate_id: int) -> str:
+    return f"associates/{associate_id}"
+
+
+LOOKUP_NAMES_PATH = "lookups/names"
+COUNTRIES_PATH = "geo/countries"
+
+
+def lookup_values_path(lookup_id: int) -> str:
+    return f"lookups/detailsbyid/{lookup_id}"
+
+
+def states_path(country_id: int) -> str:
+    return f"geo/countries/{country_id}/StateProvincesInaCountry"
+
+
+def locations_path(country_id: int, state_id: int) -> str:
+    return f"{states_path(country_id)}/{state_id}/LocationsInAStateProvince"
+
+
+def as_list(body: Any, what: str) -> list[Any]:
+    """A bare-array answer, or the single `result` list of a wrapped one."""
+    if isinstance(body, dict) and isinstance(body.get("result"), list):
+        body = body["result"]
+    if not isinstance(body, list):
+        raise ApiDecodeError(f"{what}: expected a list of records, got {type(body).__name__}")
+    return body

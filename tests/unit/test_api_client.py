@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from pydantic import SecretStr
+
+from worker.api.client import ReiClient
+from worker.api.endpoints import PROPERTIES
+from worker.api.retry import RetryPolicy
+from worker.config import Brand
+from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, AuthError
+
+BRAND = Brand(
+    key="AZURA",
+    api_url="http://127.0.0.1:1/api/v1",
+    api_key=SecretStr("k"),
+    integrator_id=SecretStr("i"),
+    secret_key=SecretStr("s"),
+)
+
+
+class Tokens:
+    def __init__(self) -> None:
+        self.token = "t1"
+        self.refreshes = 0
+
+    def get_valid_token(self, brand: str) -> str:
+        return self.token
+
+    def force_refresh(self, brand: str, rejected: str | None = None) -> str:
+        self.refreshes += 1
+        self.token = f"t{self.refreshes + 1}"
+        return self.token
+
+
+def response(status: int, body: bytes, headers: dict[str, str] | None = None) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r._content = body
+    r.headers.update(headers or {"Content-Type": "application/json"})
+    return r
+
+
+class FakeSession(requests.Session):
+    """Answers from a script: each entry is a Response or an exception to raise."""
+
+    def __init__(self, script: list[requests.Response | Exception]) -> None:
+        super().__init__()
+        self.script = script
+        self.calls: list[tuple[str, str]] = []
+
+    def get(self, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.calls.append((str(url), kwargs["headers"]["Authorization"]))
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+def client(
+    script: list[requests.Response | Exception], **policy: Any
+) -> tuple[ReiClient, FakeSession, FakeTime, Tokens]:
+    session = FakeSession(script)
+    fake = FakeTime()
+    tokens = Tokens()
+    retry = RetryPolicy(sleep=fake.sleep, clock=fake.clock, rng=random.Random(1), **policy)
+    return ReiClient(BRAND, tokens, session=session, retry=retry), session, fake, tokens
+
+
+OK = b'{"result": [{"listingId": 1}]}'
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        lambda: response(500, b"<html><title>oops</title></html>", {"Content-Type": "text/html"}),
+        lambda: response(502, b""),
+        lambda: response(503, b'{"Message": "busy"}'),
+        lambda: response(504, b"<Error><Message>gateway</Message></Error>"),
+        lambda: requests.ConnectionError("reset"),
+        lambda: requests.ReadTimeout("slow"),
+        lambda: response(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}),
+    ],
+)
+def test_transient_failures_are_retried(failure: Callable[[], Any]) -> None:
+    c, session, fake, _ = client([failure(), failure(), response(200, OK)])
+    assert c.get_json("GetPropertyDetails/1") == {"result": [{"listingId": 1}]}
+    assert len(session.calls) == 3
+    assert len(fake.sleeps) == 2
+
+
+def test_backoff_is_full_jitter_below_an_exponential_ceiling() -> None:
+    c, _, fake, _ = client([response(500, b"")] * 5 + [response(200, OK)], base_delay_seconds=1.0)
+    c.get_json("x")
+    for attempt, slept in enumerate(fake.sleeps, start=1):
+        assert 0 <= slept <= 2 ** (attempt - 1)
+
+
+def test_429_honours_retry_after() -> None:
+    c, _, fake, _ = client([response(429, b"", {"Retry-After": "7"}), response(200, OK)])
+    c.get_json("x")
+    assert fake.sleeps == [7.0]
+
+
+def test_gives_up_after_max_attempts_with_the_last_error() -> None:
+    c, session, _, _ = client([response(503, b'{"Message": "down"}')] * 3, max_attempts=3)
+    with pytest.raises(ApiStatusError) as info:
+        c.get_json("x")
+    assert info.value.status == 503
+    assert info.value.message == "down"
+    assert len(session.calls) == 3
+
+
+def test_total_time_cap_stops_retrying() -> None:
+    c, session, fake, _ = client(
+        [response(429, b"", {"Retry-After": "20"})] * 10,
+        total_cap_seconds=50,
+        max_delay_seconds=60,
+    )
+    with pytest.raises(ApiStatusError):
+        c.get_json("x")
+    assert sum(fake.sleeps) <= 50
+    assert len(session.calls) == 3
+
+
+def test_client_errors_are_not_retried_and_404_can_mean_missing() -> None:
+    c, session, _, _ = client([response(400, b'{"Message": "bad"}'), response(404, b"{}")])
+    with pytest.raises(ApiStatusError) as info:
+        c.get_json("x")
+    assert not info.value.retryable
+    assert c.get_json_or_none("GetPropertyDetails/9") is None
+    assert len(session.calls) == 2
+
+
+def test_transport_errors_exhausted_raise_transport_error() -> None:
+    c, _, _, _ = client([requests.ConnectionError("x")] * 2, max_attempts=2)
+    with pytest.raises(ApiTransportError):
+        c.get_json("x")
+
+
+def test_401_is_answered_once_by_the_token_source() -> None:
+    c, session, _, _tokens = client([response(401, b"{}"), response(200, OK)])
+    c.get_json("x")
+    assert [auth for _, auth in session.calls] == ["bearer t1", "bearer t2"]
+    c2, _, _, _ = client([response(401, b"{}"), response(401, b"{}")])
+    with pytest.raises(AuthError):
+        c2.get_json("x")
+
+
+def test_a_page_of_the_wrong_shape_is_retried_then_decoded() -> None:
+    c, _, _, _ = client([response(200, b'{"Message": "odd"}'), response(200, OK)])
+    page = c.fetch_page(PROPERTIES, 100, 0)
+    assert page.items == [{"listingId": 1}]
+    assert page.is_last
+    c2, _, _, _ = client([response(200, b"[1")] * 2, max_attempts=2)
+    with pytest.raises(ApiDecodeError):
+        c2.fetch_page(PROPERTIES, 100, 0)
