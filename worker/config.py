@@ -77,6 +77,23 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
+    # The daemon (`rei-sync run`). A schedule is an interval (`90s`, `15m`, `1h`, `1d`)
+    # or a five-field cron expression (`0 3 * * *`); `off` disables the job.
+    sync_properties_schedule: str = "15m"
+    sync_associates_schedule: str = "1h"
+    sync_lookups_schedule: str = "1d"
+    sync_geo_schedule: str = "1d"
+    sync_images_full_schedule: str = "1d"
+    sync_jitter_seconds: float = Field(default=30.0, ge=0)
+    sync_misfire_grace_seconds: float = Field(default=300.0, gt=0)
+    run_at_start: bool = False
+    shutdown_grace_seconds: float = Field(default=25.0, gt=0)
+    lease_ttl_seconds: float = Field(default=60.0, gt=0)
+    health_bind: str = "0.0.0.0"  # noqa: S104 - the container's port must be reachable
+    health_port: int = Field(default=9108, ge=0, le=65535)
+    alert_webhook_url: SecretStr | None = None
+    alert_min_interval_seconds: float = Field(default=900.0, ge=0)
+
     brands: tuple[Brand, ...] = ()
 
     @classmethod
@@ -107,6 +124,8 @@ class Settings(BaseSettings):
             password = urlsplit(self.database_url.get_secret_value()).password
             if password:
                 values.append(password)
+        if self.alert_webhook_url is not None:
+            values.append(self.alert_webhook_url.get_secret_value())
         return tuple(v for v in values if v)
 
 
