@@ -1,0 +1,240 @@
+"""The REI API CCA read endpoints: route matching (case-insensitive segments) and bodies.
+
+`route()` only recognises a path; `Route.call()` runs it for an authorised
+brand. Between the two, the server applies faults and the bearer-token check,
+in the order the vendor's stack does: routing, then [Authorize], then binding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from worker.sandbox import responses as r
+from worker.sandbox.catalogue import COUNTRIES_BY_ID, GEO, LOOKUPS, LOOKUPS_BY_ID, STATES_BY_ID
+from worker.sandbox.data import BrandData
+from worker.sandbox.faults import spoil
+from worker.sandbox.state import SandboxState
+
+_INT = re.compile(r"-?[0-9]{1,10}")
+_INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Call:
+    brand: BrandData
+    state: SandboxState
+    accept: str | None
+    malformed: float | None
+    """The detail draw of a malformed-records fault, or None."""
+
+
+Handler = Callable[[Call, list[str]], r.Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    endpoint: str
+    """The name counted in `/_sandbox/stats`."""
+    handler: Handler
+    params: list[str]
+
+    def call(self, call: Call) -> r.Response:
+        return self.handler(call, self.params)
+
+
+def _int(value: str) -> int | None:
+    if not _INT.fullmatch(value):
+        return None
+    number = int(value)
+    return number if -_INT32_MAX - 1 <= number <= _INT32_MAX else None
+
+
+def _take_skip(call: Call, take_text: str, skip_text: str) -> tuple[int, int] | r.Response:
+    take, skip = _int(take_text), _int(skip_text)
+    if take is None:
+        return r.invalid_parameter("take", take_text, "It must be an integer.", call.accept)
+    if skip is None:
+        return r.invalid_parameter("skip", skip_text, "It must be an integer.", call.accept)
+    if take < 1:
+        return r.invalid_parameter("take", take_text, "The minimum is 1.", call.accept)
+    if take > call.state.config.max_take:
+        return r.invalid_parameter(
+            "take", take_text, f"The maximum is {call.state.config.max_take}.", call.accept
+        )
+    if skip < 0:
+        return r.invalid_parameter("skip", skip_text, "The minimum is 0.", call.accept)
+    return take, skip
+
+
+def _records(call: Call, parts: list[bytes], key_field: str) -> bytes:
+    """A JSON array of serialised records, spoiled if a malformed fault hit this request."""
+    if call.malformed is None or not parts:
+        return b"[" + b",".join(parts) + b"]"
+    records = [orjson.loads(p) for p in parts]
+    return orjson.dumps(spoil(records, call.malformed, key_field))
+
+
+def get_properties(call: Call, params: list[str]) -> r.Response:
+    paging = _take_skip(call, params[0], params[1])
+    if isinstance(paging, r.Response):
+        return paging
+    take, skip = paging
+    brand = call.brand
+    with brand.lock:
+        drift = call.state.faults.settings
+        if drift.drift and skip > 0:
+            brand.insert_front(drift.drift_inserts)
+        parts = [brand.property_json(slot) for slot in brand.listings_page(take, skip)]
+    return r.Response(200, b'{"result":' + _records(call, parts, "listingId") + b"}")
+
+
+def get_property_details(call: Call, params: list[str]) -> r.Response:
+    listing_id = _int(params[0])
+    if listing_id is None:
+        return r.invalid_parameter("listingId", params[0], "It must be an integer.", call.accept)
+    brand = call.brand
+    with brand.lock:
+        slot = brand.listing_slot(listing_id)
+        if slot is None:
+            return r.not_found(f"Property {listing_id} was not found.", call.accept)
+        part = brand.property_json(slot)
+    return r.Response(200, b'{"result":' + _records(call, [part], "listingId") + b"}")
+
+
+def get_associates(call: Call, params: list[str]) -> r.Response:
+    paging = _take_skip(call, params[0], params[1])
+    if isinstance(paging, r.Response):
+        return paging
+    take, skip = paging
+    brand = call.brand
+    with brand.lock:
+        parts = [orjson.dumps(brand.associate_record(s)) for s in brand.associates_page(take, skip)]
+    return r.Response(200, _records(call, parts, "associateID"))
+
+
+def get_associate(call: Call, params: list[str]) -> r.Response:
+    associate_id = _int(params[0])
+    if associate_id is None:
+        return r.invalid_parameter("associateId", params[0], "It must be an integer.", call.accept)
+    brand = call.brand
+    with brand.lock:
+        slot = brand.associate_slot(associate_id)
+        if slot is None:
+            return r.not_found(f"Associate {associate_id} was not found.", call.accept)
+        part = orjson.dumps(brand.associate_record(slot))
+    return r.Response(200, _records(call, [part], "associateID"))
+
+
+def get_images(call: Call, params: list[str]) -> r.Response:
+    listing_id = _int(params[0])
+    if listing_id is None:
+        return r.invalid_parameter("listingId", params[0], "It must be an integer.", call.accept)
+    brand = call.brand
+    with brand.lock:
+        slot = brand.listing_slot(listing_id)
+        if slot is None:
+            return r.not_found(f"Property {listing_id} was not found.", call.accept)
+        images = brand.images(slot)
+    return r.Response(200, _records(call, [orjson.dumps(i) for i in images], "ListingId"))
+
+
+def get_image(call: Call, params: list[str]) -> r.Response:
+    listing_id, photo_id = _int(params[0]), _int(params[1])
+    if listing_id is None:
+        return r.invalid_parameter("listingId", params[0], "It must be an integer.", call.accept)
+    if photo_id is None:
+        return r.invalid_parameter("photoId", params[1], "It must be an integer.", call.accept)
+    brand = call.brand
+    with brand.lock:
+        slot = brand.listing_slot(listing_id)
+        images = [] if slot is None else brand.images(slot)
+    found = [orjson.dumps(i) for i in images if i["PhotoId"] == photo_id]
+    if not found:
+        return r.not_found(f"Image {photo_id} of property {listing_id} was not found.", call.accept)
+    return r.Response(200, _records(call, found, "ListingId"))
+
+
+def get_lookup_names(call: Call, params: list[str]) -> r.Response:
+    return r.json_response([lookup.names_entry() for lookup in LOOKUPS])
+
+
+def get_lookup_details(call: Call, params: list[str]) -> r.Response:
+    lookup_id = _int(params[0])
+    if lookup_id is None:
+        return r.invalid_parameter("id", params[0], "It must be an integer.", call.accept)
+    lookup = LOOKUPS_BY_ID.get(lookup_id)
+    if lookup is None:
+        return r.not_found(f"Lookup {lookup_id} was not found.", call.accept)
+    return r.json_response(lookup.details())
+
+
+def get_countries(call: Call, params: list[str]) -> r.Response:
+    return r.json_response([country.record() for country in GEO])
+
+
+def get_states(call: Call, params: list[str]) -> r.Response:
+    country_id = _int(params[0])
+    if country_id is None:
+        return r.invalid_parameter("countryId", params[0], "It must be an integer.", call.accept)
+    country = COUNTRIES_BY_ID.get(country_id)
+    if country is None:
+        return r.not_found(f"Country {country_id} was not found.", call.accept)
+    return r.json_response([state.record() for state in country.states])
+
+
+def get_locations(call: Call, params: list[str]) -> r.Response:
+    country_id, state_id = _int(params[0]), _int(params[1])
+    if country_id is None:
+        return r.invalid_parameter("countryId", params[0], "It must be an integer.", call.accept)
+    if state_id is None:
+        return r.invalid_parameter("stateId", params[1], "It must be an integer.", call.accept)
+    state = STATES_BY_ID.get(state_id)
+    if state is None or state.country_id != country_id:
+        return r.not_found(f"State {state_id} of country {country_id} was not found.", call.accept)
+    return r.json_response([location.record() for location in state.locations])
+
+
+_PATTERNS: tuple[tuple[str, tuple[str, ...], Handler], ...] = (
+    ("GetProperties", ("getproperties", "take", "*", "skip", "*"), get_properties),
+    ("GetPropertyDetails", ("getpropertydetails", "*"), get_property_details),
+    ("associates", ("associates", "take", "*", "skip", "*"), get_associates),
+    ("associates/{id}", ("associates", "*"), get_associate),
+    ("propertyimages", ("propertyimages", "*"), get_images),
+    ("propertyimagesdetails", ("propertyimagesdetails", "*", "*"), get_image),
+    ("lookups/names", ("lookups", "names"), get_lookup_names),
+    ("lookups/detailsbyid", ("lookups", "detailsbyid", "*"), get_lookup_details),
+    ("geo/countries", ("geo", "countries"), get_countries),
+    (
+        "geo/StateProvincesInaCountry",
+        ("geo", "countries", "*", "stateprovincesinacountry"),
+        get_states,
+    ),
+    (
+        "geo/LocationsInAStateProvince",
+        ("geo", "countries", "*", "stateprovincesinacountry", "*", "locationsinastateprovince"),
+        get_locations,
+    ),
+)
+
+ENDPOINTS = tuple(name for name, _, _ in _PATTERNS)
+
+
+def route(segments: list[str]) -> Route | None:
+    """Match path segments below `/api/v1/` (case-insensitively, as IIS/ASP.NET do)."""
+    lowered = [s.lower() for s in segments]
+    for name, pattern, handler in _PATTERNS:
+        if len(pattern) != len(lowered):
+            continue
+        params: list[str] = []
+        for want, got, raw in zip(pattern, lowered, segments, strict=True):
+            if want == "*":
+                params.append(raw)
+            elif want != got:
+                break
+        else:
+            return Route(name, handler, params)
+    return None
