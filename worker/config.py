@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     health_port: int = Field(default=9108, ge=0, le=65535)
     alert_webhook_url: SecretStr | None = None
     alert_min_interval_seconds: float = Field(default=900.0, ge=0)
+    token_encryption_key: SecretStr | None = None
+    """Fernet key(s) for the shared token store in Postgres (`rei-sync run` needs one)."""
 
     brands: tuple[Brand, ...] = ()
 
@@ -124,6 +126,8 @@ class Settings(BaseSettings):
             password = urlsplit(self.database_url.get_secret_value()).password
             if password:
                 values.append(password)
+        if self.token_encryption_key is not None:
+            values.extend(self.token_encryption_key.get_secret_value().split(","))
         if self.alert_webhook_url is not None:
             values.append(self.alert_webhook_url.get_secret_value())
         return tuple(v for v in values if v)
