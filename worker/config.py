@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     health_port: int = Field(default=9108, ge=0, le=65535)
     alert_webhook_url: SecretStr | None = None
     alert_min_interval_seconds: float = Field(default=900.0, ge=0)
+    token_failure_cooldown_seconds: float = Field(default=60.0, gt=0)
+    """First wait before retrying a brand whose keys were refused (doubles up to 15 min)."""
     token_encryption_key: SecretStr | None = None
     """Fernet key(s) for the shared token store in Postgres (`rei-sync run` needs one)."""
 
