@@ -58,9 +58,8 @@ class Client:
         accept: str | None = "application/json",
         **kwargs: Any,
     ) -> requests.Response:
-        headers = {"Authorization": f"bearer {token or self.token()}"}
-        if accept is not None:
-            headers["Accept"] = accept
+        # None removes the Accept header requests would otherwise send ("*/*").
+        headers = {"Authorization": f"bearer {token or self.token()}", "Accept": accept}
         return self.session.get(f"{self.server.base_url}/{path}", headers=headers, **kwargs)
 
     def json(self, path: str) -> Any:
