@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 
 from worker.sync.normalise import Reject, Row
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """An entity's public table (and optional private twin), keyed by (brand, key)."""
+    """An entity's public table (and optional private twin), keyed by (brand, [scope,] key).
+
+    `scope` names a parent id that is part of the primary key (the listing of an
+    image, the catalogue of a lookup value); rows carry it in `Row.scope_id`.
+    """
 
     table: str
     key: str
     columns: tuple[str, ...]
     private_table: str | None = None
     private_columns: tuple[str, ...] = ()
+    scope: str | None = None
+    tracks_delisting: bool = True
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.scope, self.key) if self.scope else (self.key,)
 
 
 @dataclass(frozen=True)
@@ -25,12 +36,17 @@ class UpsertResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0
+    changed_ids: tuple[int, ...] = field(default=(), compare=False)
+    """Keys (`Row.source_id`) of the rows inserted or updated."""
 
     def __add__(self, other: UpsertResult) -> UpsertResult:
         return UpsertResult(
             self.inserted + other.inserted,
             self.updated + other.updated,
             self.unchanged + other.unchanged,
+            self.deleted + other.deleted,
+            self.changed_ids + other.changed_ids,
         )
 
 
@@ -44,16 +60,105 @@ class RunCounts:
     rejected: int = 0
     delisted: int = 0
 
+    def plus(self, result: UpsertResult, *, pages: int = 0, seen: int = 0) -> RunCounts:
+        return RunCounts(
+            self.pages + pages,
+            self.seen + seen,
+            self.inserted + result.inserted,
+            self.updated + result.updated,
+            self.unchanged + result.unchanged,
+            self.rejected,
+            self.delisted,
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One `sync_runs` row as stored."""
+
+    id: int
+    brand: str
+    entity: str
+    mode: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: RunCounts
+    checkpoint: int | None
+    duration_seconds: float | None
+    error: str | None
+    resumed_from: int | None
+    details: dict[str, Any] | None
+
 
 class Sink(Protocol):
+    """Entity tables: merge batches, replace child sets, delist."""
+
     def upsert(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> UpsertResult: ...
+
+    def replace_children(
+        self, spec: TableSpec, brand: str, scope_ids: Sequence[int], rows: Sequence[Row]
+    ) -> UpsertResult: ...
+
+    def stale_keys(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> set[int]:
+        """Keys of `rows` that an upsert would write (new, changed or delisted)."""
+        ...
+
+    def active_ids(self, spec: TableSpec, brand: str) -> set[int]: ...
+
+    def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int: ...
+
+    def delist_absent(
+        self,
+        spec: TableSpec,
+        brand: str,
+        seen: Sequence[tuple[int | None, int]],
+        *,
+        guard_minimum: int,
+        guard_fraction: float,
+    ) -> int | None:
+        """Delist active rows whose key is not in `seen`; `None` (and nothing delisted)
+        when that would exceed max(guard_minimum, guard_fraction x active rows)."""
+        ...
 
     def record_rejects(
         self, run_id: int, brand: str, entity: str, rejects: Sequence[Reject]
     ) -> None: ...
 
-    def start_run(self, brand: str, entity: str, mode: str) -> int: ...
+
+class RunLedger(Protocol):
+    """The `sync_runs` table: one row per (brand, entity) run."""
+
+    def start_run(
+        self,
+        brand: str,
+        entity: str,
+        mode: str,
+        *,
+        take: int | None = None,
+        resumed_from: int | None = None,
+    ) -> int: ...
+
+    def checkpoint_run(self, run_id: int, counts: RunCounts, checkpoint: int) -> None: ...
 
     def finish_run(
-        self, run_id: int, status: str, counts: RunCounts, error: str | None = None
+        self,
+        run_id: int,
+        status: str,
+        counts: RunCounts,
+        error: str | None = None,
+        *,
+        checkpoint: int | None = None,
+        duration_seconds: float | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None: ...
+
+    def get_run(self, run_id: int) -> RunRecord | None: ...
+
+    def recent_runs(self, brand: str | None = None, limit: int = 20) -> list[RunRecord]: ...
+
+    def abandon_stale_runs(self, brand: str | None = None, entity: str | None = None) -> int: ...
+
+
+class Store(Sink, RunLedger, Protocol):
+    """Everything a sync run writes: entity tables and its `sync_runs` row."""

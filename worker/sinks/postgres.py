@@ -2,6 +2,8 @@
 
 Each batch is one transaction. The temp table is `ON COMMIT DROP`, so nothing
 outlives the transaction and the sink works through a transaction pooler.
+Table and column names come from `TableSpec` constants, never from data; every
+value is a bound parameter or COPY data.
 """
 
 from __future__ import annotations
@@ -14,15 +16,23 @@ import psycopg
 import sqlalchemy as sa
 
 from worker.errors import SinkError
-from worker.sinks.base import RunCounts, TableSpec, UpsertResult
+from worker.sinks.base import TableSpec, UpsertResult
+from worker.sinks.runs import PostgresRunLedger
 from worker.sync.normalise import Reject, Row
 
 STAGE_TABLE = "rei_sync_stage"
 
+INSERT_REJECTS = sa.text(
+    "INSERT INTO sync_rejects (run_id, brand, entity, source_id, reason, payload) "
+    "VALUES (:run_id, :brand, :entity, :source_id, :reason, CAST(:payload AS jsonb))"
+)
 
-def merge_sql(table: str, key: str, columns: Sequence[str], *, tracks_delisting: bool) -> str:
-    """`INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE hash differs`, returning inserted flags."""
-    all_columns = ["brand", key, *columns, "raw", "content_hash"]
+
+def merge_sql(
+    table: str, keys: Sequence[str], columns: Sequence[str], *, tracks_delisting: bool
+) -> str:
+    """`INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE hash differs`, returning key + inserted."""
+    all_columns = ["brand", *keys, *columns, "raw", "content_hash"]
     column_list = ", ".join(all_columns)
     updates = [f"{c} = EXCLUDED.{c}" for c in [*columns, "raw", "content_hash"]]
     updates.append("updated_at = now()")
@@ -32,84 +42,136 @@ def merge_sql(table: str, key: str, columns: Sequence[str], *, tracks_delisting:
         changed += f" OR {table}.delisted_at IS NOT NULL"
     return (
         f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {STAGE_TABLE} "
-        f"ON CONFLICT (brand, {key}) DO UPDATE SET {', '.join(updates)} "
-        f"WHERE {changed} RETURNING (xmax = 0) AS inserted"
+        f"ON CONFLICT (brand, {', '.join(keys)}) DO UPDATE SET {', '.join(updates)} "
+        f"WHERE {changed} RETURNING {keys[-1]}, (xmax = 0) AS inserted"
     )
 
 
-class PostgresSink:
-    def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
+def delete_missing_children_sql(spec: TableSpec) -> str:
+    """Delete a parent's children that the newest answer no longer lists."""
+    assert spec.scope is not None
+    return (
+        f"DELETE FROM {spec.table} WHERE brand = %(brand)s AND {spec.scope} = ANY(%(scopes)s) "
+        f"AND ({spec.scope}, {spec.key}) NOT IN "
+        "(SELECT * FROM unnest(CAST(%(kept_scopes)s AS bigint[]), CAST(%(kept_keys)s AS bigint[])))"
+    )
+
+
+def active_ids_sql(spec: TableSpec) -> sa.TextClause:
+    return sa.text(
+        f"SELECT {spec.key} FROM {spec.table} WHERE brand = :brand AND delisted_at IS NULL"
+    )
+
+
+def mark_delisted_sql(spec: TableSpec) -> sa.TextClause:
+    return sa.text(
+        f"UPDATE {spec.table} SET delisted_at = now() WHERE brand = :brand "
+        f"AND {spec.key} = ANY(:ids) AND delisted_at IS NULL"
+    )
+
+
+def stale_keys_sql(spec: TableSpec) -> sa.TextClause:
+    return sa.text(
+        f"SELECT {spec.key}, content_hash FROM {spec.table} WHERE brand = :brand "
+        f"AND {spec.key} = ANY(:ids)"
+        + (" AND delisted_at IS NULL" if spec.tracks_delisting else "")
+    )
+
+
+def count_active_sql(spec: TableSpec) -> sa.TextClause:
+    active = " AND delisted_at IS NULL" if spec.tracks_delisting else ""
+    return sa.text(f"SELECT count(*) FROM {spec.table} WHERE brand = :brand{active}")
+
+
+def delist_absent_sql(spec: TableSpec) -> sa.TextClause:
+    scope = spec.scope or "NULL::bigint"
+    return sa.text(
+        f"UPDATE {spec.table} SET delisted_at = now() WHERE brand = :brand "
+        f"AND delisted_at IS NULL AND (coalesce({scope}, -1), {spec.key}) NOT IN "
+        "(SELECT * FROM unnest(CAST(:scopes AS bigint[]), CAST(:keys AS bigint[])))"
+    )
+
+
+class PostgresSink(PostgresRunLedger):
+    """Entity tables and the run ledger of one database."""
 
     def upsert(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> UpsertResult:
-        unique = list({row.source_id: row for row in rows}.values())
+        unique = _unique(rows)
         if not unique:
             return UpsertResult()
         try:
             with self._engine.begin() as connection:
-                cursor = _cursor(connection)
-                inserted, written = self._merge(
-                    cursor,
-                    spec.table,
-                    spec.key,
-                    spec.columns,
-                    [
-                        (
-                            brand,
-                            r.source_id,
-                            *(r.public[c] for c in spec.columns),
-                            _json(r.raw),
-                            r.content_hash,
-                        )
-                        for r in unique
-                    ],
-                    tracks_delisting=True,
-                )
-                if spec.private_table is not None:
-                    self._merge(
-                        cursor,
-                        spec.private_table,
-                        spec.key,
-                        spec.private_columns,
-                        [
-                            (
-                                brand,
-                                r.source_id,
-                                *((r.private or {}).get(c) for c in spec.private_columns),
-                                _json(r.private_raw or {}),
-                                r.private_hash,
-                            )
-                            for r in unique
-                        ],
-                        tracks_delisting=False,
-                    )
+                return self._upsert(_cursor(connection), spec, brand, unique)
         except psycopg.Error as exc:
             raise SinkError(f"upsert into {spec.table} failed: {exc}") from exc
-        return UpsertResult(inserted, written - inserted, len(unique) - written)
 
-    @staticmethod
-    def _merge(
-        cursor: psycopg.Cursor[Any],
-        table: str,
-        key: str,
-        columns: Sequence[str],
-        records: list[tuple[Any, ...]],
+    def replace_children(
+        self, spec: TableSpec, brand: str, scope_ids: Sequence[int], rows: Sequence[Row]
+    ) -> UpsertResult:
+        """Make the stored children of each parent in `scope_ids` exactly `rows`, atomically."""
+        if not scope_ids:
+            return UpsertResult()
+        unique = _unique(rows)
+        try:
+            with self._engine.begin() as connection:
+                cursor = _cursor(connection)
+                result = self._upsert(cursor, spec, brand, unique) if unique else UpsertResult()
+                cursor.execute(
+                    delete_missing_children_sql(spec),
+                    {
+                        "brand": brand,
+                        "scopes": list(scope_ids),
+                        "kept_scopes": [r.scope_id for r in unique],
+                        "kept_keys": [r.source_id for r in unique],
+                    },
+                )
+                return result + UpsertResult(deleted=cursor.rowcount)
+        except psycopg.Error as exc:
+            raise SinkError(f"replacing rows of {spec.table} failed: {exc}") from exc
+
+    def stale_keys(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> set[int]:
+        if spec.scope is not None:
+            raise ValueError("stale_keys is for tables keyed by one id")
+        wanted = {row.source_id: row.content_hash for row in rows}
+        with self._engine.connect() as connection:
+            result = connection.execute(stale_keys_sql(spec), {"brand": brand, "ids": list(wanted)})
+            stored: dict[int, str] = {int(key): str(digest) for key, digest in result}
+        return {key for key, digest in wanted.items() if stored.get(key) != digest}
+
+    def active_ids(self, spec: TableSpec, brand: str) -> set[int]:
+        with self._engine.connect() as connection:
+            return set(connection.execute(active_ids_sql(spec), {"brand": brand}).scalars())
+
+    def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        with self._engine.begin() as connection:
+            result = connection.execute(mark_delisted_sql(spec), {"brand": brand, "ids": list(ids)})
+        return int(result.rowcount)
+
+    def delist_absent(
+        self,
+        spec: TableSpec,
+        brand: str,
+        seen: Sequence[tuple[int | None, int]],
         *,
-        tracks_delisting: bool,
-    ) -> tuple[int, int]:
-        all_columns = ", ".join(["brand", key, *columns, "raw", "content_hash"])
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
-        cursor.execute(
-            f"CREATE TEMP TABLE {STAGE_TABLE} ON COMMIT DROP AS "
-            f"SELECT {all_columns} FROM {table} WITH NO DATA"
-        )
-        with cursor.copy(f"COPY {STAGE_TABLE} ({all_columns}) FROM STDIN") as copy:
-            for record in records:
-                copy.write_row(record)
-        cursor.execute(merge_sql(table, key, columns, tracks_delisting=tracks_delisting))
-        flags = [row[0] for row in cursor.fetchall()]
-        cursor.execute(f"DROP TABLE {STAGE_TABLE}")
-        return sum(flags), len(flags)
+        guard_minimum: int,
+        guard_fraction: float,
+    ) -> int | None:
+        with self._engine.connect() as connection, connection.begin() as transaction:
+            active = connection.execute(count_active_sql(spec), {"brand": brand}).scalar_one()
+            result = connection.execute(
+                delist_absent_sql(spec),
+                {
+                    "brand": brand,
+                    "scopes": [-1 if scope is None else scope for scope, _ in seen],
+                    "keys": [key for _, key in seen],
+                },
+            )
+            if result.rowcount > max(guard_minimum, int(active * guard_fraction)):
+                transaction.rollback()
+                return None
+        return int(result.rowcount)
 
     def record_rejects(
         self, run_id: int, brand: str, entity: str, rejects: Sequence[Reject]
@@ -118,11 +180,7 @@ class PostgresSink:
             return
         with self._engine.begin() as connection:
             connection.execute(
-                sa.text(
-                    "INSERT INTO sync_rejects (run_id, brand, entity, source_id, reason, payload) "
-                    "VALUES (:run_id, :brand, :entity, :source_id, :reason, "
-                    "CAST(:payload AS jsonb))"
-                ),
+                INSERT_REJECTS,
                 [
                     {
                         "run_id": run_id,
@@ -136,30 +194,85 @@ class PostgresSink:
                 ],
             )
 
-    def start_run(self, brand: str, entity: str, mode: str) -> int:
-        with self._engine.begin() as connection:
-            run_id = connection.execute(
-                sa.text(
-                    "INSERT INTO sync_runs (brand, entity, mode, status) "
-                    "VALUES (:brand, :entity, :mode, 'running') RETURNING id"
-                ),
-                {"brand": brand, "entity": entity, "mode": mode},
-            ).scalar_one()
-        return int(run_id)
+    def _upsert(
+        self, cursor: psycopg.Cursor[Any], spec: TableSpec, brand: str, rows: list[Row]
+    ) -> UpsertResult:
+        keys = spec.key_columns
 
-    def finish_run(
-        self, run_id: int, status: str, counts: RunCounts, error: str | None = None
-    ) -> None:
-        with self._engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    "UPDATE sync_runs SET status = :status, finished_at = now(), pages = :pages, "
-                    "seen = :seen, inserted = :inserted, updated = :updated, "
-                    "unchanged = :unchanged, rejected = :rejected, delisted = :delisted, "
-                    "error = :error WHERE id = :id"
-                ),
-                {"id": run_id, "status": status, "error": error, **counts.__dict__},
+        def key_values(r: Row) -> tuple[Any, ...]:
+            return (r.scope_id, r.source_id) if spec.scope else (r.source_id,)
+
+        changed = _merge(
+            cursor,
+            spec.table,
+            keys,
+            spec.columns,
+            [
+                (
+                    brand,
+                    *key_values(r),
+                    *(r.public[c] for c in spec.columns),
+                    _json(r.raw),
+                    r.content_hash,
+                )
+                for r in rows
+            ],
+            tracks_delisting=spec.tracks_delisting,
+        )
+        if spec.private_table is not None:
+            _merge(
+                cursor,
+                spec.private_table,
+                keys,
+                spec.private_columns,
+                [
+                    (
+                        brand,
+                        *key_values(r),
+                        *((r.private or {}).get(c) for c in spec.private_columns),
+                        _json(r.private_raw or {}),
+                        r.private_hash,
+                    )
+                    for r in rows
+                ],
+                tracks_delisting=False,
             )
+        inserted = sum(1 for _, was_inserted in changed if was_inserted)
+        return UpsertResult(
+            inserted,
+            len(changed) - inserted,
+            len(rows) - len(changed),
+            changed_ids=tuple(key for key, _ in changed),
+        )
+
+
+def _merge(
+    cursor: psycopg.Cursor[Any],
+    table: str,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    records: list[tuple[Any, ...]],
+    *,
+    tracks_delisting: bool,
+) -> list[tuple[int, bool]]:
+    all_columns = ", ".join(["brand", *keys, *columns, "raw", "content_hash"])
+    cursor.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
+    cursor.execute(
+        f"CREATE TEMP TABLE {STAGE_TABLE} ON COMMIT DROP AS "
+        f"SELECT {all_columns} FROM {table} WITH NO DATA"
+    )
+    with cursor.copy(f"COPY {STAGE_TABLE} ({all_columns}) FROM STDIN") as copy:
+        for record in records:
+            copy.write_row(record)
+    cursor.execute(merge_sql(table, keys, columns, tracks_delisting=tracks_delisting))
+    changed = [(int(row[0]), bool(row[1])) for row in cursor.fetchall()]
+    cursor.execute(f"DROP TABLE {STAGE_TABLE}")
+    return changed
+
+
+def _unique(rows: Sequence[Row]) -> list[Row]:
+    """Last occurrence wins when a batch repeats a key (offset drift can do that)."""
+    return list({(row.scope_id, row.source_id): row for row in rows}.values())
 
 
 def _cursor(connection: sa.Connection) -> psycopg.Cursor[Any]:

@@ -1,21 +1,64 @@
-"""One sync run of one entity for one brand: pages → normalise → sink, recorded in sync_runs."""
+"""One sync run of one entity for one brand, recorded in `sync_runs`.
+
+Paged entities (properties, associates): pages fetched in parallel and loaded as
+they arrive; for listings, images of new/changed listings are stored *before*
+the listing rows, so a run killed in between refetches them next time. After a
+complete, non-resumed, non-stopped scan: proven delistings (`sync/delisting.py`).
+Catalogues (lookups, geo) are fetched whole. `images` sweeps every active listing.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from worker.api.client import ReiClient
 from worker.errors import ReiSyncError
 from worker.log import get_logger
-from worker.sinks.base import RunCounts, Sink, UpsertResult
-from worker.sync.entities import Entity
+from worker.sinks.base import RunCounts, RunRecord, Store, UpsertResult
+from worker.sync import metrics
+from worker.sync.delisting import DELIST_GUARD_FRACTION, DELIST_GUARD_MINIMUM, reconcile
+from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES, PROPERTIES_TABLE, Catalogue, Entity
+from worker.sync.images import load_images
 from worker.sync.normalise import Reject, Row
+from worker.sync.pipeline import DEFAULT_PARALLELISM, DEFAULT_PREFETCH_PAGES, fetch_pages
 
 log = get_logger(__name__)
 
 DEFAULT_PAGE_SIZE = 100
+MODES = ("scheduled", "manual", "backfill")
+
+SUCCEEDED = "succeeded"
+SUCCEEDED_WITH_REJECTS = "succeeded_with_rejects"
+DELIST_GUARD_TRIPPED = "delist_guard_tripped"
+ABORTED = "aborted"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    take: int = DEFAULT_PAGE_SIZE
+    parallelism: int = DEFAULT_PARALLELISM
+    """Concurrent API requests for pages, images and delisting confirmations."""
+    prefetch: int = DEFAULT_PREFETCH_PAGES
+    """Pages fetched ahead of the loader at most (the bounded queue)."""
+    full_images: bool = False
+    """Listings: fetch the images of every listing seen, not only new/changed ones."""
+    delist_guard_minimum: int = DELIST_GUARD_MINIMUM
+    delist_guard_fraction: float = DELIST_GUARD_FRACTION
+
+
+@dataclass(frozen=True)
+class Progress:
+    brand: str
+    entity: str
+    counts: RunCounts
+    checkpoint: int
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -27,80 +70,307 @@ class RunResult:
     counts: RunCounts
     seconds: float
     error: str | None = None
+    checkpoint: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-ProgressCallback = Callable[[RunCounts], None]
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class _Run:
+    """The mutable state of the run in progress."""
+
+    run_id: int
+    brand: str
+    entity: str
+    started: float
+    counts: RunCounts = field(default_factory=RunCounts)
+    checkpoint: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def add(
+        self, result: UpsertResult, *, pages: int = 0, seen: int = 0, rejected: int = 0
+    ) -> None:
+        counts = self.counts.plus(result, pages=pages, seen=seen)
+        self.counts = replace(counts, rejected=counts.rejected + rejected)
+
+    def add_detail(self, group: str, **values: int) -> None:
+        bucket = self.details.setdefault(group, {})
+        for key, value in values.items():
+            bucket[key] = bucket.get(key, 0) + value
 
 
 def sync_entity(
     client: ReiClient,
-    sink: Sink,
-    entity: Entity,
+    store: Store,
+    entity: str,
     *,
-    take: int = DEFAULT_PAGE_SIZE,
+    options: SyncOptions | None = None,
     mode: str = "manual",
-    on_page: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+    resume: RunRecord | None = None,
+    on_progress: ProgressCallback | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> RunResult:
-    """A full scan of `entity`.
+    """One run of `entity` ("properties", "associates", "images", "lookups", "geo").
 
-    A domain error (API, auth, database) ends the run `failed`, recorded with its
-    message, and is returned as the result; anything else (a bug, an interrupt)
-    is recorded too and re-raised.
+    `stop` set: the batch in hand is finished and committed, the run ends `aborted`
+    with its checkpoint. `resume`: a paged run continues at that run's checkpoint,
+    in mode `backfill`, and never delists. A domain error (API, auth, database)
+    ends the run `failed` and is returned in the result; anything else (a bug, an
+    interrupt) is recorded as `failed`/`aborted` and re-raised.
     """
+    options = options or SyncOptions()
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
     brand = client.brand.key
-    started = monotonic()
-    run_id = sink.start_run(brand, entity.name, mode)
-    counts = RunCounts()
-    try:
-        for page in client.pages(entity.endpoint, take):
-            rows: list[Row] = []
-            rejects: list[Reject] = []
-            for item in page.items:
-                result = entity.normalise(item)
-                if isinstance(result, Row):
-                    rows.append(result)
-                else:
-                    rejects.append(result)
-            written = sink.upsert(entity.table, brand, rows) if rows else UpsertResult()
-            sink.record_rejects(run_id, brand, entity.name, rejects)
-            counts = replace(
-                counts,
-                pages=counts.pages + 1,
-                seen=counts.seen + len(page.items),
-                inserted=counts.inserted + written.inserted,
-                updated=counts.updated + written.updated,
-                unchanged=counts.unchanged + written.unchanged,
-                rejected=counts.rejected + len(rejects),
+    start = 0
+    if resume is not None:
+        start, mode = resume.checkpoint or 0, "backfill"
+    run = _Run(
+        store.start_run(
+            brand,
+            entity,
+            mode,
+            take=options.take,
+            resumed_from=None if resume is None else resume.id,
+        ),
+        brand,
+        entity,
+        monotonic(),
+        checkpoint=start,
+    )
+    if resume is not None:
+        run.details["resumed_from_checkpoint"] = start
+
+    def progress() -> None:
+        store.checkpoint_run(run.run_id, run.counts, run.checkpoint)
+        if on_progress is not None:
+            on_progress(
+                Progress(brand, entity, run.counts, run.checkpoint, monotonic() - run.started)
             )
-            if on_page is not None:
-                on_page(counts)
+
+    try:
+        if entity in ENTITIES:
+            status = _scan(
+                client, store, ENTITIES[entity], run, options, start, resume is None, stop, progress
+            )
+        elif entity in CATALOGUES:
+            status = _catalogue(client, store, CATALOGUES[entity], run, options)
+        elif entity == IMAGES:
+            status = _image_sweep(client, store, run, options, stop, progress)
+        else:
+            raise ValueError(f"unknown entity {entity!r}")
     except ReiSyncError as exc:
-        return _finish(sink, run_id, brand, entity, "failed", counts, started, monotonic, str(exc))
+        return _finish(store, run, FAILED, monotonic, str(exc))
     except BaseException as exc:
-        status = "aborted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        _finish(sink, run_id, brand, entity, status, counts, started, monotonic, repr(exc))
+        status = ABORTED if isinstance(exc, KeyboardInterrupt) else FAILED
+        _finish(store, run, status, monotonic, repr(exc))
         raise
-    status = "succeeded_with_rejects" if counts.rejected else "succeeded"
-    return _finish(sink, run_id, brand, entity, status, counts, started, monotonic)
+    if status == SUCCEEDED and run.counts.rejected:
+        status = SUCCEEDED_WITH_REJECTS
+    return _finish(store, run, status, monotonic)
+
+
+def _scan(
+    client: ReiClient,
+    store: Store,
+    entity: Entity,
+    run: _Run,
+    options: SyncOptions,
+    start: int,
+    may_delist: bool,
+    stop: threading.Event | None,
+    progress: Callable[[], None],
+) -> str:
+    seen: set[int] = set()
+    pages = fetch_pages(
+        client,
+        entity.endpoint,
+        options.take,
+        start=start,
+        parallelism=options.parallelism,
+        prefetch=options.prefetch,
+        stop=stop,
+    )
+    with closing(pages):
+        for page in pages:
+            rows, rejects = _split(entity.normalise(item) for item in page.items)
+            seen.update(row.source_id for row in rows)
+            seen.update(int(r.source_id) for r in rejects if r.source_id and r.source_id.isdigit())
+            _load(client, store, entity, run, rows, rejects, options)
+            run.add(UpsertResult(), pages=1, seen=len(page.items))
+            run.checkpoint = page.skip + len(page.items)
+            progress()
+            if stop is not None and stop.is_set():
+                return ABORTED
+    if stop is not None and stop.is_set():
+        return ABORTED
+    if not may_delist or start > 0:
+        return SUCCEEDED
+    outcome = reconcile(
+        client,
+        store,
+        entity,
+        seen,
+        parallelism=options.parallelism,
+        guard_minimum=options.delist_guard_minimum,
+        guard_fraction=options.delist_guard_fraction,
+    )
+    run.details["delisting"] = outcome.details()
+    run.counts = replace(run.counts, delisted=outcome.delisted)
+    if outcome.still_listed:
+        rows, rejects = _split(entity.normalise(item) for item in outcome.still_listed)
+        _load(client, store, entity, run, rows, rejects, options)
+    return DELIST_GUARD_TRIPPED if outcome.guard_tripped else SUCCEEDED
+
+
+def _load(
+    client: ReiClient,
+    store: Store,
+    entity: Entity,
+    run: _Run,
+    rows: list[Row],
+    rejects: list[Reject],
+    options: SyncOptions,
+) -> None:
+    """Images first (for listings about to be written), then the rows, then the rejects."""
+    brand = client.brand.key
+    if entity.has_images and rows:
+        targets = (
+            [row.source_id for row in rows]
+            if options.full_images
+            else sorted(store.stale_keys(entity.table, brand, rows))
+        )
+        _store_images(client, store, run, targets, options)
+    written = store.upsert(entity.table, brand, rows) if rows else UpsertResult()
+    store.record_rejects(run.run_id, brand, entity.name, rejects)
+    run.add(written, rejected=len(rejects))
+    invalid = sum(row.invalid_coordinates for row in rows)
+    if invalid:
+        run.add_detail("normalise", invalid_coordinates=invalid)
+
+
+def _store_images(
+    client: ReiClient, store: Store, run: _Run, listing_ids: Sequence[int], options: SyncOptions
+) -> None:
+    batch = load_images(client, store, listing_ids, parallelism=options.parallelism)
+    store.record_rejects(run.run_id, run.brand, IMAGES, batch.rejects)
+    run.add_detail(
+        "images",
+        listings=batch.listings,
+        inserted=batch.written.inserted,
+        updated=batch.written.updated,
+        unchanged=batch.written.unchanged,
+        deleted=batch.written.deleted,
+        rejected=len(batch.rejects),
+    )
+    run.counts = replace(run.counts, rejected=run.counts.rejected + len(batch.rejects))
+
+
+def _image_sweep(
+    client: ReiClient,
+    store: Store,
+    run: _Run,
+    options: SyncOptions,
+    stop: threading.Event | None,
+    progress: Callable[[], None],
+) -> str:
+    """Every active listing's images, `take` listings per batch."""
+    listing_ids = sorted(store.active_ids(PROPERTIES_TABLE, client.brand.key))
+    for offset in range(0, len(listing_ids), options.take):
+        chunk = listing_ids[offset : offset + options.take]
+        batch = load_images(client, store, chunk, parallelism=options.parallelism)
+        store.record_rejects(run.run_id, run.brand, IMAGES, batch.rejects)
+        run.add(batch.written, pages=1, seen=len(chunk), rejected=len(batch.rejects))
+        run.add_detail("images", deleted=batch.written.deleted, listings=batch.listings)
+        run.checkpoint = offset + len(chunk)
+        progress()
+        if stop is not None and stop.is_set():
+            return ABORTED
+    return SUCCEEDED
+
+
+def _catalogue(
+    client: ReiClient, store: Store, catalogue: Catalogue, run: _Run, options: SyncOptions
+) -> str:
+    """Fetch the whole catalogue, merge each table, delist what it no longer lists."""
+    tripped = False
+    for spec, items in catalogue.collect(client, options.parallelism):
+        rows, rejects = _split(items)
+        written = store.upsert(spec, run.brand, rows) if rows else UpsertResult()
+        store.record_rejects(run.run_id, run.brand, catalogue.name, rejects)
+        run.add(written, pages=1, seen=len(items), rejected=len(rejects))
+        delisted = store.delist_absent(
+            spec,
+            run.brand,
+            [(row.scope_id, row.source_id) for row in rows],
+            guard_minimum=options.delist_guard_minimum,
+            guard_fraction=options.delist_guard_fraction,
+        )
+        if delisted is None:
+            tripped = True
+            metrics.DELIST_GUARD_TRIPPED.labels(run.brand, catalogue.name).inc()
+            log.error("sync.delist_guard_tripped", brand=run.brand, table=spec.table)
+        else:
+            run.counts = replace(run.counts, delisted=run.counts.delisted + delisted)
+            run.add_detail("delisted", **{spec.table: delisted})
+    return DELIST_GUARD_TRIPPED if tripped else SUCCEEDED
+
+
+def _split(items: Any) -> tuple[list[Row], list[Reject]]:
+    rows: list[Row] = []
+    rejects: list[Reject] = []
+    for item in items:
+        (rows if isinstance(item, Row) else rejects).append(item)
+    return rows, rejects
 
 
 def _finish(
-    sink: Sink,
-    run_id: int,
-    brand: str,
-    entity: Entity,
+    store: Store,
+    run: _Run,
     status: str,
-    counts: RunCounts,
-    started: float,
     monotonic: Callable[[], float],
     error: str | None = None,
 ) -> RunResult:
-    sink.finish_run(run_id, status, counts, error=error)
-    seconds = monotonic() - started
-    event = {"brand": brand, "entity": entity.name, "status": status, "seconds": round(seconds, 3)}
-    if error is None:
-        log.info("sync.run", **event, **counts.__dict__)
+    seconds = monotonic() - run.started
+    store.finish_run(
+        run.run_id,
+        status,
+        run.counts,
+        error=error,
+        checkpoint=run.checkpoint,
+        duration_seconds=round(seconds, 3),
+        details=run.details or None,
+    )
+    metrics.RUNS.labels(run.brand, run.entity, status).inc()
+    metrics.RUN_SECONDS.labels(run.entity).observe(seconds)
+    for action in ("inserted", "updated"):
+        value = getattr(run.counts, action)
+        if value:
+            metrics.ROWS_WRITTEN.labels(run.brand, run.entity, action).inc(value)
+    event = {
+        "brand": run.brand,
+        "entity": run.entity,
+        "run_id": run.run_id,
+        "status": status,
+        "seconds": round(seconds, 3),
+        "checkpoint": run.checkpoint,
+        **run.counts.__dict__,
+    }
+    if error is None and status != DELIST_GUARD_TRIPPED:
+        log.info("sync.run", **event)
     else:
-        log.error("sync.run", **event, error=error, **counts.__dict__)
-    return RunResult(run_id, brand, entity.name, status, counts, seconds, error)
+        log.error("sync.run", **event, error=error)
+    return RunResult(
+        run.run_id,
+        run.brand,
+        run.entity,
+        status,
+        run.counts,
+        seconds,
+        error,
+        run.checkpoint,
+        dict(run.details),
+    )

@@ -59,6 +59,8 @@ class Row:
     private_raw: dict[str, Any] | None = None
     private_hash: str | None = None
     invalid_coordinates: int = 0
+    scope_id: int | None = None
+    """The parent id that is part of the key (an image's listing, a lookup value's catalogue)."""
 
 
 @dataclass(frozen=True)

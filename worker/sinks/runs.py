@@ -1,0 +1,144 @@
+"""The `sync_runs` ledger in Postgres: start (abandoning stale runs), checkpoint, finish, read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from worker.sinks.base import RunCounts, RunRecord
+
+ABANDON_STALE = sa.text(
+    "UPDATE sync_runs SET status = 'abandoned', finished_at = now(), "
+    "error = coalesce(error, 'left running by a process that stopped') "
+    "WHERE status = 'running' "
+    "AND (CAST(:brand AS text) IS NULL OR brand = :brand) "
+    "AND (CAST(:entity AS text) IS NULL OR entity = :entity)"
+)
+START_RUN = sa.text(
+    "INSERT INTO sync_runs (brand, entity, mode, status, take, resumed_from) "
+    "VALUES (:brand, :entity, :mode, 'running', :take, :resumed_from) RETURNING id"
+)
+CHECKPOINT_RUN = sa.text(
+    "UPDATE sync_runs SET pages = :pages, seen = :seen, inserted = :inserted, "
+    "updated = :updated, unchanged = :unchanged, rejected = :rejected, delisted = :delisted, "
+    "checkpoint = :checkpoint WHERE id = :id"
+)
+FINISH_RUN = sa.text(
+    "UPDATE sync_runs SET status = :status, finished_at = now(), pages = :pages, "
+    "seen = :seen, inserted = :inserted, updated = :updated, unchanged = :unchanged, "
+    "rejected = :rejected, delisted = :delisted, error = :error, "
+    "checkpoint = coalesce(:checkpoint, checkpoint), duration_seconds = :duration, "
+    "details = CAST(:details AS jsonb) WHERE id = :id"
+)
+RUN_COLUMNS = (
+    "id, brand, entity, mode, status, started_at, finished_at, pages, seen, inserted, updated, "
+    "unchanged, rejected, delisted, checkpoint, duration_seconds, error, resumed_from, details"
+)
+GET_RUN = sa.text(f"SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = :id")
+RECENT_RUNS = sa.text(
+    f"SELECT {RUN_COLUMNS} FROM sync_runs "
+    "WHERE CAST(:brand AS text) IS NULL OR brand = :brand ORDER BY id DESC LIMIT :limit"
+)
+
+
+class PostgresRunLedger:
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def start_run(
+        self,
+        brand: str,
+        entity: str,
+        mode: str,
+        *,
+        take: int | None = None,
+        resumed_from: int | None = None,
+    ) -> int:
+        """A new `running` row; runs of this key still `running` are marked `abandoned` first.
+
+        Only one run per (brand, entity) is live at a time (the scheduler's lease
+        guarantees it across replicas), so a `running` row here is a dead process's.
+        """
+        with self._engine.begin() as connection:
+            connection.execute(ABANDON_STALE, {"brand": brand, "entity": entity})
+            run_id = connection.execute(
+                START_RUN,
+                {
+                    "brand": brand,
+                    "entity": entity,
+                    "mode": mode,
+                    "take": take,
+                    "resumed_from": resumed_from,
+                },
+            ).scalar_one()
+        return int(run_id)
+
+    def checkpoint_run(self, run_id: int, counts: RunCounts, checkpoint: int) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                CHECKPOINT_RUN, {"id": run_id, "checkpoint": checkpoint, **counts.__dict__}
+            )
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        counts: RunCounts,
+        error: str | None = None,
+        *,
+        checkpoint: int | None = None,
+        duration_seconds: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                FINISH_RUN,
+                {
+                    "id": run_id,
+                    "status": status,
+                    "error": error,
+                    "checkpoint": checkpoint,
+                    "duration": duration_seconds,
+                    "details": None if details is None else orjson.dumps(details).decode(),
+                    **counts.__dict__,
+                },
+            )
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(GET_RUN, {"id": run_id}).mappings().first()
+        return None if row is None else _record(row)
+
+    def recent_runs(self, brand: str | None = None, limit: int = 20) -> list[RunRecord]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(RECENT_RUNS, {"brand": brand, "limit": limit}).mappings()
+            return [_record(row) for row in rows]
+
+    def abandon_stale_runs(self, brand: str | None = None, entity: str | None = None) -> int:
+        """Mark every `running` run (of one key, one brand, or all) `abandoned`; returns how many.
+
+        For a process that starts up and knows no run of its own can be live.
+        """
+        with self._engine.begin() as connection:
+            result = connection.execute(ABANDON_STALE, {"brand": brand, "entity": entity})
+        return int(result.rowcount)
+
+
+def _record(row: sa.RowMapping) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        brand=row["brand"],
+        entity=row["entity"],
+        mode=row["mode"],
+        status=row["status"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        counts=RunCounts(**{name: row[name] for name in RunCounts.__dataclass_fields__}),
+        checkpoint=row["checkpoint"],
+        duration_seconds=row["duration_seconds"],
+        error=row["error"],
+        resumed_from=row["resumed_from"],
+        details=row["details"],
+    )

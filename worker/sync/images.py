@@ -1,0 +1,53 @@
+"""Property images: the stored set of a listing is made equal to the API's, atomically.
+
+Images are fetched (bounded parallel) for a batch of listings, then the batch is
+written in one transaction in which each listing's images are inserted, updated
+and deleted together (so every listing's set changes atomically). A listing the
+API no longer knows (404) is skipped: its delisting is the listing scan's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from worker.api.client import ReiClient
+from worker.api.endpoints import as_list, property_images_path
+from worker.sinks.base import Sink, UpsertResult
+from worker.sync.entities import IMAGES_TABLE
+from worker.sync.normalise import Reject, Row
+from worker.sync.pipeline import map_bounded
+from worker.sync.records import normalise_image
+
+
+@dataclass(frozen=True)
+class ImageBatch:
+    listings: int
+    written: UpsertResult
+    rejects: tuple[Reject, ...]
+
+
+def load_images(
+    client: ReiClient, sink: Sink, listing_ids: Sequence[int], *, parallelism: int
+) -> ImageBatch:
+    """Fetch and store the images of `listing_ids`; returns what was written and rejected."""
+    if not listing_ids:
+        return ImageBatch(0, UpsertResult(), ())
+
+    def fetch(listing_id: int) -> tuple[int, list[Row | Reject] | None]:
+        body = client.get_json_or_none(property_images_path(listing_id))
+        if body is None:
+            return listing_id, None
+        return listing_id, [normalise_image(item) for item in as_list(body, "propertyimages")]
+
+    fetched = map_bounded(fetch, listing_ids, parallelism=parallelism)
+    found = [(listing_id, items) for listing_id, items in fetched if items is not None]
+    rows = [
+        replace(item, scope_id=listing_id)
+        for listing_id, items in found
+        for item in items
+        if isinstance(item, Row)
+    ]
+    rejects = tuple(item for _, items in found for item in items if isinstance(item, Reject))
+    written = sink.replace_children(IMAGES_TABLE, client.brand.key, [i for i, _ in found], rows)
+    return ImageBatch(len(found), written, rejects)
