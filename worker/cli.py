@@ -8,27 +8,23 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from typing import Annotated, NoReturn
 
-import requests
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from worker import __version__
+from worker import __version__, service_commands
 from worker.config import BRAND_VAR, Settings, load_settings
 from worker.db.migrate import upgrade_head
 from worker.errors import ConfigError, ReiSyncError
 from worker.log import configure_logging, redactor
-from worker.runtime import build_client, build_token_manager, open_engine
+from worker.runtime import open_engine
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sandbox.cli import sandbox_command
-from worker.sinks.postgres import PostgresSink
-from worker.sync.engine import RunResult, sync_entity
-from worker.sync.entities import ENTITIES
+from worker.sync import commands as sync_commands
+from worker.sync.commands import EntityChoice, print_results, run_sync
 
 app = typer.Typer(
     name="rei-sync",
@@ -41,12 +37,6 @@ app = typer.Typer(
 app.command("sandbox")(sandbox_command)
 out = Console()
 err = Console(stderr=True)
-
-
-class EntityChoice(StrEnum):
-    properties = "properties"
-    associates = "associates"
-    all = "all"
 
 
 def _fail(code: int, message: str) -> NoReturn:
@@ -97,31 +87,13 @@ def migrate() -> None:
 
 
 @app.command()
-def sync(
-    brand: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--brand", "-b", help="Brand key (repeatable). Default: every configured brand."
-        ),
-    ] = None,
-    entity: Annotated[
-        EntityChoice, typer.Option("--entity", "-e", help="What to sync.")
-    ] = EntityChoice.all,
-) -> None:
-    """Run one full sync now for the configured brands, then exit (migrates first)."""
-    with domain_errors():
-        settings = _settings()
-        results = run_sync(settings, brand or [], entity)
-        _print_results(results)
-        if any(r.status == "failed" for r in results):
-            raise typer.Exit(1)
-
-
-@app.command()
 def demo(
     listings: Annotated[int, typer.Option(min=1, help="Sandbox listings per brand.")] = 300,
     associates: Annotated[int, typer.Option(min=1, help="Sandbox associates per brand.")] = 40,
     seed: Annotated[int, typer.Option(help="Sandbox data seed.")] = 1,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Then run the daemon on them until Ctrl-C.")
+    ] = False,
 ) -> None:
     """Start the sandbox API and the embedded Postgres, sync both brands, print a summary."""
     with domain_errors():
@@ -131,8 +103,11 @@ def demo(
             out.print(
                 f"sandbox API at {sandbox.base_url}; database: embedded in {settings.rei_sync_home}"
             )
-            results = run_sync(settings, [], EntityChoice.all)
-        _print_results(results)
+            results = run_sync(settings, [], [EntityChoice.all])
+            if serve:
+                print_results(results)
+                raise typer.Exit(service_commands.serve_demo(settings))
+        print_results(results)
         if any(r.status == "failed" for r in results):
             raise typer.Exit(1)
 
@@ -146,53 +121,8 @@ def _settings_for_demo(sandbox_env: dict[str, str]) -> Settings:
     return settings
 
 
-def run_sync(
-    settings: Settings, brand_keys: Sequence[str], entity: EntityChoice
-) -> list[RunResult]:
-    brands = [settings.brand(key) for key in brand_keys] if brand_keys else list(settings.brands)
-    entities = list(ENTITIES.values()) if entity is EntityChoice.all else [ENTITIES[entity.value]]
-    results: list[RunResult] = []
-    with open_engine(settings, migrate=True) as engine, requests.Session() as session:
-        sink = PostgresSink(engine)
-        tokens = build_token_manager(settings, session)
-        for brand in brands:
-            client = build_client(settings, brand, tokens, session)
-            for spec in entities:
-                result = sync_entity(client, sink, spec, take=settings.rei_page_size)
-                if result.error:
-                    err.print(
-                        redactor.scrub(f"{brand.key}/{spec.name}: {result.error}"), markup=False
-                    )
-                results.append(result)
-    return results
-
-
-def _print_results(results: Sequence[RunResult]) -> None:
-    table = Table(title="sync summary")
-    for column in (
-        "brand",
-        "entity",
-        "status",
-        "seen",
-        "inserted",
-        "updated",
-        "unchanged",
-        "rejected",
-    ):
-        table.add_column(
-            column, justify="right" if column not in ("brand", "entity", "status") else "left"
-        )
-    table.add_column("seconds", justify="right")
-    for r in results:
-        c = r.counts
-        table.add_row(
-            r.brand,
-            r.entity,
-            r.status,
-            *(str(v) for v in (c.seen, c.inserted, c.updated, c.unchanged, c.rejected)),
-            f"{r.seconds:.2f}",
-        )
-    out.print(table)
+sync_commands.register(app)
+service_commands.register(app)
 
 
 def main() -> None:
