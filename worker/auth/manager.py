@@ -19,8 +19,15 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import requests
+
 from worker.auth import metrics
-from worker.auth.endpoint import HttpTokenRequester, TokenRequester
+from worker.auth.endpoint import (
+    CONNECT_TIMEOUT_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    HttpTokenRequester,
+    TokenRequester,
+)
 from worker.auth.failures import BackoffPolicy, FailureGate
 from worker.auth.flight import WAIT_TIMEOUT_SECONDS, SingleFlight
 from worker.auth.refresher import BackgroundRefresher
@@ -71,7 +78,12 @@ class _BrandSlot:
 
 
 class TokenManager:
-    """Tokens for a fixed set of brands; safe to share across threads."""
+    """Tokens for a fixed set of brands; safe to share across threads.
+
+    `requester` is the seam to the token endpoint (tests inject fakes); when it
+    is not given, an `HttpTokenRequester` is built from `session` and `timeout`
+    (connect, read seconds).
+    """
 
     def __init__(
         self,
@@ -79,6 +91,8 @@ class TokenManager:
         *,
         store: TokenStore | None = None,
         requester: TokenRequester | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] | None = None,
         clock: Clock = system_clock,
         buffer_seconds: float = REFRESH_BUFFER_SECONDS,
         skew_seconds: float = TOKEN_CLOCK_SKEW_SECONDS,
@@ -90,7 +104,12 @@ class TokenManager:
         chance = rng or random.Random()
         self._slots = {b.key: _BrandSlot(b, FailureGate(b.key, policy, chance)) for b in brands}
         self._store: TokenStore = store if store is not None else MemoryTokenStore()
-        self._requester: TokenRequester = requester or HttpTokenRequester()
+        if requester is None:
+            connect, read = timeout or (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+            requester = HttpTokenRequester(
+                session, connect_timeout_seconds=connect, read_timeout_seconds=read
+            )
+        self._requester: TokenRequester = requester
         self._clock = clock
         self._buffer_seconds = buffer_seconds
         self._skew_seconds = skew_seconds

@@ -1,0 +1,181 @@
+"""Fixtures for the token tests: a fake clock, a counting fake requester, both stores, and a
+suite-wide guard that no key, secret or issued token reaches a log line or an exception text."""
+
+from __future__ import annotations
+
+import io
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from worker import errors
+from worker.auth.crypto import TokenCipher, generate_key
+from worker.auth.endpoint import TokenResponse
+from worker.auth.postgres import PostgresTokenStore
+from worker.auth.store import MemoryTokenStore, TokenStore
+from worker.config import Brand, load_settings
+from worker.db.engine import create_db_engine
+from worker.log import configure_logging
+
+T0 = 1_800_000_000.0
+
+
+class FakeClock:
+    """Epoch seconds that move only when a test says so."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class SecretLedger:
+    """Every secret a test handed out or was issued; checked against logs and errors."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.values: set[str] = set()
+        self.error_texts: list[str] = []
+
+    def add(self, *values: str) -> None:
+        with self._lock:
+            self.values.update(v for v in values if v)
+
+    def leaks(self, text: str) -> list[str]:
+        return [v for v in self.values if v in text]
+
+    def assert_clean(self, text: str, where: str) -> None:
+        found = self.leaks(text)
+        assert not found, f"{len(found)} secret value(s) leaked into {where}"
+
+
+class FakeRequester:
+    """Counts calls; issues unique tokens; can fail from a script or hold until released."""
+
+    def __init__(self, ledger: SecretLedger, clock: FakeClock, expires_in: float = 86399) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.expires_in = expires_in
+        self.calls = 0
+        self.call_times: list[float] = []
+        self.issued: list[str] = []
+        self.script: deque[BaseException | None] = deque()
+        self.fail_always: Callable[[], BaseException] | None = None
+        self.hold: threading.Event | None = None
+        self.entered = threading.Event()
+        self.server_date_offset: float | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, brand: Brand) -> TokenResponse:
+        with self._lock:
+            self.calls += 1
+            self.call_times.append(self.clock())
+            failure = self.script.popleft() if self.script else None
+            if failure is None and self.fail_always is not None:
+                failure = self.fail_always()
+        self.entered.set()
+        if self.hold is not None:
+            assert self.hold.wait(10), "test never released the held token request"
+        if failure is not None:
+            raise failure
+        token = f"{brand.key.lower()}.{secrets.token_urlsafe(48)}"
+        self.ledger.add(token)
+        with self._lock:
+            self.issued.append(token)
+        date = None if self.server_date_offset is None else self.clock() + self.server_date_offset
+        return TokenResponse(token, self.expires_in, date)
+
+
+def brand_env(*keys: str, suffix: str = "") -> dict[str, str]:
+    env: dict[str, str] = {}
+    for key in keys:
+        env[f"REMAX_{key}_API_URL"] = "http://127.0.0.1:9/api/v1"
+        env[f"REMAX_{key}_API_KEY"] = f"apikey-{key}-{suffix}" + secrets.token_hex(8)
+        env[f"REMAX_{key}_INTEGRATOR_ID"] = f"integrator-{key}-" + secrets.token_hex(4)
+        env[f"REMAX_{key}_SECRET_KEY"] = f"secret-{key}-" + secrets.token_hex(12)
+    return env
+
+
+def make_brands(ledger: SecretLedger, *keys: str, suffix: str = "") -> tuple[Brand, ...]:
+    env = brand_env(*keys, suffix=suffix)
+    ledger.add(*(v for k, v in env.items() if not k.endswith("_API_URL")))
+    return load_settings(environ=env, env_file=None).brands
+
+
+@pytest.fixture
+def ledger() -> SecretLedger:
+    return SecretLedger()
+
+
+@pytest.fixture(autouse=True)
+def leak_guard(
+    ledger: SecretLedger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> Iterator[io.StringIO]:
+    """Suite-wide: what an operator would see (rendered logs), what was handed to logging
+    (caplog), and every rei-sync error message created during the test hold no secret."""
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream=stream)
+    original_init = errors.ReiSyncError.__init__
+
+    def recording_init(self: errors.ReiSyncError, *args: Any) -> None:
+        original_init(self, *args)
+        ledger.error_texts.append(f"{self!s} {self!r}")
+
+    monkeypatch.setattr(errors.ReiSyncError, "__init__", recording_init)
+    caplog.set_level("DEBUG")
+    yield stream
+    ledger.assert_clean(stream.getvalue(), "rendered log output")
+    ledger.assert_clean(caplog.text, "captured log records")
+    for text in ledger.error_texts:
+        ledger.assert_clean(text, "an exception message")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def requester(ledger: SecretLedger, clock: FakeClock) -> FakeRequester:
+    return FakeRequester(ledger, clock)
+
+
+@pytest.fixture
+def brands(ledger: SecretLedger) -> tuple[Brand, ...]:
+    return make_brands(ledger, "AZURA", "BLUE_OCEAN")
+
+
+@pytest.fixture
+def cipher(ledger: SecretLedger) -> TokenCipher:
+    key = generate_key()
+    ledger.add(key)
+    return TokenCipher([key])
+
+
+@pytest.fixture
+def pg_engine(migrated_db_url: str) -> Iterator[sa.Engine]:
+    engine = create_db_engine(migrated_db_url)
+    yield engine
+    engine.dispose()
+
+
+StoreFactory = Callable[[], TokenStore]
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def store_factory(request: pytest.FixtureRequest, cipher: TokenCipher) -> StoreFactory:
+    """Makes stores that share state, as replicas do: one dict, or one database."""
+    if request.param == "memory":
+        shared = MemoryTokenStore()
+        return lambda: shared
+    engine: sa.Engine = request.getfixturevalue("pg_engine")
+    return lambda: PostgresTokenStore(engine, cipher)
