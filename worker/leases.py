@@ -1,0 +1,223 @@
+"""Job leases in Postgres: exactly one replica runs a job key at a time (DESIGN decision 8).
+
+A lease is a row (`job_key`, `holder`, `expires_at`). Taking it is one
+`INSERT … ON CONFLICT DO UPDATE … WHERE expires_at <= now` statement: under
+READ COMMITTED, two racing takers serialise on the row and the second sees
+the first's fresh expiry, so only one gets a row back. The holder renews the
+row while it works; a crashed replica simply stops renewing and its lease
+runs out by itself.
+
+Every statement is its own short transaction, so this works through a
+transaction pooler (Supabase, pgbouncer), where session advisory locks
+silently break. Time comes from the injected `clock` when there is one (tests
+move it), otherwise from the database (`clock_timestamp()`), so replicas on
+hosts with skewed clocks still agree on who holds what.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+
+import sqlalchemy as sa
+from prometheus_client import Counter
+
+from worker.clock import Clock, to_datetime
+from worker.errors import ReiSyncError
+from worker.log import get_logger
+
+log = get_logger(__name__)
+
+LEASE_TTL_SECONDS = 60.0
+RENEW_FRACTION = 1 / 3
+"""The keeper renews after this share of the TTL: two renewals can fail before the lease lapses."""
+WAIT_POLL_SECONDS = 2.0
+
+LEASES = Counter(
+    "rei_sync_lease_attempts",
+    "Attempts to take a job lease, by outcome (acquired, busy, lost).",
+    ["job", "outcome"],
+)
+
+_NOW = "COALESCE(CAST(:now AS timestamptz), clock_timestamp())"
+ACQUIRE = sa.text(
+    f"""
+    INSERT INTO job_leases AS l (job_key, holder, acquired_at, renewed_at, expires_at)
+    VALUES (:key, :holder, {_NOW}, {_NOW}, {_NOW} + make_interval(secs => :ttl))
+    ON CONFLICT (job_key) DO UPDATE SET
+        holder = EXCLUDED.holder,
+        acquired_at = EXCLUDED.acquired_at,
+        renewed_at = EXCLUDED.renewed_at,
+        expires_at = EXCLUDED.expires_at
+    WHERE l.expires_at <= EXCLUDED.acquired_at
+    RETURNING l.expires_at
+    """
+)
+RENEW = sa.text(
+    f"""
+    UPDATE job_leases
+    SET renewed_at = {_NOW}, expires_at = {_NOW} + make_interval(secs => :ttl)
+    WHERE job_key = :key AND holder = :holder AND expires_at > {_NOW}
+    RETURNING expires_at
+    """
+)
+RELEASE = sa.text("DELETE FROM job_leases WHERE job_key = :key AND holder = :holder")
+HOLDER_OF = sa.text(
+    f"SELECT holder, expires_at FROM job_leases WHERE job_key = :key AND expires_at > {_NOW}"
+)
+
+
+class LeaseBusyError(ReiSyncError):
+    """Another process holds the job's lease; `holder` says which."""
+
+    retryable = True
+
+    def __init__(self, job_key: str, holder: str | None) -> None:
+        super().__init__(
+            f"job {job_key} is running elsewhere (lease held by {holder or 'another process'}); "
+            "try again later or pass --wait"
+        )
+        self.job_key = job_key
+        self.holder = holder
+
+
+def new_holder_id() -> str:
+    """`host:pid:random`: unique per process start, readable in the table by an operator."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def job_key(brand: str, entity: str) -> str:
+    return f"sync:{brand}:{entity}"
+
+
+class LeaseStore:
+    """Takes, renews and releases lease rows for one holder (this process)."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        holder: str | None = None,
+        ttl_seconds: float = LEASE_TTL_SECONDS,
+        clock: Clock | None = None,
+    ) -> None:
+        self._engine = engine
+        self.holder = holder or new_holder_id()
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+
+    def _params(self, key: str) -> dict[str, object]:
+        now: datetime | None = to_datetime(self._clock()) if self._clock is not None else None
+        return {"key": key, "holder": self.holder, "ttl": self.ttl_seconds, "now": now}
+
+    def try_acquire(self, key: str) -> Lease | None:
+        """The lease for `key`, or None if another holder's lease has not expired."""
+        with self._engine.begin() as connection:
+            row = connection.execute(ACQUIRE, self._params(key)).first()
+        if row is None:
+            LEASES.labels(key, "busy").inc()
+            return None
+        LEASES.labels(key, "acquired").inc()
+        return Lease(self, key)
+
+    def acquire(
+        self,
+        key: str,
+        *,
+        wait: bool = False,
+        cancel: threading.Event | None = None,
+        poll_seconds: float = WAIT_POLL_SECONDS,
+    ) -> Lease:
+        """The lease, or `LeaseBusyError`; with `wait`, poll until it is free or `cancel` is set."""
+        cancelled = cancel or threading.Event()
+        while True:
+            lease = self.try_acquire(key)
+            if lease is not None:
+                return lease
+            if not wait or cancelled.wait(min(poll_seconds, self.ttl_seconds)):
+                raise LeaseBusyError(key, self.holder_of(key))
+
+    def renew(self, key: str) -> bool:
+        """Push the expiry out by a TTL; False if the lease was lost (expired and taken)."""
+        with self._engine.begin() as connection:
+            return connection.execute(RENEW, self._params(key)).first() is not None
+
+    def release(self, key: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(RELEASE, {"key": key, "holder": self.holder})
+
+    def holder_of(self, key: str) -> str | None:
+        with self._engine.begin() as connection:
+            row = connection.execute(HOLDER_OF, self._params(key)).first()
+        return None if row is None else str(row.holder)
+
+
+class Lease:
+    """A held lease. As a context manager it renews in a background thread and releases at exit.
+
+    If a renewal finds the lease gone (this process stalled past the TTL and
+    someone else took it), `lost` is set and `on_lost` is called, so the job
+    can stop at its next batch boundary instead of running twice.
+    """
+
+    def __init__(self, store: LeaseStore, key: str) -> None:
+        self.store = store
+        self.key = key
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
+        self._on_lost: Callable[[], None] | None = None
+
+    def keep(self, on_lost: Callable[[], None] | None = None) -> Lease:
+        """Start renewing every `ttl × RENEW_FRACTION` seconds until released."""
+        self._on_lost = on_lost
+        self._keeper = threading.Thread(
+            target=self._renew_until_released, name=f"lease:{self.key}", daemon=True
+        )
+        self._keeper.start()
+        return self
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._keeper is not None and self._keeper is not threading.current_thread():
+            self._keeper.join(timeout=10)
+        if not self.lost.is_set():
+            try:
+                self.store.release(self.key)
+            except Exception as exc:
+                # It will expire by itself; never mask the job's own outcome for this.
+                log.warning("lease.release_failed", job=self.key, error=type(exc).__name__)
+
+    def _renew_until_released(self) -> None:
+        interval = self.store.ttl_seconds * RENEW_FRACTION
+        while not self._stop.wait(interval):
+            try:
+                renewed = self.store.renew(self.key)
+            except Exception as exc:
+                log.warning("lease.renew_failed", job=self.key, error=type(exc).__name__)
+                continue
+            if not renewed:
+                LEASES.labels(self.key, "lost").inc()
+                log.error("lease.lost", job=self.key, holder=self.store.holder)
+                self.lost.set()
+                if self._on_lost is not None:
+                    self._on_lost()
+                return
+
+    def __enter__(self) -> Lease:
+        if self._keeper is None:
+            self.keep()
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.release()
