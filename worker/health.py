@@ -1,0 +1,96 @@
+"""The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/metrics` on a stdlib server.
+
+Three routes do not justify a web framework: `ThreadingHTTPServer` answers
+each request on its own thread, so a slow readiness probe (it queries the
+database) never blocks a metrics scrape. Probes are plain JSON
+`{"ok": bool, "checks": {...}}`; status 200 when ok, 503 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from worker.log import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_PORT = 9108
+PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    checks: dict[str, str] = field(default_factory=dict)
+    """Check name → `ok` or a one-line reason; never a secret."""
+
+
+ProbeFunction = Callable[[], Probe]
+
+
+class HealthServer:
+    """Serves the probes on `bind:port` (port 0 picks a free one) in a daemon thread."""
+
+    def __init__(
+        self, healthz: ProbeFunction, readyz: ProbeFunction, *, bind: str, port: int
+    ) -> None:
+        probes = {"/healthz": healthz, "/readyz": readyz}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
+                    return
+                probe = probes.get(path)
+                if probe is None:
+                    self._send(404, "text/plain", b"not found\n")
+                    return
+                try:
+                    result = probe()
+                except Exception as exc:
+                    result = Probe(False, {"probe": f"crashed: {type(exc).__name__}"})
+                body = json.dumps({"ok": result.ok, "checks": result.checks}).encode()
+                self._send(200 if result.ok else 503, "application/json", body)
+
+            def _send(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Probes every few seconds would drown the log; errors still show via status."""
+
+        self._server = ThreadingHTTPServer((bind, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="health-http", daemon=True
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def url(self, path: str = "") -> str:
+        host, port = self.address
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        return f"http://{shown}:{port}{path}"
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        log.info("health.listening", url=self.url(), paths=list(PATHS))
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

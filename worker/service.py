@@ -1,0 +1,409 @@
+"""The daemon (`rei-sync run`): scheduler + leases + health/metrics server + signals.
+
+Why a `BackgroundScheduler` with the main thread waiting on an `Event`, not a
+`BlockingScheduler`: shutdown needs the main thread. Signal handlers only run
+there, and the orderly stop (stop scheduling → ask running syncs to stop at
+their next batch → wait up to the grace → release leases → close tokens) has
+to run on a thread that is not one of the scheduler's. With the scheduler in
+the background, `main` is a thin runner: `stop.wait()` returns the instant a
+signal sets the event, no polling loop, and the shutdown code is ordinary
+sequential code. A second signal skips all of it and exits at once.
+
+Replicas: every sync job first takes its lease (`worker.leases`); a replica
+that does not get it skips the run and counts the skip. Tokens go through the
+encrypted Postgres store when `TOKEN_ENCRYPTION_KEY` is set, so every brand
+still makes one token request per lifetime however many replicas run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+
+import requests
+import sqlalchemy as sa
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import Counter, Gauge, Histogram
+
+from worker.alerts import Alerter, AlertKind
+from worker.auth import MemoryTokenStore, PostgresTokenStore, TokenCipher, TokenManager, TokenState
+from worker.auth.failures import BackoffPolicy
+from worker.auth.store import TokenStore
+from worker.clock import Clock, system_clock
+from worker.config import Settings
+from worker.db.migrate import current_revision, head_revision
+from worker.health import HealthServer, Probe
+from worker.leases import LeaseStore
+from worker.log import get_logger
+from worker.runtime import build_client
+from worker.scheduler import (
+    SyncJob,
+    add_sync_jobs,
+    arm_token_job,
+    plan_sync_jobs,
+)
+from worker.sinks.postgres import PostgresSink
+from worker.sync.engine import DELIST_GUARD_TRIPPED, RunResult, SyncOptions, sync_entity
+from worker.sync.entities import ENTITY_NAMES
+
+log = get_logger(__name__)
+
+STALE_FACTOR = 3.0
+"""A sync job is stale (unready, alert) after this many intervals without a success."""
+REPEATED_FAILURES = 3
+"""Consecutive failed runs of one job before the webhook alerts."""
+TOKEN_JOB_MIN_DELAY_SECONDS = 1.0
+SHUTDOWN_MARGIN_SECONDS = 2.0
+"""Kept back from the grace for closing tokens and the server after the runs stop."""
+SUCCESS = ("succeeded", "succeeded_with_rejects")
+
+RUNS = Counter(
+    "rei_sync_scheduled_runs",
+    "Scheduled sync runs, by final status.",
+    ["brand", "entity", "status"],
+)
+LAST_SUCCESS = Gauge(
+    "rei_sync_scheduled_last_success_timestamp_seconds",
+    "When this process last finished a successful run of the job (epoch seconds).",
+    ["brand", "entity"],
+)
+INTERVAL = Gauge(
+    "rei_sync_scheduled_interval_seconds",
+    "The job's nominal interval (for the staleness alert: 3 intervals without success).",
+    ["brand", "entity"],
+)
+CONSECUTIVE_FAILURES = Gauge(
+    "rei_sync_scheduled_consecutive_failures",
+    "Failed runs of the job in a row (0 after a success).",
+    ["brand", "entity"],
+)
+SEEN = Counter(
+    "rei_sync_scheduled_seen_records", "Records read by scheduled runs.", ["brand", "entity"]
+)
+REJECTED = Counter(
+    "rei_sync_scheduled_rejected_records",
+    "Records rejected by scheduled runs.",
+    ["brand", "entity"],
+)
+DURATION = Histogram(
+    "rei_sync_scheduled_run_seconds",
+    "Duration of scheduled sync runs.",
+    ["brand", "entity"],
+    buckets=(1, 5, 15, 60, 180, 600, 1800, 3600),
+)
+SKIPPED = Counter(
+    "rei_sync_scheduled_skipped_runs",
+    "Scheduled runs skipped because another replica holds the job's lease.",
+    ["brand", "entity"],
+)
+SCHEDULER_RUNNING = Gauge("rei_sync_scheduler_running", "1 while the daemon's scheduler runs.")
+STARTED_AT = Gauge("rei_sync_daemon_start_timestamp_seconds", "When the daemon started.")
+
+LAST_SUCCESS_SQL = sa.text(
+    "SELECT brand, entity, extract(epoch FROM max(finished_at)) AS at FROM sync_runs "
+    "WHERE status IN ('succeeded', 'succeeded_with_rejects') GROUP BY brand, entity"
+)
+
+
+def build_token_store(settings: Settings, engine: sa.Engine) -> TokenStore:
+    """The encrypted Postgres store (shared by replicas), or memory with a warning without a key."""
+    if settings.token_encryption_key is None:
+        log.warning(
+            "tokens.memory_store",
+            reason="TOKEN_ENCRYPTION_KEY is not set: tokens are not shared between replicas",
+        )
+        return MemoryTokenStore()
+    cipher = TokenCipher.from_setting(settings.token_encryption_key.get_secret_value())
+    return PostgresTokenStore(engine, cipher)
+
+
+@dataclass
+class _ActiveRuns:
+    """Stop events of the sync runs in progress, so shutdown can ask each to stop."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: threading.Condition = field(init=False)
+    events: dict[str, threading.Event] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.done = threading.Condition(self.lock)
+
+
+class Daemon:
+    """The running parts of `rei-sync run`, built from settings and an engine."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: sa.Engine,
+        tokens: TokenManager,
+        *,
+        leases: LeaseStore | None = None,
+        alerter: Alerter | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.tokens = tokens
+        self.leases = leases or LeaseStore(engine, ttl_seconds=settings.lease_ttl_seconds)
+        self.alerter = alerter or Alerter(
+            settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None,
+            min_interval_seconds=settings.alert_min_interval_seconds,
+        )
+        self.sink = PostgresSink(engine)
+        self.clock = clock
+        self.started_at = clock()
+        self.jobs: list[SyncJob] = plan_sync_jobs(settings, list(ENTITY_NAMES))
+        self.stopping = threading.Event()
+        self._active = _ActiveRuns()
+        self._failures: dict[str, int] = {}
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max(4, len(self.jobs) + len(tokens.brands)))},
+            timezone=UTC,
+        )
+        self.health: HealthServer | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        STARTED_AT.set(self.started_at)
+        self.tokens.preload()
+        self.tokens.add_listener(lambda brand, _token: self._arm_token_job(brand))
+        for job in self.jobs:
+            INTERVAL.labels(job.brand, job.entity).set(job.schedule.nominal_seconds())
+            CONSECUTIVE_FAILURES.labels(job.brand, job.entity).set(0)
+        add_sync_jobs(
+            self.scheduler,
+            self.jobs,
+            self.run_sync_job,
+            jitter_seconds=self.settings.sync_jitter_seconds,
+            misfire_grace_seconds=self.settings.sync_misfire_grace_seconds,
+            run_at_start=self.settings.run_at_start,
+            now=datetime.now(UTC),
+        )
+        for brand in self.tokens.brands:
+            self._arm_token_job(brand)
+        self.scheduler.start()
+        SCHEDULER_RUNNING.set(1)
+        log.info(
+            "daemon.started",
+            holder=self.leases.holder,
+            brands=list(self.tokens.brands),
+            jobs=[f"{j.key}@{j.schedule.text}" for j in self.jobs],
+            token_store=self.tokens.store_name,
+        )
+
+    def serve_health(self, bind: str | None = None, port: int | None = None) -> HealthServer:
+        self.health = HealthServer(
+            self.healthz,
+            self.readyz,
+            bind=self.settings.health_bind if bind is None else bind,
+            port=self.settings.health_port if port is None else port,
+        ).start()
+        return self.health
+
+    def shutdown(self, grace_seconds: float) -> bool:
+        """Stop scheduling, stop running syncs at their next batch, release; True if all ended."""
+        deadline = time.monotonic() + max(0.0, grace_seconds - SHUTDOWN_MARGIN_SECONDS)
+        self.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        SCHEDULER_RUNNING.set(0)
+        with self._active.done:
+            running = list(self._active.events)
+            for event in self._active.events.values():
+                event.set()
+            log.info("daemon.stopping", running=running, grace_seconds=grace_seconds)
+            while self._active.events:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._active.done.wait(left)
+            clean = not self._active.events
+        if not clean:
+            log.error("daemon.shutdown_timeout", still_running=list(self._active.events))
+        self.tokens.close(timeout=max(0.1, deadline - time.monotonic() + SHUTDOWN_MARGIN_SECONDS))
+        if self.health is not None:
+            self.health.stop()
+        log.info("daemon.stopped", clean=clean)
+        return clean
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def run_sync_job(self, brand: str, entity: str) -> RunResult | None:
+        """One scheduled run under the job's lease; skipped (and counted) if another holds it."""
+        if self.stopping.is_set():
+            return None
+        key = f"sync:{brand}:{entity}"
+        lease = self.leases.try_acquire(key)
+        if lease is None:
+            SKIPPED.labels(brand, entity).inc()
+            log.info("sync.skipped", brand=brand, entity=entity, reason="lease_busy")
+            return None
+        stop = threading.Event()
+        with self._active.lock:
+            if self.stopping.is_set():
+                lease.release()
+                return None
+            self._active.events[key] = stop
+        try:
+            with lease.keep(on_lost=stop.set), requests.Session() as session:
+                # We hold the lease: a `running` row for this job is a dead holder's.
+                self.sink.abandon_stale_runs(brand, entity)
+                client = build_client(
+                    self.settings, self.settings.brand(brand), self.tokens, session
+                )
+                result = sync_entity(
+                    client,
+                    self.sink,
+                    entity,
+                    options=SyncOptions(take=self.settings.rei_page_size),
+                    mode="scheduled",
+                    stop=stop,
+                )
+            self._record(result)
+            return result
+        finally:
+            with self._active.done:
+                self._active.events.pop(key, None)
+                self._active.done.notify_all()
+
+    def _record(self, result: RunResult) -> None:
+        labels = (result.brand, result.entity)
+        key = f"{result.brand}/{result.entity}"
+        RUNS.labels(*labels, result.status).inc()
+        DURATION.labels(*labels).observe(result.seconds)
+        SEEN.labels(*labels).inc(result.counts.seen)
+        REJECTED.labels(*labels).inc(result.counts.rejected)
+        if result.status in SUCCESS:
+            LAST_SUCCESS.labels(*labels).set(self.clock())
+            self._failures[key] = 0
+        elif result.status == "failed":
+            self._failures[key] = self._failures.get(key, 0) + 1
+            if self._failures[key] >= REPEATED_FAILURES:
+                self.alerter.send(
+                    AlertKind.REPEATED_SYNC_FAILURE,
+                    result.brand,
+                    f"{result.entity} failed {self._failures[key]} times in a row",
+                )
+        if result.status == DELIST_GUARD_TRIPPED:
+            self.alerter.send(
+                AlertKind.DELIST_GUARD, result.brand, f"{result.entity} guard tripped"
+            )
+        CONSECUTIVE_FAILURES.labels(*labels).set(self._failures.get(key, 0))
+
+    def run_token_job(self, brand: str) -> None:
+        """Renew the brand's token if due, then re-arm the job for the next `refresh_at`."""
+        try:
+            self.tokens.refresh_if_due(brand)
+            states = {s.brand: s.state for s in self.tokens.status()}
+            if states.get(brand) is TokenState.FAILED:
+                self.alerter.send(
+                    AlertKind.PERMANENT_AUTH_FAILURE, brand, "the API refused the brand's keys"
+                )
+        finally:
+            self._arm_token_job(brand)
+
+    def _arm_token_job(self, brand: str) -> None:
+        if self.stopping.is_set():
+            return
+        at = max(self.tokens.next_refresh_at(brand), self.clock() + TOKEN_JOB_MIN_DELAY_SECONDS)
+        arm_token_job(
+            self.scheduler,
+            brand,
+            self.run_token_job,
+            at,
+            misfire_grace_seconds=self.settings.sync_misfire_grace_seconds,
+        )
+
+    # -- probes ---------------------------------------------------------------------------
+
+    def healthz(self) -> Probe:
+        running = self.scheduler.running and not self.stopping.is_set()
+        return Probe(running, {"scheduler": "ok" if running else "not running"})
+
+    def readyz(self) -> Probe:
+        checks: dict[str, str] = {}
+        last_success: dict[tuple[str, str], float] = {}
+        try:
+            current = current_revision(self.engine)
+            head = head_revision()
+            checks["database"] = "ok" if current == head else f"at {current}, head is {head}"
+            with self.engine.connect() as connection:
+                for row in connection.execute(LAST_SUCCESS_SQL):
+                    last_success[(row.brand, row.entity)] = float(row.at)
+        except sa.exc.SQLAlchemyError as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        for status in self.tokens.status():
+            bad = status.state in (TokenState.EXPIRED, TokenState.FAILED)
+            checks[f"token:{status.brand}"] = status.state.value if bad else "ok"
+        now = self.clock()
+        for job in self.jobs:
+            since = max(last_success.get((job.brand, job.entity), 0.0), self.started_at)
+            limit = STALE_FACTOR * job.schedule.nominal_seconds()
+            stale = now - since > limit
+            checks[job.key] = (
+                f"no success for {now - since:.0f}s (> {limit:.0f}s)" if stale else "ok"
+            )
+        return Probe(all(v == "ok" for v in checks.values()), checks)
+
+
+def install_signal_handlers(
+    stop: threading.Event, *, exit_now: Callable[[int], None] = os._exit
+) -> None:
+    """First SIGTERM/SIGINT: set `stop` (orderly shutdown). Second: exit at once."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            log.warning("daemon.forced_exit", signal=signal.Signals(signum).name)
+            exit_now(128 + signum)
+        log.info("daemon.signal", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def build_token_manager(
+    settings: Settings, engine: sa.Engine, session: requests.Session
+) -> TokenManager:
+    return TokenManager(
+        settings.brands,
+        store=build_token_store(settings, engine),
+        buffer_seconds=settings.token_refresh_buffer_minutes * 60,
+        session=session,
+        timeout=(settings.rei_connect_timeout_seconds, settings.rei_read_timeout_seconds),
+        backoff=BackoffPolicy(permanent_base_seconds=settings.token_failure_cooldown_seconds),
+    )
+
+
+def run_daemon(
+    settings: Settings,
+    engine: sa.Engine,
+    *,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[Daemon], None] | None = None,
+) -> int:
+    """Run until `stop` is set (by a signal); 0 after a clean shutdown within the grace."""
+    stopped = stop or threading.Event()
+    install_signal_handlers(stopped)
+    with requests.Session() as session:
+        tokens = build_token_manager(settings, engine, session)
+        daemon = Daemon(settings, engine, tokens)
+        daemon.serve_health()
+        daemon.start()
+        if on_ready is not None:
+            on_ready(daemon)
+        stopped.wait()
+        clean = daemon.shutdown(settings.shutdown_grace_seconds)
+    if not clean:
+        # Scheduler threads still inside a batch would keep the interpreter alive past the grace.
+        os._exit(1)
+    return 0

@@ -1,0 +1,148 @@
+"""`rei-sync run` (the daemon) and `rei-sync doctor` (pre-flight checks), registered on the app.
+
+Kept apart from `worker/cli.py` so the daemon's commands can grow without
+touching the shared command module: `cli.py` calls `register(app)` once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from typing import Annotated, NoReturn
+from urllib.parse import urlsplit
+
+import requests
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from worker.config import Settings, is_loopback, load_settings
+from worker.db.migrate import current_revision, head_revision
+from worker.errors import ConfigError, ReiSyncError
+from worker.log import configure_logging, redactor
+from worker.runtime import open_engine
+from worker.service import Daemon, build_token_manager, run_daemon
+
+out = Console()
+err = Console(stderr=True)
+
+MAX_CLOCK_SKEW_SECONDS = 30.0
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    err.print(redactor.scrub(message), markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    try:
+        yield
+    except ConfigError as exc:
+        _fail(2, f"config error: {exc}")
+    except ReiSyncError as exc:
+        _fail(1, f"error: {exc}")
+
+
+def _load() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+    return settings
+
+
+def run_command(
+    migrate: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Upgrade the schema before starting.")
+    ] = False,
+) -> None:
+    """Run the daemon: scheduled token renewals and syncs, /healthz /readyz /metrics."""
+    with _domain_errors():
+        settings = _load()
+        with open_engine(settings, migrate=migrate) as engine:
+            code = run_daemon(settings, engine)
+    raise typer.Exit(code)
+
+
+def serve_demo(settings: Settings, *, say: Callable[[str], None] = out.print) -> int:
+    """`demo --serve`: the daemon on the demo's sandbox and embedded Postgres until Ctrl-C."""
+    served = settings.model_copy(update={"health_bind": "127.0.0.1", "run_at_start": False})
+
+    def ready(daemon: Daemon) -> None:
+        if daemon.health is not None:
+            say(f"daemon running: metrics at {daemon.health.url('/metrics')}")
+            say(f"readiness at {daemon.health.url('/readyz')}; Ctrl-C to stop")
+
+    with open_engine(served, migrate=True) as engine:
+        return run_daemon(served, engine, on_ready=ready)
+
+
+def doctor_command() -> None:
+    """Check configuration, database, tokens, API URLs and clock skew; exit 1 if any fails."""
+    try:
+        settings = _load()
+    except ConfigError as exc:
+        _report([("configuration", False, redactor.scrub(str(exc)))])
+        raise typer.Exit(1) from None
+    rows: list[tuple[str, bool, str]] = [
+        ("configuration", True, f"{len(settings.brands)} brand(s)")
+    ]
+    rows.extend(_doctor_checks(settings))
+    _report(rows)
+    if not all(ok for _, ok, _ in rows):
+        raise typer.Exit(1)
+
+
+def _doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
+    rows: list[tuple[str, bool, str]] = []
+    try:
+        with open_engine(settings) as engine:
+            current, head = current_revision(engine), head_revision()
+            rows.append(("database", current == head, f"revision {current} (head {head})"))
+            with requests.Session() as session:
+                tokens = build_token_manager(settings, engine, session)
+                try:
+                    for brand in settings.brands:
+                        try:
+                            tokens.get_valid_token(brand.key)
+                            rows.append((f"token {brand.key}", True, "acquired"))
+                        except ReiSyncError as exc:
+                            rows.append((f"token {brand.key}", False, redactor.scrub(str(exc))))
+                finally:
+                    tokens.close()
+    except Exception as exc:
+        rows.append(("database", False, redactor.scrub(f"{type(exc).__name__}: {exc}")[:200]))
+    for brand in settings.brands:
+        url = urlsplit(brand.api_url)
+        secure = url.scheme == "https" or is_loopback(url.hostname or "")
+        rows.append((f"api url {brand.key}", secure, f"{url.scheme}://{url.hostname}"))
+        rows.append((f"clock {brand.key}", *_clock_skew(brand.api_url)))
+    return rows
+
+
+def _clock_skew(api_url: str) -> tuple[bool, str]:
+    """Local clock against the API's `Date` header (1 s resolution)."""
+    try:
+        response = requests.head(api_url, timeout=5, allow_redirects=False)
+        date = response.headers.get("Date")
+        if not date:
+            return False, "no Date header"
+        skew = parsedate_to_datetime(date).timestamp() - time.time()
+    except (requests.RequestException, ValueError, TypeError) as exc:
+        return False, f"unreachable: {type(exc).__name__}"
+    return abs(skew) <= MAX_CLOCK_SKEW_SECONDS, f"skew {skew:+.0f}s"
+
+
+def _report(rows: list[tuple[str, bool, str]]) -> None:
+    table = Table(title="rei-sync doctor")
+    for column in ("check", "result", "detail"):
+        table.add_column(column)
+    for name, ok, detail in rows:
+        table.add_row(name, "ok" if ok else "FAIL", detail)
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)
+    app.command("doctor")(doctor_command)
