@@ -438,7 +438,13 @@ class BrandData:
         self.listings.add(count)
 
     def advance(self, epoch: int, changed: float, removed: float, added: float) -> JsonDict:
-        """One epoch of churn for listings, associates and images; returns exact counts."""
+        """One epoch of churn for listings, associates and images; returns exact counts.
+
+        Fractions apply to the live set before the epoch. Listings of removed
+        associates are transferred to a remaining one, and count as changed.
+        Image edits touch only listings that exist before and after; images of
+        removed or added listings come and go with them and are not counted.
+        """
         self.epoch = epoch
         rng = random.Random(_mix(self.seed, 6, epoch))
         live_before = len(self.listings)
@@ -451,8 +457,8 @@ class BrandData:
 
         associates = self._advance_associates(rng, changed, removed, added, changed_slots)
         self.listings.bump(changed_slots)
-        new_listings = self.listings.add(churn_count(added, live_before))
         images = self._advance_images(rng, changed, removed, added)
+        new_listings = self.listings.add(churn_count(added, live_before))
         return {
             "properties": ChurnCounts(
                 len(changed_slots), len(removed_slots), len(new_listings)

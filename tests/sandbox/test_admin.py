@@ -1,0 +1,101 @@
+"""Admin API facts: clock, stats per endpoint, brands, server surface, CLI flags."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+import typer
+from typer.testing import CliRunner
+
+from tests.sandbox.conftest import Admin, Client
+from worker.sandbox import SandboxConfig, SandboxServer
+from worker.sandbox.cli import sandbox_command
+from worker.sandbox.server import _is_loopback
+
+
+def test_clock_offset_advance_freeze_and_unfreeze(admin: Admin) -> None:
+    now = admin.get("clock")["now"]
+    assert abs(now - time.time()) < 5
+    shifted = admin.post("clock", {"offset_seconds": 3600})["now"]
+    assert 3590 < shifted - time.time() < 3610
+    assert admin.post("clock", {"freeze_at": 1_000.0})["now"] == 1_000.0
+    assert admin.post("clock", {"advance_seconds": 10})["now"] == 1_010.0
+    assert admin.get("clock")["now"] == 1_010.0
+    thawed = admin.post("clock", {"freeze_at": None})
+    assert thawed["frozen_at"] is None
+    assert 1_009 < thawed["now"] < 1_020
+
+
+def test_stats_count_per_endpoint_and_status(client: Client, admin: Admin) -> None:
+    client.properties(1)
+    client.get("GetProperties/take/0/skip/0")
+    client.json("associates/take/1/skip/0")
+    client.get("GetPropertyDetails/1")
+    client.get("nothing/here")
+    requests_ = admin.get("stats")["requests"]
+    assert requests_["GetProperties"] == {"200": 1, "404": 1}
+    assert requests_["associates"] == {"200": 1}
+    assert requests_["GetPropertyDetails"] == {"404": 1}
+    assert requests_["unmatched"] == {"404": 1}
+    assert "stats" not in requests_
+
+
+def test_unknown_admin_path_is_404(admin: Admin) -> None:
+    assert requests.get(f"{admin.url}/nope", timeout=5).status_code == 404
+
+
+def test_brands_lists_keys_and_sizes(admin: Admin, server: SandboxServer) -> None:
+    brands = admin.get("brands")
+    assert brands["AZURA"]["api_key"] == server.env_for("AZURA")["REMAX_AZURA_API_KEY"]
+    assert brands["AZURA"]["listings"] == 200
+
+
+def test_server_surface(server: SandboxServer) -> None:
+    assert server.base_url.startswith("http://127.0.0.1:")
+    assert server.base_url.endswith("/api/v1")
+    assert server.admin_url == server.base_url.removesuffix("/api/v1") + "/_sandbox"
+    assert server.brand_keys == ("AZURA", "BLUE_OCEAN")
+    env = server.env()
+    assert set(env) == {
+        f"REMAX_{b}_{p}"
+        for b in ("AZURA", "BLUE_OCEAN")
+        for p in ("API_URL", "API_KEY", "INTEGRATOR_ID", "SECRET_KEY")
+    }
+
+
+def test_brand_list_is_configurable() -> None:
+    with SandboxServer(SandboxConfig(brands=("ONE",))).start() as srv:
+        assert srv.brand_keys == ("ONE",)
+        assert Client(srv, "ONE").token_request().status_code == 200
+
+
+def test_env_works_with_the_worker_config() -> None:
+    from worker.config import discover_brands
+
+    with SandboxServer(SandboxConfig()).start() as srv:
+        brands = discover_brands(srv.env())
+        assert [b.key for b in brands] == ["AZURA", "BLUE_OCEAN"]
+
+
+def test_admin_is_loopback_only() -> None:
+    assert _is_loopback("127.0.0.1")
+    assert _is_loopback("::1")
+    assert not _is_loopback("10.0.0.7")
+
+
+def test_cli_documents_every_flag() -> None:
+    app = typer.Typer()
+    app.command("sandbox")(sandbox_command)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["sandbox", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for flag in (
+        "--seed", "--listings", "--associates", "--images-per-listing", "--token-ttl",
+        "--max-take", "--host", "--port", "--brand", "--error-rate", "--error-status",
+        "--reset-rate", "--stall-rate", "--stall-seconds", "--rate-limit-rate",
+        "--retry-after-seconds", "--malformed-rate", "--html-page-rate", "--latency-ms",
+        "--latency-jitter-ms", "--token-latency-seconds", "--token-outage-mode",
+        "--token-outage-seconds", "--drift", "--drift-inserts", "--fault-seed",
+    ):  # fmt: skip
+        assert flag in result.output, flag
