@@ -1,0 +1,147 @@
+"""`rei-sync token …`: status, refresh, gen-key. Thin: parse, call one function, print.
+
+Output shows fingerprints and times, never a token or a key (except `gen-key`,
+whose whole job is to print a new key). Exit codes: 0 ok, 1 auth/database
+error, 2 configuration error; errors are one scrubbed line on stderr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from worker.auth.build import StoreChoice, build_token_manager, build_token_store
+from worker.auth.crypto import generate_key
+from worker.auth.manager import TokenManager, TokenStatus
+from worker.clock import system_clock
+from worker.config import load_settings
+from worker.errors import ConfigError, ReiSyncError
+from worker.log import configure_logging, redactor
+
+token_app = typer.Typer(
+    help="Inspect and renew the brands' API tokens.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+StoreOption = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        help="auto: Postgres when TOKEN_ENCRYPTION_KEY is set, else memory.",
+        case_sensitive=False,
+    ),
+]
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    err.print(redactor.scrub(message), markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _manager(store_choice: str, *, migrate: bool) -> Iterator[TokenManager]:
+    """A manager over the configured store; every error becomes one line and an exit code."""
+    try:
+        if store_choice not in ("auto", "postgres", "memory"):
+            raise ConfigError("--store", "must be auto, postgres or memory")
+        choice: StoreChoice = store_choice  # type: ignore[assignment]
+        settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+        with ExitStack() as stack:
+            engine = None
+            wants_db = choice == "postgres" or (
+                choice == "auto" and getattr(settings, "token_encryption_key", None) is not None
+            )
+            if wants_db:
+                from worker.runtime import open_engine
+
+                engine = stack.enter_context(open_engine(settings, migrate=migrate))
+            manager = build_token_manager(
+                settings, store=build_token_store(settings, engine, choice)
+            )
+            stack.callback(manager.close)
+            yield manager
+    except ConfigError as exc:
+        _fail(2, f"config error: {exc}")
+    except ReiSyncError as exc:
+        _fail(1, f"error: {exc}")
+
+
+def _in(seconds: float | None, now: float) -> str:
+    if seconds is None:
+        return "-"
+    left = seconds - now
+    sign = "-" if left < 0 else ""
+    left = abs(left)
+    hours, rest = divmod(int(left), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours}h{minutes:02d}m" if hours else f"{sign}{minutes}m{secs:02d}s"
+
+
+def status_table(statuses: list[TokenStatus], now: float) -> Table:
+    table = Table(
+        "brand", "state", "expires in", "refresh in", "fingerprint", "store", "last error"
+    )
+    for s in statuses:
+        table.add_row(
+            s.brand,
+            s.state.value.upper(),
+            _in(s.expires_at, now),
+            _in(s.refresh_at, now),
+            s.fingerprint or "-",
+            s.store if s.source in (None, "api", s.store) else f"{s.store} ({s.source})",
+            s.last_error or "",
+        )
+    return table
+
+
+@token_app.command("status")
+def status(store: StoreOption = "auto") -> None:
+    """Show each brand's token: state, expiry, next refresh, fingerprint, store."""
+    with _manager(store, migrate=True) as manager:
+        manager.preload()
+        out.print(status_table(manager.status(), system_clock()))
+
+
+@token_app.command("refresh")
+def refresh(
+    brand: Annotated[str | None, typer.Option("--brand", "-b", help="Only this brand.")] = None,
+    store: StoreOption = "auto",
+) -> None:
+    """Request a new token now for every brand (or one), and store it."""
+    with _manager(store, migrate=True) as manager:
+        keys = manager.brands
+        if brand is not None:
+            if brand.upper() not in keys:
+                _fail(
+                    2,
+                    f"config error: --brand: unknown brand {brand!r} "
+                    f"(configured: {', '.join(keys)})",
+                )
+            keys = (brand.upper(),)
+        failed = 0
+        for key in keys:
+            try:
+                manager.force_refresh(key)
+            except ReiSyncError as exc:
+                failed += 1
+                err.print(redactor.scrub(f"error: {exc}"), markup=False, highlight=False)
+        out.print(status_table([s for s in manager.status() if s.brand in keys], system_clock()))
+        if failed:
+            raise typer.Exit(1)
+
+
+@token_app.command("gen-key")
+def gen_key() -> None:
+    """Print a new TOKEN_ENCRYPTION_KEY. To rotate, put it first: NEW,OLD."""
+    print(generate_key())
+    err.print("set it as TOKEN_ENCRYPTION_KEY (comma-separate keys to rotate: NEW,OLD)")
