@@ -104,7 +104,7 @@ class _Run:
 def sync_entity(
     client: ReiClient,
     store: Store,
-    entity: str,
+    entity: str | Entity | Catalogue,
     *,
     options: SyncOptions | None = None,
     mode: str = "manual",
@@ -113,7 +113,7 @@ def sync_entity(
     on_progress: ProgressCallback | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> RunResult:
-    """One run of `entity` ("properties", "associates", "images", "lookups", "geo").
+    """One run of `entity` ("properties", "associates", "images", "lookups", "geo", or a spec).
 
     `stop` set: the batch in hand is finished and committed, the run ends `aborted`
     with its checkpoint. `resume`: a paged run continues at that run's checkpoint,
@@ -125,6 +125,8 @@ def sync_entity(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     brand = client.brand.key
+    target = entity
+    entity = entity if isinstance(entity, str) else entity.name
     start = 0
     if resume is not None:
         start, mode = resume.checkpoint or 0, "backfill"
@@ -152,12 +154,14 @@ def sync_entity(
             )
 
     try:
-        if entity in ENTITIES:
+        if isinstance(target, Entity) or entity in ENTITIES:
+            paged = target if isinstance(target, Entity) else ENTITIES[entity]
             status = _scan(
-                client, store, ENTITIES[entity], run, options, start, resume is None, stop, progress
+                client, store, paged, run, options, start, resume is None, stop, progress
             )
-        elif entity in CATALOGUES:
-            status = _catalogue(client, store, CATALOGUES[entity], run, options)
+        elif isinstance(target, Catalogue) or entity in CATALOGUES:
+            catalogue = target if isinstance(target, Catalogue) else CATALOGUES[entity]
+            status = _catalogue(client, store, catalogue, run, options)
         elif entity == IMAGES:
             status = _image_sweep(client, store, run, options, stop, progress)
         else:
