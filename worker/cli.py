@@ -40,7 +40,7 @@ err = Console(stderr=True)
 
 
 def _fail(code: int, message: str) -> NoReturn:
-    err.print(redactor.scrub(message), markup=False, highlight=False, soft_wrap=True)
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -50,9 +50,11 @@ def domain_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
+        # Built from a variable name and a fixed problem text, never a value: printed as is
+        # (the shape-based scrubber would mask the variable names it mentions).
         _fail(2, f"config error: {exc}")
     except ReiSyncError as exc:
-        _fail(1, f"error: {exc}")
+        _fail(1, redactor.scrub(f"error: {exc}"))
 
 
 def _settings(require_brands: bool = True) -> Settings:
