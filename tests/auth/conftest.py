@@ -11,18 +11,21 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from worker import errors
 from worker.auth.crypto import TokenCipher, generate_key
-from worker.auth.endpoint import TokenResponse
+from worker.auth.endpoint import HttpTokenRequester, TokenResponse
 from worker.auth.postgres import PostgresTokenStore
 from worker.auth.store import MemoryTokenStore, TokenStore
 from worker.config import Brand, load_settings
 from worker.db.engine import create_db_engine
 from worker.log import configure_logging
+from worker.sandbox import SandboxConfig, SandboxServer
 
 T0 = 1_800_000_000.0
+DAY_SECONDS = 86399
 
 
 class FakeClock:
@@ -179,3 +182,43 @@ def store_factory(request: pytest.FixtureRequest, cipher: TokenCipher) -> StoreF
         return lambda: shared
     engine: sa.Engine = request.getfixturevalue("pg_engine")
     return lambda: PostgresTokenStore(engine, cipher)
+
+
+class Sandbox:
+    def __init__(self, server: SandboxServer, ledger: SecretLedger) -> None:
+        self.server = server
+        env = server.env()
+        ledger.add(*(v for k, v in env.items() if not k.endswith("_API_URL")))
+        self.brands: tuple[Brand, ...] = load_settings(environ=env, env_file=None).brands
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        url = f"{self.server.admin_url}/{path}"
+        response = (
+            requests.post(url, json=body or {}, timeout=5)
+            if body is not None
+            else (requests.get(url, timeout=5))
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def auth_calls(self, brand: str = "AZURA") -> int:
+        return int(self.admin("stats")["auth_calls"].get(brand, 0))
+
+
+class RecordingRequester:
+    """The real HTTP requester; every token it receives goes into the leak ledger."""
+
+    def __init__(self, ledger: SecretLedger) -> None:
+        self._inner = HttpTokenRequester()
+        self._ledger = ledger
+
+    def __call__(self, brand: Brand) -> TokenResponse:
+        response = self._inner(brand)
+        self._ledger.add(response.access_token)
+        return response
+
+
+@pytest.fixture
+def sandbox(ledger: SecretLedger) -> Iterator[Sandbox]:
+    with SandboxServer(SandboxConfig(seed=11), host="127.0.0.1", port=0).start() as server:
+        yield Sandbox(server, ledger)

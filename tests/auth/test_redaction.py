@@ -16,7 +16,7 @@ def test_registered_values_and_secret_shapes_are_scrubbed() -> None:
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVl"
     text = (
         f"key my-api-key-123; Authorization: bearer abc.DEF-123; opaque {opaque}; jwt {jwt}; "
-        "form apikey=k1&secretkey=s2&integratorID=i3; json {\"access_token\": \"zzz\"}"
+        'form apikey=k1&secretkey=s2&integratorID=i3; json {"access_token": "zzz"}'
     )
     scrubbed = scrubber.scrub(text)
     for secret in ("my-api-key-123", "abc.DEF-123", opaque, jwt, "k1", "s2", "i3", "zzz"):

@@ -25,9 +25,7 @@ def scheduler() -> Iterator[BackgroundScheduler]:
 
 
 @pytest.fixture
-def manager(
-    brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock
-) -> TokenManager:
+def manager(brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock) -> TokenManager:
     return TokenManager(brands, requester=requester, clock=clock, rng=random.Random(3))
 
 

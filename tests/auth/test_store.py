@@ -134,9 +134,7 @@ def test_rotated_keys_still_read_old_rows_and_removed_keys_do_not(
 ) -> None:
     old_key, new_key = generate_key(), generate_key()
     ledger.add(old_key, new_key)
-    PostgresTokenStore(pg_engine, TokenCipher([old_key])).renew(
-        "AZURA", "cred", lambda _c: token()
-    )
+    PostgresTokenStore(pg_engine, TokenCipher([old_key])).renew("AZURA", "cred", lambda _c: token())
     rotated = PostgresTokenStore(pg_engine, TokenCipher([new_key, old_key]))
     loaded = rotated.load("AZURA", "cred")
     assert loaded is not None
