@@ -71,7 +71,7 @@ RUNS = Counter(
 )
 LAST_SUCCESS = Gauge(
     "rei_sync_scheduled_last_success_timestamp_seconds",
-    "When this process last finished a successful run of the job (epoch seconds).",
+    "Last successful run of the job seen by this process (epoch s; the start as a baseline).",
     ["brand", "entity"],
 )
 INTERVAL = Gauge(
@@ -176,9 +176,14 @@ class Daemon:
         STARTED_AT.set(self.started_at)
         self.tokens.preload()
         self.tokens.add_listener(lambda brand, _token: self._arm_token_job(brand))
+        baseline = self._last_successes()
         for job in self.jobs:
             INTERVAL.labels(job.brand, job.entity).set(job.schedule.nominal_seconds())
             CONSECUTIVE_FAILURES.labels(job.brand, job.entity).set(0)
+            # The stale alert needs a series from the start: the last success any replica
+            # recorded, or this start as the grace baseline.
+            since = max(baseline.get((job.brand, job.entity), 0.0), self.started_at)
+            LAST_SUCCESS.labels(job.brand, job.entity).set(since)
         add_sync_jobs(
             self.scheduler,
             self.jobs,
@@ -324,6 +329,15 @@ class Daemon:
         )
 
     # -- probes ---------------------------------------------------------------------------
+
+    def _last_successes(self) -> dict[tuple[str, str], float]:
+        """(brand, entity) → epoch of the last successful run by any replica; {} on a DB error."""
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(LAST_SUCCESS_SQL).all()
+        except sa.exc.SQLAlchemyError:
+            return {}
+        return {(row.brand, row.entity): float(row.at) for row in rows}
 
     def healthz(self) -> Probe:
         running = self.scheduler.running and not self.stopping.is_set()

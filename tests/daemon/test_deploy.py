@@ -1,0 +1,108 @@
+"""Deployment files checked against the code: compose schema + settings + CLI, promtool rules.
+
+There is no Docker engine here, so docker-compose.yml is validated against the
+Compose specification JSON schema (`compose_spec.json`, vendored from the
+docker-compose 1.29.2 package on PyPI) and cross-checked with the code.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from typer.main import get_command
+
+from worker.cli import app
+from worker.config import BRAND_VAR, Settings
+from worker.health import PATHS
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = Path(__file__).with_name("compose_spec.json")
+SETTINGS = {name.upper() for name in Settings.model_fields if name != "brands"}
+DOCKER_ONLY = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR"}
+POSTGRES_IMAGE_VARS = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+def test_compose_file_matches_the_compose_specification(compose: dict[str, Any]) -> None:
+    schema = yaml.safe_load(SCHEMA.read_text())
+    jsonschema.Draft201909Validator(schema).validate(compose)
+
+
+def test_compose_services_are_wired_as_documented(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["db"]["image"] == "postgres:16"
+    assert "healthcheck" in services["db"]
+    assert services["migrate"]["command"] == ["migrate"]
+    worker = services["worker"]
+    assert worker["command"] == ["run"]
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert worker["env_file"] == ".env"
+    assert worker["stop_grace_period"] == "30s"
+    assert worker["restart"] == "unless-stopped"
+    assert "9108:9108" in worker["ports"]
+    assert services["sandbox"]["profiles"] == ["demo"]
+
+
+def test_every_variable_is_a_known_setting(compose: dict[str, Any]) -> None:
+    names: set[str] = set()
+    for name, service in compose["services"].items():
+        if name == "db":
+            assert set(service["environment"]) <= POSTGRES_IMAGE_VARS
+            continue
+        names.update(service.get("environment", {}))
+    env_example = (ROOT / ".env.example").read_text()
+    names.update(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", env_example, re.MULTILINE))
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    names.update(re.findall(r"\b([A-Z][A-Z0-9_]+)=", dockerfile))
+    unknown = {n for n in names if n not in SETTINGS | DOCKER_ONLY and not BRAND_VAR.match(n)}
+    assert unknown == set()
+
+
+def test_every_command_exists_in_the_cli(compose: dict[str, Any]) -> None:
+    commands = set(get_command(app).commands)  # type: ignore[attr-defined]
+    used = {
+        service["command"][0] for service in compose["services"].values() if "command" in service
+    }
+    used.add(re.findall(r'CMD \["(\w+)"\]', (ROOT / "Dockerfile").read_text())[-1])
+    assert used - {"pg_isready"} <= commands
+    assert {"run", "doctor", "migrate", "backfill", "sandbox"} <= commands
+
+
+def test_the_image_healthcheck_uses_a_served_path() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "/healthz" in dockerfile
+    assert "/healthz" in PATHS
+    assert 'ENTRYPOINT ["rei-sync"]' in dockerfile
+    assert "USER reisync" in dockerfile
+    assert "[supabase]" in dockerfile
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool missing: apt-get install prometheus")
+@pytest.mark.parametrize(
+    "args", [["check", "rules", "alerts.yml"], ["test", "rules", "alerts_test.yml"]]
+)
+def test_alert_rules_pass_promtool(args: list[str]) -> None:
+    result = subprocess.run(
+        [str(PROMTOOL), *args],
+        cwd=ROOT / "deploy" / "prometheus",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
