@@ -9,6 +9,7 @@ remarks, expiry). Serialised records are kept in a bounded cache keyed by
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import unicodedata
@@ -60,7 +61,9 @@ def _ascii(text: str) -> str:
     return "".join(c for c in folded if c.isalnum())
 
 
+@functools.lru_cache(maxsize=8192)
 def _day(ordinal: int) -> str:
+    """Zone-less midnight timestamp, as the vendor writes dates (cached: few distinct days)."""
     return date.fromordinal(ordinal).isoformat() + "T00:00:00"
 
 
