@@ -60,28 +60,30 @@ class SecretRedactor:
         self._lock = threading.Lock()
         self._fixed: set[str] = set()
         self._groups: dict[str, deque[str]] = {}
-        self._secrets: frozenset[str] = frozenset()
-        self._pattern: re.Pattern[str] | None = None
+        self._fixed_pattern: re.Pattern[str] | None = None
+        self._group_pattern: re.Pattern[str] | None = None
 
     def register(self, values: Iterable[str], *, group: str | None = None) -> None:
+        """Add secrets. Two patterns, so a new token recompiles only the small grouped one."""
         new = [v for v in values if v and len(v) >= MIN_SECRET_LENGTH]
         with self._lock:
             if group is None:
+                if set(new) <= self._fixed:
+                    return
                 self._fixed.update(new)
-            else:
-                recent = self._groups.setdefault(group, deque(maxlen=GROUP_HISTORY))
-                recent.extend(v for v in new if v not in recent)
-            secrets = frozenset(self._fixed).union(*self._groups.values())
-            if secrets == self._secrets:
+                self._fixed_pattern = _alternation(self._fixed)
                 return
-            self._secrets = secrets
-            ordered = sorted(secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+            recent = self._groups.setdefault(group, deque(maxlen=GROUP_HISTORY))
+            added = [v for v in new if v not in recent]
+            if not added:
+                return
+            recent.extend(added)
+            self._group_pattern = _alternation(set().union(*self._groups.values()))
 
     def scrub(self, text: str) -> str:
-        pattern = self._pattern
-        if pattern is not None:
-            text = pattern.sub(REDACTED, text)
+        for pattern in (self._group_pattern, self._fixed_pattern):
+            if pattern is not None:
+                text = pattern.sub(REDACTED, text)
         text = BEARER_SHAPE.sub(lambda m: m.group(1) + REDACTED, text)
         text = JWT_SHAPE.sub(REDACTED, text)
         text = OPAQUE_TOKEN_SHAPE.sub(REDACTED, text)
@@ -99,6 +101,12 @@ class SecretRedactor:
         if isinstance(value, BaseException):
             return self.scrub(f"{type(value).__name__}: {value}")
         return value
+
+
+def _alternation(values: set[str]) -> re.Pattern[str] | None:
+    """One regex for many literals, longest first so a secret's prefix can't win."""
+    ordered = sorted(values, key=len, reverse=True)
+    return re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
 
 
 def _secret_name(key: object) -> bool:
