@@ -99,3 +99,25 @@ def test_cli_documents_every_flag() -> None:
         "--token-outage-seconds", "--drift", "--drift-inserts", "--fault-seed",
     ):  # fmt: skip
         assert flag in result.output, flag
+
+
+def test_a_stopped_sandbox_hangs_up_keep_alive_connections() -> None:
+    srv = SandboxServer(SandboxConfig()).start()
+    client = Client(srv)
+    url = f"{srv.base_url}/associates/take/1/skip/0"
+    headers = {"Authorization": f"bearer {client.token()}", "Accept": "application/json"}
+    assert client.session.get(url, headers=headers, timeout=2).status_code == 200
+    srv.stop()
+    try:
+        client.session.get(url, headers=headers, timeout=2)
+    except requests.ConnectionError:
+        return
+    raise AssertionError("the stopped sandbox still answered")
+
+
+def test_json_token_requests_are_attributed_and_strangers_counted(
+    client: Client, admin: Admin, server: SandboxServer
+) -> None:
+    client.session.post(f"{server.base_url}/oauth/token", json=client.form(), timeout=5)
+    client.token_request(apikey="stranger")
+    assert admin.get("stats")["auth_calls"] == {"AZURA": 1, "BLUE_OCEAN": 0, "(unknown)": 1}

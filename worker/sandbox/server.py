@@ -13,7 +13,7 @@ import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from worker.sandbox import admin, api
@@ -27,6 +27,8 @@ ADMIN_PREFIX = "/_sandbox"
 TOKEN_ENDPOINT = "oauth/token"  # noqa: S105 - a path, not a secret
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY_BYTES = 1 << 20
+IDLE_TIMEOUT_SECONDS = 120
+"""Idle keep-alive connections are closed after this long (IIS's default)."""
 
 
 class _Reset(Exception):
@@ -39,7 +41,27 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], state: SandboxState) -> None:
         self.state = state
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Hang up keep-alive connections too: a stopped sandbox must not keep answering."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Clients that hang up (timeouts, resets) are normal here, not tracebacks."""
@@ -47,6 +69,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT_SECONDS
 
     def version_string(self) -> str:
         return "Microsoft-IIS/10.0"
@@ -302,6 +325,7 @@ class SandboxServer:
         self.state.stopping.set()
         httpd.shutdown()
         httpd.server_close()
+        httpd.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
