@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -32,21 +32,40 @@ class Probe:
 
 
 ProbeFunction = Callable[[], Probe]
+Page = Callable[[], tuple[str, bytes]]
+"""A read-only page (the status page): returns (content type, body)."""
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+}
 
 
 class HealthServer:
     """Serves the probes on `bind:port` (port 0 picks a free one) in a daemon thread."""
 
     def __init__(
-        self, healthz: ProbeFunction, readyz: ProbeFunction, *, bind: str, port: int
+        self,
+        healthz: ProbeFunction,
+        readyz: ProbeFunction,
+        *,
+        bind: str,
+        port: int,
+        pages: Mapping[str, Page] | None = None,
     ) -> None:
         probes = {"/healthz": healthz, "/readyz": readyz}
+        extra = dict(pages or {})
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
                     self._send(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
+                    return
+                page = extra.get(path)
+                if page is not None:
+                    self._page(page)
                     return
                 probe = probes.get(path)
                 if probe is None:
@@ -59,9 +78,27 @@ class HealthServer:
                 body = json.dumps({"ok": result.ok, "checks": result.checks}).encode()
                 self._send(200 if result.ok else 503, "application/json", body)
 
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
+            def _page(self, page: Page) -> None:
+                try:
+                    content_type, body = page()
+                except Exception as exc:
+                    log.exception("health.page_failed", path=self.path.split("?", 1)[0])
+                    body = f"page failed: {type(exc).__name__}\n".encode()
+                    self._send(500, "text/plain; charset=utf-8", body, PAGE_HEADERS)
+                    return
+                self._send(200, content_type, body, PAGE_HEADERS)
+
+            def _send(
+                self,
+                status: int,
+                content_type: str,
+                body: bytes,
+                headers: Mapping[str, str] | None = None,
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -69,6 +106,7 @@ class HealthServer:
             def log_message(self, format: str, *args: object) -> None:
                 """Probes every few seconds would drown the log; errors still show via status."""
 
+        self._pages = tuple(extra)
         self._server = ThreadingHTTPServer((bind, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -87,7 +125,7 @@ class HealthServer:
 
     def start(self) -> HealthServer:
         self._thread.start()
-        log.info("health.listening", url=self.url(), paths=list(PATHS))
+        log.info("health.listening", url=self.url(), paths=[*PATHS, *self._pages])
         return self
 
     def stop(self) -> None:

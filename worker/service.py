@@ -50,6 +50,7 @@ from worker.scheduler import (
     plan_sync_jobs,
 )
 from worker.sinks.postgres import PostgresSink
+from worker.status.source import daemon_source
 from worker.sync.engine import DELIST_GUARD_TRIPPED, RunResult, SyncOptions, sync_entity
 from worker.sync.entities import ENTITY_NAMES
 
@@ -211,6 +212,7 @@ class Daemon:
             self.readyz,
             bind=self.settings.health_bind if bind is None else bind,
             port=self.settings.health_port if port is None else port,
+            pages=daemon_source(self).pages(),
         ).start()
         return self.health
 
