@@ -103,3 +103,12 @@ def test_drift_inserts_at_the_front_between_pages(client: Client, admin: Admin) 
     truth = {r["listingId"] for r in admin.truth("AZURA", "properties")}
     assert len(truth) == 200 + skip // 20
     assert client.properties(1)[0]["listingId"] == max(truth)
+
+
+def test_listing_keys_are_unique_and_survive_transfers(admin: Admin) -> None:
+    before = {r["listingId"]: r["listingKey"] for r in admin.truth("AZURA", "properties")}
+    assert len(set(before.values())) == len(before)
+    admin.post("epoch", {"changed": 0.0, "removed": 0.0, "added": 0.0})
+    admin.post("epoch", {"changed": 0.0, "removed": 0.2, "added": 0.0})
+    after = {r["listingId"]: r["listingKey"] for r in admin.truth("AZURA", "properties")}
+    assert all(before[i] == key for i, key in after.items())

@@ -109,6 +109,7 @@ class BrandData:
         self.listings = Population(listings)
         self.associates = Population(associates)
         self.initial_associates = associates
+        self._agent_digits = max(3, len(str(self.associate_id(associates - 1))))
         self.transfers: dict[int, int] = {}
         """Removed associate slot → the associate slot their listings went to."""
         self.image_ops: dict[int, list[tuple[str, int]]] = {}
@@ -192,8 +193,10 @@ class BrandData:
         contract_day = _DAY0 + (bits >> 10) % 3650
         base_price = (50 + (bits >> 22) % 1500) * 1000
         record["listingId"] = self.listing_id(slot)
+        # The key is minted at creation: office, first agent, sequence; a transfer keeps it.
+        first_agent = self.associate_id(slot % self.initial_associates)
         record["listingKey"] = (
-            f"{self.office_number % 100000:05d}{member_slot % 1000:03d}"
+            f"{self.office_number % 100000:05d}{first_agent:0{self._agent_digits}d}"
             f"{slot // self.initial_associates + 1:03d}"
         )
         record["member"] = self.associate_id(member_slot)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 
 class Population:
@@ -53,23 +53,10 @@ class Population:
             live = self.live
             self.order = array("q", (s for s in self.order if live[s]))
 
-    def pick(self, rng: random.Random, count: int, exclude: Sequence[int] = ()) -> list[int]:
-        """`count` distinct live slots (fewer if there are not enough), none of `exclude`."""
-        skip = set(exclude)
-        available = len(self.order) - len(skip)
-        count = max(0, min(count, available))
-        chosen: list[int] = []
-        seen: set[int] = set()
-        while len(chosen) < count:
-            for pos in rng.sample(range(len(self.order)), min(len(self.order), count * 2 + 8)):
-                slot = self.order[pos]
-                if slot in skip or slot in seen:
-                    continue
-                seen.add(slot)
-                chosen.append(slot)
-                if len(chosen) == count:
-                    break
-        return chosen
+    def pick(self, rng: random.Random, count: int) -> list[int]:
+        """`count` distinct live slots, uniformly (all of them if there are fewer)."""
+        count = max(0, min(count, len(self.order)))
+        return [self.order[pos] for pos in rng.sample(range(len(self.order)), count)]
 
 
 def churn_count(rate: float, base: int) -> int:
