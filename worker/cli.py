@@ -23,6 +23,7 @@ from worker.log import configure_logging, redactor
 from worker.runtime import open_engine
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sandbox.cli import sandbox_command
+from worker.status import commands as status_commands
 from worker.sync import commands as sync_commands
 from worker.sync.commands import EntityChoice, print_results, run_sync
 
@@ -125,6 +126,7 @@ def _settings_for_demo(sandbox_env: dict[str, str]) -> Settings:
 
 sync_commands.register(app)
 service_commands.register(app)
+status_commands.register(app)
 
 
 def main() -> None:
