@@ -56,7 +56,7 @@ svg.spark .fail{stroke:var(--bad);stroke-width:1.6}
 .legend{color:var(--muted);font-size:.85rem}
 footer{color:var(--muted);font-size:.9rem;padding-bottom:2rem}
 @media (max-width:40rem){
-table,thead,tbody,tr,th,td{display:block}
+table,caption,thead,tbody,tr,th,td{display:block;width:auto}
 thead tr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 tr{border:1px solid var(--line);border-radius:.4rem;margin:0 0 .6rem;padding:.25rem .5rem}
 tbody th{border:0;font-size:1.05rem}
@@ -84,7 +84,7 @@ def _time(at: float | None, text: str) -> str:
 
 def _cell(label: str, content: str, css: str = "") -> str:
     klass = f' class="{css}"' if css else ""
-    return f'<td data-label="{_e(label)}"{klass}>{content}</td>'
+    return f'<td data-label="{_e(label)}"{klass}><span>{content}</span></td>'
 
 
 def token_block(brand: str, token: TokenView | None) -> str:

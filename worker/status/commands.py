@@ -1,0 +1,130 @@
+"""`rei-sync status`: the status page's picture in the terminal (rich tables), or its JSON.
+
+Reads only: no migration, no token request. Token states come from the
+shared encrypted store (`TOKEN_ENCRYPTION_KEY`), as a replica would adopt
+them; a refused-keys circuit (FAILED) lives in the daemon's memory and shows
+on its page, not here. Next run times belong to the daemon's scheduler, so
+this command shows each job's schedule instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from worker.auth.build import build_token_manager, build_token_store
+from worker.log import redactor
+from worker.runtime import open_engine
+from worker.scheduler import plan_sync_jobs
+from worker.status.payload import render_json
+from worker.status.source import StatusSource, job_infos
+from worker.status.view import Badge, BrandView, Point, StatusView
+from worker.sync.entities import ENTITY_NAMES
+
+STYLES = {"ok": "green", "warn": "yellow", "bad": "bold red", "idle": "cyan"}
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def badge(b: Badge) -> Text:
+    return Text(b.label, style=STYLES[b.tone])
+
+
+def bars(points: Sequence[Point]) -> str:
+    """The durations as block characters, oldest first; `x` marks a failed run."""
+    values = [p.duration_seconds or 0.0 for p in points]
+    top = max(values, default=0.0) or 1.0
+    return "".join(
+        "x" if p.status in ("failed", "delist_guard_tripped") else BARS[int(v / top * 7)]
+        for p, v in zip(points, values, strict=True)
+    )
+
+
+def brand_tables(brand: BrandView) -> Group:
+    token = Table.grid(padding=(0, 2))
+    token.add_column(style="dim")
+    token.add_column()
+    t = brand.token
+    if t is not None:
+        token.add_row("token", badge(t.state))
+        token.add_row("expires", t.expires_in)
+        token.add_row("renews", t.renews_in)
+        token.add_row("fingerprint", t.fingerprint or "—")
+        if t.last_error:
+            token.add_row("last error", Text(t.last_error, style="red"))
+    jobs = Table(
+        "entity", "last run", "when", "took", "seen", "ins", "upd", "same", "rej", "delist",
+        "schedule", "last 20",
+        title=f"{brand.brand}: {brand.summary.label}",
+        title_justify="left",
+    )  # fmt: skip
+    for job in brand.jobs:
+        last = job.last
+        counts = [str(v) for v in vars(last.counts).values()] if last is not None else ["—"] * 6
+        jobs.add_row(
+            job.entity,
+            badge(job.status),
+            last.started_ago if last else "—",
+            last.duration if last else "—",
+            *counts,
+            job.schedule or "not scheduled",
+            bars(job.history),
+        )
+    return Group(jobs, token)
+
+
+def print_view(console: Console, view: StatusView) -> None:
+    console.print(
+        Text.assemble("rei-sync status: ", badge(view.overall), f" as of {view.generated}")
+    )
+    if view.database_error:
+        console.print(Text(view.database_error, style="bold red"))
+    for brand in view.brands:
+        console.print(brand_tables(brand))
+    leases = Table("job", "holder", "held for", "expires", title="Leases", title_justify="left")
+    for lease in view.leases:
+        leases.add_row(lease.job, lease.holder, lease.held_for, lease.expires_in)
+    console.print(leases if view.leases else Text("Leases: none held now", style="dim"))
+    rejects = Table(
+        "when", "brand", "entity", "source id", "reason", "run",
+        title="Latest rejects", title_justify="left",
+    )  # fmt: skip
+    for r in view.rejects:
+        rejects.add_row(r.ago, r.brand, r.entity, r.source_id, r.reason, str(r.run_id))
+    console.print(rejects if view.rejects else Text("Rejects: none", style="dim"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `status` to the `rei-sync` app."""
+    from worker.cli import _settings as cli_settings
+    from worker.cli import domain_errors
+
+    @app.command()
+    def status(
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print /status.json's document instead.")
+        ] = False,
+    ) -> None:
+        """Show brands, tokens, last runs, leases and rejects for the configured database."""
+        with domain_errors():
+            settings = cli_settings(require_brands=False)
+            jobs = plan_sync_jobs(settings, list(ENTITY_NAMES))
+            with open_engine(settings) as engine:
+                tokens = build_token_manager(settings, store=build_token_store(settings, engine))
+                try:
+                    tokens.preload()
+                    source = StatusSource(
+                        engine, tokens.status, lambda: job_infos(jobs), scrub=redactor.scrub
+                    )
+                    view = source.view()
+                finally:
+                    tokens.close()
+            console = Console(soft_wrap=as_json)
+            if as_json:
+                console.print(render_json(view), markup=False, highlight=False)
+            else:
+                print_view(console, view)
