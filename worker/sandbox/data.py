@@ -237,7 +237,8 @@ class BrandData:
         kind = ptype - 1
         place = location.name
         title_en = f"{vocab.ADJ_EN[int(rand() * 7)]} {vocab.KIND_EN[kind]} in {place}"
-        title_es = f"{vocab.ADJ_ES[int(rand() * 7)]} {vocab.KIND_ES[kind]} en {place}"
+        noun, feminine = vocab.KIND_ES[kind]
+        title_es = f"{vocab.ADJ_ES[int(rand() * 7)][feminine]} {noun} en {place}"
         n_feat = 2 + int(rand() * 4)
         first_feature = int(rand() * 10)
         step = _pick(rand(), (1, 3, 7, 9))

@@ -70,9 +70,18 @@ STREETS = (
     "Avenida Balboa",
     "Calle Ñandú",
 )
-ADJ_ES = ("Hermosa", "Amplia", "Acogedora", "Moderna", "Espectacular", "Encantadora", "Lujosa")
+ADJ_ES = (
+    ("Hermoso", "Hermosa"), ("Amplio", "Amplia"), ("Acogedor", "Acogedora"),
+    ("Moderno", "Moderna"), ("Espectacular", "Espectacular"), ("Encantador", "Encantadora"),
+    ("Lujoso", "Lujosa"),
+)  # fmt: skip
+"""(masculine, feminine): the adjective agrees with the noun in KIND_ES."""
 ADJ_EN = ("Beautiful", "Spacious", "Cozy", "Modern", "Stunning", "Charming", "Luxurious")
-KIND_ES = ("casa", "villa", "apartamento", "lote", "condominio", "oficina", "finca", "local")
+KIND_ES = (
+    ("casa", 1), ("villa", 1), ("apartamento", 0), ("lote", 0), ("condominio", 0),
+    ("oficina", 1), ("finca", 1), ("local comercial", 0),
+)  # fmt: skip
+"""(noun, 1 if feminine), in PropertyType id order."""
 KIND_EN = ("house", "villa", "apartment", "lot", "condo", "office", "farm", "retail space")
 FEATURE_ES = (
     "Cuenta con piscina privada y jardín tropical.",
