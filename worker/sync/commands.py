@@ -27,6 +27,7 @@ from rich.table import Table
 
 from worker.config import Settings
 from worker.errors import ConfigError
+from worker.leases import Lease, LeaseBusyError, LeaseStore, job_key
 from worker.log import get_logger, redactor
 from worker.runtime import build_client, build_token_manager, open_engine
 from worker.sinks.base import RunRecord
@@ -77,32 +78,56 @@ def run_sync(
     resume: RunRecord | None = None,
     stop: threading.Event | None = None,
     on_progress: Callable[[RunProgress], None] | None = None,
+    wait: bool = False,
 ) -> list[RunResult]:
-    """Migrate, then one run per brand x entity, in order; failures are reported, not raised."""
+    """Migrate, then one run per brand x entity, in order; failures are reported, not raised.
+
+    Each run holds the job's lease, the same one the daemon's job takes: another holder →
+    `LeaseBusyError` (exit 1), or with `wait` poll until it is free.
+    """
     brands = [settings.brand(key) for key in brand_keys] if brand_keys else list(settings.brands)
     names = [resume.entity] if resume is not None else entity_names(entities)
     options = SyncOptions(take=settings.rei_page_size, parallelism=parallelism, full_images=full)
     results: list[RunResult] = []
     with open_engine(settings, migrate=True) as engine, requests.Session() as session:
         store = PostgresSink(engine)
+        leases = LeaseStore(engine, ttl_seconds=settings.lease_ttl_seconds)
         tokens = build_token_manager(settings, session)
         for brand in brands:
             client = build_client(settings, brand, tokens, session)
             for name in names:
-                result = sync_entity(
-                    client,
-                    store,
-                    name,
-                    options=options,
-                    mode=mode,
-                    stop=stop,
-                    resume=resume,
-                    on_progress=on_progress,
-                )
+                halt = stop or threading.Event()
+                with _take_lease(leases, job_key(brand.key, name), wait, halt).keep(halt.set):
+                    result = sync_entity(
+                        client,
+                        store,
+                        name,
+                        options=options,
+                        mode=mode,
+                        stop=halt,
+                        resume=resume,
+                        on_progress=on_progress,
+                    )
                 if result.error:
                     err.print(redactor.scrub(f"{brand.key}/{name}: {result.error}"), markup=False)
                 results.append(result)
     return results
+
+
+def _take_lease(leases: LeaseStore, key: str, wait: bool, cancel: threading.Event) -> Lease:
+    lease = leases.try_acquire(key)
+    if lease is not None:
+        return lease
+    if not wait:
+        raise LeaseBusyError(key, leases.holder_of(key))
+    holder = leases.holder_of(key) or "another process"
+    err.print(
+        f"waiting for job {key} (lease held by {holder})",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return leases.acquire(key, wait=True, cancel=cancel)
 
 
 def print_results(results: Sequence[RunResult]) -> None:
@@ -222,12 +247,15 @@ def register(app: typer.Typer) -> None:
         parallelism: Annotated[
             int, typer.Option(min=1, max=32, help="Concurrent API requests.")
         ] = DEFAULT_PARALLELISM,
+        wait: Annotated[
+            bool, typer.Option("--wait", help="Wait while another process runs the same job.")
+        ] = False,
     ) -> None:
         """Run one full sync now for the configured brands, then exit (migrates first)."""
         with domain_errors():
             settings = cli_settings()
             results = run_sync(
-                settings, brand or [], entity or [], full=full, parallelism=parallelism
+                settings, brand or [], entity or [], full=full, parallelism=parallelism, wait=wait
             )
             print_results(results)
             if any(r.status == "failed" for r in results):
@@ -249,6 +277,9 @@ def register(app: typer.Typer) -> None:
         parallelism: Annotated[
             int, typer.Option(min=1, max=32, help="Concurrent API requests.")
         ] = DEFAULT_PARALLELISM,
+        wait: Annotated[
+            bool, typer.Option("--wait", help="Wait while another process runs the same job.")
+        ] = False,
     ) -> None:
         """Load one brand in full with progress; `--resume` continues an interrupted run."""
         with domain_errors():
@@ -263,6 +294,7 @@ def register(app: typer.Typer) -> None:
                     parallelism=parallelism,
                     resume=record,
                     on_progress=on_progress,
+                    wait=wait,
                 )
             print_results(results)
             if any(r.status == "failed" for r in results):
