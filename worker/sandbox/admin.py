@@ -77,11 +77,10 @@ def _dispatch(
             _set_clock(state, body)
             return ok(state.clock.state())
         case "POST", "revoke":
-            brand = _brand(state, body.get("brand"), required=False)
+            brand = None if body.get("brand") is None else _brand(state, body["brand"])
             return ok({"revoked": state.tokens.revoke_tokens(brand)})
         case "POST", "keys":
-            brand = _brand(state, body.get("brand"), required=True)
-            assert brand is not None
+            brand = _brand(state, body.get("brand"))
             revoked = body.get("revoked", True)
             if not isinstance(revoked, bool):
                 raise AdminError(400, "revoked must be true or false")
@@ -138,17 +137,14 @@ def _set_clock(state: SandboxState, body: dict[str, Any]) -> None:
     )
 
 
-def _brand(state: SandboxState, value: Any, *, required: bool) -> str | None:
-    if value is None and not required:
-        return None
+def _brand(state: SandboxState, value: Any) -> str:
     if not isinstance(value, str) or value.upper() not in state.brands:
         raise AdminError(400, f"unknown brand {value!r}; known: {', '.join(state.brands)}")
     return value.upper()
 
 
 def _truth(state: SandboxState, query: dict[str, str]) -> Stream:
-    brand_key = _brand(state, query.get("brand"), required=True)
-    assert brand_key is not None
+    brand_key = _brand(state, query.get("brand"))
     entity = query.get("entity", "properties")
     if entity not in TRUTH_ENTITIES:
         raise AdminError(400, f"entity must be one of {', '.join(TRUTH_ENTITIES)}")

@@ -16,6 +16,8 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+import orjson
+
 from worker.sandbox import admin, api
 from worker.sandbox import responses as r
 from worker.sandbox.config import SandboxConfig
@@ -147,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- API ---------------------------------------------------------------------------
 
     def _api(self, rest: str, body: bytes) -> None:
-        segments = [s for s in rest.split("/")]
+        segments = rest.split("/")
         if segments and segments[-1] == "":
             segments.pop()
         if [s.lower() for s in segments] == TOKEN_ENDPOINT.split("/") and self.command == "POST":
@@ -270,8 +272,6 @@ def _bearer(header: str | None) -> str:
 
 def _api_key_in_json(body: bytes, state: SandboxState) -> str | None:
     """Attribute a (wrong) JSON token request to a brand, for the auth-call counters."""
-    import orjson
-
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
