@@ -24,10 +24,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from worker.clock import to_datetime
 from worker.config import Settings
 from worker.errors import ConfigError
 from worker.leases import job_key
@@ -167,29 +165,3 @@ def add_sync_jobs(
             replace_existing=True,
             **extra,
         )
-
-
-def token_job_id(brand: str) -> str:
-    return f"token:{brand}"
-
-
-def arm_token_job(
-    scheduler: BaseScheduler,
-    brand: str,
-    run: Callable[[str], object],
-    at: float,
-    *,
-    misfire_grace_seconds: float,
-) -> None:
-    """(Re-)arm the brand's one-shot token job at epoch `at` (a past time runs it now)."""
-    scheduler.add_job(
-        run,
-        DateTrigger(run_date=to_datetime(at), timezone=UTC),
-        args=(brand,),
-        id=token_job_id(brand),
-        name=token_job_id(brand),
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=max(1, int(misfire_grace_seconds)),
-        replace_existing=True,
-    )

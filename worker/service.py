@@ -33,9 +33,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import Counter, Gauge, Histogram
 
 from worker.alerts import Alerter, AlertKind
-from worker.auth import MemoryTokenStore, PostgresTokenStore, TokenCipher, TokenManager, TokenState
-from worker.auth.failures import BackoffPolicy
-from worker.auth.store import TokenStore
+from worker.auth import TokenManager, TokenState
+from worker.auth.build import build_token_manager, build_token_store
+from worker.auth.schedule import TokenJobs, schedule_token_refresh
 from worker.clock import Clock, system_clock
 from worker.config import Settings
 from worker.db.migrate import current_revision, head_revision
@@ -46,7 +46,6 @@ from worker.runtime import build_client
 from worker.scheduler import (
     SyncJob,
     add_sync_jobs,
-    arm_token_job,
     plan_sync_jobs,
 )
 from worker.sinks.postgres import PostgresSink
@@ -60,7 +59,6 @@ STALE_FACTOR = 3.0
 """A sync job is stale (unready, alert) after this many intervals without a success."""
 REPEATED_FAILURES = 3
 """Consecutive failed runs of one job before the webhook alerts."""
-TOKEN_JOB_MIN_DELAY_SECONDS = 1.0
 SHUTDOWN_MARGIN_SECONDS = 2.0
 """Kept back from the grace for closing tokens and the server after the runs stop."""
 SUCCESS = ("succeeded", "succeeded_with_rejects")
@@ -113,18 +111,6 @@ LAST_SUCCESS_SQL = sa.text(
 )
 
 
-def build_token_store(settings: Settings, engine: sa.Engine) -> TokenStore:
-    """The encrypted Postgres store (shared by replicas), or memory with a warning without a key."""
-    if settings.token_encryption_key is None:
-        log.warning(
-            "tokens.memory_store",
-            reason="TOKEN_ENCRYPTION_KEY is not set: tokens are not shared between replicas",
-        )
-        return MemoryTokenStore()
-    cipher = TokenCipher.from_setting(settings.token_encryption_key.get_secret_value())
-    return PostgresTokenStore(engine, cipher)
-
-
 @dataclass
 class _ActiveRuns:
     """Stop events of the sync runs in progress, so shutdown can ask each to stop."""
@@ -170,13 +156,13 @@ class Daemon:
             timezone=UTC,
         )
         self.health: HealthServer | None = None
+        self.token_jobs: TokenJobs | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         STARTED_AT.set(self.started_at)
         self.tokens.preload()
-        self.tokens.add_listener(lambda brand, _token: self._arm_token_job(brand))
         baseline = self._last_successes()
         for job in self.jobs:
             INTERVAL.labels(job.brand, job.entity).set(job.schedule.nominal_seconds())
@@ -194,8 +180,9 @@ class Daemon:
             run_at_start=self.settings.run_at_start,
             now=datetime.now(UTC),
         )
-        for brand in self.tokens.brands:
-            self._arm_token_job(brand)
+        self.token_jobs = schedule_token_refresh(
+            self.scheduler, self.tokens, after_run=self._alert_if_refused
+        )
         self.scheduler.start()
         SCHEDULER_RUNNING.set(1)
         log.info(
@@ -306,29 +293,13 @@ class Daemon:
             )
         CONSECUTIVE_FAILURES.labels(*labels).set(self._failures.get(key, 0))
 
-    def run_token_job(self, brand: str) -> None:
-        """Renew the brand's token if due, then re-arm the job for the next `refresh_at`."""
-        try:
-            self.tokens.refresh_if_due(brand)
-            states = {s.brand: s.state for s in self.tokens.status()}
-            if states.get(brand) is TokenState.FAILED:
-                self.alerter.send(
-                    AlertKind.PERMANENT_AUTH_FAILURE, brand, "the API refused the brand's keys"
-                )
-        finally:
-            self._arm_token_job(brand)
-
-    def _arm_token_job(self, brand: str) -> None:
-        if self.stopping.is_set():
-            return
-        at = max(self.tokens.next_refresh_at(brand), self.clock() + TOKEN_JOB_MIN_DELAY_SECONDS)
-        arm_token_job(
-            self.scheduler,
-            brand,
-            self.run_token_job,
-            at,
-            misfire_grace_seconds=self.settings.sync_misfire_grace_seconds,
-        )
+    def _alert_if_refused(self, brand: str) -> None:
+        """After a token job: alert (rate-limited) when the API refused the brand's keys."""
+        states = {s.brand: s.state for s in self.tokens.status()}
+        if states.get(brand) is TokenState.FAILED:
+            self.alerter.send(
+                AlertKind.PERMANENT_AUTH_FAILURE, brand, "the API refused the brand's keys"
+            )
 
     # -- probes ---------------------------------------------------------------------------
 
@@ -387,19 +358,6 @@ def install_signal_handlers(
     signal.signal(signal.SIGINT, handle)
 
 
-def build_token_manager(
-    settings: Settings, engine: sa.Engine, session: requests.Session
-) -> TokenManager:
-    return TokenManager(
-        settings.brands,
-        store=build_token_store(settings, engine),
-        buffer_seconds=settings.token_refresh_buffer_minutes * 60,
-        session=session,
-        timeout=(settings.rei_connect_timeout_seconds, settings.rei_read_timeout_seconds),
-        backoff=BackoffPolicy(permanent_base_seconds=settings.token_failure_cooldown_seconds),
-    )
-
-
 def run_daemon(
     settings: Settings,
     engine: sa.Engine,
@@ -411,7 +369,9 @@ def run_daemon(
     stopped = stop or threading.Event()
     install_signal_handlers(stopped)
     with requests.Session() as session:
-        tokens = build_token_manager(settings, engine, session)
+        tokens = build_token_manager(
+            settings, store=build_token_store(settings, engine), session=session
+        )
         daemon = Daemon(settings, engine, tokens)
         daemon.serve_health()
         daemon.start()

@@ -18,12 +18,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from worker.auth.build import build_token_manager, build_token_store
 from worker.config import Settings, is_loopback, load_settings
 from worker.db.migrate import current_revision, head_revision
 from worker.errors import ConfigError, ReiSyncError
 from worker.log import configure_logging, redactor
 from worker.runtime import open_engine
-from worker.service import Daemon, build_token_manager, run_daemon
+from worker.service import Daemon, run_daemon
 
 out = Console()
 err = Console(stderr=True)
@@ -101,7 +102,9 @@ def _doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
             current, head = current_revision(engine), head_revision()
             rows.append(("database", current == head, f"revision {current} (head {head})"))
             with requests.Session() as session:
-                tokens = build_token_manager(settings, engine, session)
+                tokens = build_token_manager(
+                    settings, store=build_token_store(settings, engine), session=session
+                )
                 try:
                     for brand in settings.brands:
                         try:

@@ -22,6 +22,9 @@ from worker.auth.postgres import PostgresTokenStore
 from worker.auth.store import MemoryTokenStore, TokenStore
 from worker.config import Settings
 from worker.errors import ConfigError
+from worker.log import get_logger
+
+log = get_logger(__name__)
 
 StoreChoice = Literal["auto", "postgres", "memory"]
 
@@ -53,6 +56,12 @@ def build_token_store(
     """`postgres` needs an engine and `TOKEN_ENCRYPTION_KEY`; `auto` uses it when both exist."""
     key = encryption_key(settings)
     if choice == "memory" or (choice == "auto" and (key is None or engine is None)):
+        if choice == "auto" and engine is not None:
+            log.warning(
+                "tokens.memory_store",
+                reason=f"{KEY_VARIABLE} is not set: tokens are not shared between processes "
+                "(create one with `rei-sync token gen-key`)",
+            )
         return MemoryTokenStore()
     if engine is None:
         raise ConfigError("DATABASE_URL", "the postgres token store needs a database")

@@ -10,6 +10,7 @@ job cannot leave a brand to expire.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,8 @@ class TokenJobs:
     scheduler: Any
     manager: TokenManager
     safety_interval_seconds: float = SAFETY_INTERVAL_SECONDS
+    after_run: Callable[[str], None] | None = None
+    """Called with the brand after each run (the daemon alerts on a FAILED brand from here)."""
     armed_at: dict[str, float] = field(default_factory=dict)
 
     def install(self) -> TokenJobs:
@@ -63,6 +66,8 @@ class TokenJobs:
         """The job body: renew if due (errors are recorded by the manager), then re-arm."""
         try:
             self.manager.refresh_if_due(brand)
+            if self.after_run is not None:
+                self.after_run(brand)
         finally:
             self.arm(brand)
 
@@ -104,9 +109,10 @@ def schedule_token_refresh(
     manager: TokenManager,
     *,
     safety_interval_seconds: float = SAFETY_INTERVAL_SECONDS,
+    after_run: Callable[[str], None] | None = None,
 ) -> TokenJobs:
     """Install one token job per brand plus the safety check on `scheduler`; return them."""
-    return TokenJobs(scheduler, manager, safety_interval_seconds).install()
+    return TokenJobs(scheduler, manager, safety_interval_seconds, after_run).install()
 
 
 def _epoch(value: datetime | None) -> float | None:
