@@ -34,7 +34,9 @@ def test_epoch_defaults_change_remove_and_add_exact_counts(admin: Admin, client:
     before = _by_id(admin.truth("AZURA", "properties"), "listingId")
     report = admin.post("epoch")
     assert report["epoch"] == 1
-    assert report["brands"]["AZURA"]["properties"] == {"changed": 4, "removed": 1, "added": 1}
+    azura = report["brands"]["AZURA"]
+    assert azura["properties"] == {"changed": 4, "removed": 1, "added": 1}
+    assert (azura["changed"], azura["removed"], azura["added"]) == (4, 1, 1)
     after = _by_id(admin.truth("AZURA", "properties"), "listingId")
     removed = before.keys() - after.keys()
     added = after.keys() - before.keys()

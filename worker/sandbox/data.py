@@ -447,6 +447,9 @@ class BrandData:
     def advance(self, epoch: int, changed: float, removed: float, added: float) -> JsonDict:
         """One epoch of churn for listings, associates and images; returns exact counts.
 
+        The top-level `changed`/`removed`/`added` are the listings' (as in
+        `properties`); `associates` and `images` have their own.
+
         Fractions apply to the live set before the epoch. Listings of removed
         associates are transferred to a remaining one, and count as changed.
         Image edits touch only listings that exist before and after; images of
@@ -466,10 +469,12 @@ class BrandData:
         self.listings.bump(changed_slots)
         images = self._advance_images(rng, changed, removed, added)
         new_listings = self.listings.add(churn_count(added, live_before))
+        properties = ChurnCounts(
+            len(changed_slots), len(removed_slots), len(new_listings)
+        ).to_json()
         return {
-            "properties": ChurnCounts(
-                len(changed_slots), len(removed_slots), len(new_listings)
-            ).to_json(),
+            **properties,
+            "properties": properties,
             "associates": associates.to_json(),
             "images": images.to_json(),
         }

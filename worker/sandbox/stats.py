@@ -6,6 +6,9 @@ import threading
 from collections import Counter, defaultdict
 from typing import Any
 
+_UNKNOWN = ""
+"""Token requests whose apikey is no brand's."""
+
 
 class Stats:
     def __init__(self, brands: tuple[str, ...]) -> None:
@@ -21,7 +24,7 @@ class Stats:
 
     def auth_call(self, brand: str | None) -> None:
         with self._lock:
-            self._auth_calls[brand or "(unknown)"] += 1
+            self._auth_calls[brand or _UNKNOWN] += 1
 
     def token_issued(self, brand: str) -> None:
         with self._lock:
@@ -35,11 +38,9 @@ class Stats:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            auth = {b: self._auth_calls[b] for b in self._brands}
-            if self._auth_calls["(unknown)"]:
-                auth["(unknown)"] = self._auth_calls["(unknown)"]
             return {
                 "requests": {name: dict(counts) for name, counts in self._requests.items()},
-                "auth_calls": auth,
+                "auth_calls": {b: self._auth_calls[b] for b in self._brands},
+                "auth_calls_unattributed": self._auth_calls[_UNKNOWN],
                 "tokens_issued": {b: self._tokens_issued[b] for b in self._brands},
             }
