@@ -94,7 +94,10 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = None
     alert_min_interval_seconds: float = Field(default=900.0, ge=0)
     token_failure_cooldown_seconds: float = Field(default=60.0, gt=0)
-    """First wait before retrying a brand whose keys were refused (doubles up to 15 min)."""
+    """First wait before retrying a brand whose keys were refused (doubles up to the max)."""
+    token_failure_cooldown_max_seconds: float = Field(default=900.0, gt=0)
+    token_clock_skew_seconds: float = Field(default=30.0, ge=0)
+    """Subtracted from every token's expiry, for clock differences with the API."""
     token_encryption_key: SecretStr | None = None
     """Fernet key(s) for the shared token store in Postgres (`rei-sync run` needs one)."""
 

@@ -1,8 +1,4 @@
-"""From `Settings` to a `TokenManager`: the store, the cipher, the knobs.
-
-Settings that `worker.config.Settings` does not declare (yet) fall back to the
-defaults here, so this module works with older and newer Settings alike.
-"""
+"""From `Settings` to a `TokenManager`: the store, the cipher, the knobs."""
 
 from __future__ import annotations
 
@@ -12,12 +8,8 @@ import requests
 import sqlalchemy as sa
 
 from worker.auth.crypto import KEY_VARIABLE, TokenCipher
-from worker.auth.failures import (
-    FAILURE_COOLDOWN_MAX_SECONDS,
-    PERMANENT_COOLDOWN_BASE_SECONDS,
-    BackoffPolicy,
-)
-from worker.auth.manager import TOKEN_CLOCK_SKEW_SECONDS, TokenManager
+from worker.auth.failures import BackoffPolicy
+from worker.auth.manager import TokenManager
 from worker.auth.postgres import PostgresTokenStore
 from worker.auth.store import MemoryTokenStore, TokenStore
 from worker.config import Settings
@@ -29,24 +21,15 @@ log = get_logger(__name__)
 StoreChoice = Literal["auto", "postgres", "memory"]
 
 
-def _number(settings: Settings, name: str, default: float) -> float:
-    value = getattr(settings, name, None)
-    return float(value) if isinstance(value, int | float) else default
-
-
 def encryption_key(settings: Settings) -> str | None:
-    secret = getattr(settings, "token_encryption_key", None)
+    secret = settings.token_encryption_key
     return secret.get_secret_value() if secret is not None else None
 
 
 def backoff_policy(settings: Settings) -> BackoffPolicy:
     return BackoffPolicy(
-        permanent_base_seconds=_number(
-            settings, "token_failure_cooldown_seconds", PERMANENT_COOLDOWN_BASE_SECONDS
-        ),
-        permanent_max_seconds=_number(
-            settings, "token_failure_cooldown_max_seconds", FAILURE_COOLDOWN_MAX_SECONDS
-        ),
+        permanent_base_seconds=settings.token_failure_cooldown_seconds,
+        permanent_max_seconds=settings.token_failure_cooldown_max_seconds,
     )
 
 
@@ -80,7 +63,7 @@ def build_token_manager(
         session=session,
         timeout=(settings.rei_connect_timeout_seconds, settings.rei_read_timeout_seconds),
         buffer_seconds=settings.token_refresh_buffer_minutes * 60.0,
-        skew_seconds=_number(settings, "token_clock_skew_seconds", TOKEN_CLOCK_SKEW_SECONDS),
+        skew_seconds=settings.token_clock_skew_seconds,
         backoff=backoff_policy(settings),
     )
 
