@@ -4,6 +4,8 @@ migrated database per test, cloned from a template migrated once per session."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from worker.db.embedded import start_embedded_postgres
+from worker.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from worker.db.engine import create_db_engine, libpq_url
 from worker.db.migrate import upgrade_head
 
@@ -30,13 +32,23 @@ def _admin(url: str, statement: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An administrative URL: TEST_DATABASE_URL when set, else a session-wide embedded server."""
+def pg_server_url() -> Iterator[str]:
+    """An administrative URL: TEST_DATABASE_URL when set, else a session-wide embedded server.
+
+    The embedded server lives outside pytest's numbered temp folders, which another
+    pytest session on the same machine may rotate away while this one still runs.
+    """
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return libpq_url(url)
-    home: Path = tmp_path_factory.mktemp("embedded-pg")
-    return start_embedded_postgres(home)
+        yield libpq_url(url)
+        return
+    home = Path(tempfile.mkdtemp(prefix="rei-sync-test-pg-"))
+    home.chmod(0o755)  # as root, the server runs as its own system user
+    try:
+        yield start_embedded_postgres(home)
+    finally:
+        stop_embedded_postgres(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

