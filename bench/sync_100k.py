@@ -5,6 +5,10 @@ rows the no-change run wrote (should be 0).
 
 Uses DATABASE_URL when set (a scratch database it may fill), else an embedded Postgres
 in a temporary folder. The sandbox runs in this process on 127.0.0.1.
+
+Measured 2026-11-28 on this 2-core box (embedded PG 18, take=100, parallelism=4):
+cold full sync 276.8 s (100k listings + 300k images, i.e. 100k image requests),
+no-change resync 57.4 s, rows written by the no-change run: 0.
 """
 
 from __future__ import annotations
