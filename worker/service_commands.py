@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Annotated, NoReturn
 from urllib.parse import urlsplit
 
 import requests
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -97,31 +98,68 @@ def doctor_command() -> None:
 
 def _doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
     rows: list[tuple[str, bool, str]] = []
-    try:
-        with open_engine(settings) as engine:
+    with ExitStack() as stack:
+        engine: sa.Engine | None = None
+        try:
+            engine = stack.enter_context(open_engine(settings))
             current, head = current_revision(engine), head_revision()
-            rows.append(("database", current == head, f"revision {current} (head {head})"))
-            with requests.Session() as session:
-                tokens = build_token_manager(
-                    settings, store=build_token_store(settings, engine), session=session
+        except Exception as exc:
+            rows.append(("database", False, f"unreachable: {_one_line(exc)}"))
+            engine = None
+        else:
+            if current == head:
+                rows.append(("database", True, f"revision {current} (head {head})"))
+            else:
+                shown = current or "empty"
+                rows.append(
+                    ("database", False, f"at {shown}, head is {head}: run rei-sync migrate")
                 )
-                try:
-                    for brand in settings.brands:
-                        try:
-                            tokens.get_valid_token(brand.key)
-                            rows.append((f"token {brand.key}", True, "acquired"))
-                        except ReiSyncError as exc:
-                            rows.append((f"token {brand.key}", False, redactor.scrub(str(exc))))
-                finally:
-                    tokens.close()
-    except Exception as exc:
-        rows.append(("database", False, redactor.scrub(f"{type(exc).__name__}: {exc}")[:200]))
+                engine = None  # the shared token store needs the schema: check keys without it
+        rows.extend(_token_checks(settings, engine))
     for brand in settings.brands:
-        url = urlsplit(brand.api_url)
-        secure = url.scheme == "https" or is_loopback(url.hostname or "")
-        rows.append((f"api url {brand.key}", secure, f"{url.scheme}://{url.hostname}"))
+        rows.append((f"api url {brand.key}", *_scheme_check(brand.api_url)))
         rows.append((f"clock {brand.key}", *_clock_skew(brand.api_url)))
     return rows
+
+
+def _token_checks(settings: Settings, engine: sa.Engine | None) -> list[tuple[str, bool, str]]:
+    """Each brand's token through the shared store, or a memory one without a usable database."""
+    rows: list[tuple[str, bool, str]] = []
+    with requests.Session() as session:
+        try:
+            store = build_token_store(settings, engine)
+        except ReiSyncError as exc:
+            return [("token store", False, redactor.scrub(str(exc)))]
+        tokens = build_token_manager(settings, store=store, session=session)
+        try:
+            for brand in settings.brands:
+                try:
+                    tokens.get_valid_token(brand.key)
+                    rows.append((f"token {brand.key}", True, f"acquired ({tokens.store_name})"))
+                except ReiSyncError as exc:
+                    rows.append((f"token {brand.key}", False, redactor.scrub(str(exc))))
+                except Exception as exc:
+                    rows.append((f"token {brand.key}", False, _one_line(exc)))
+        finally:
+            tokens.close()
+    return rows
+
+
+def _one_line(exc: BaseException) -> str:
+    """`Type: first line` of an error (a DBAPI error's own text, not SQLAlchemy's wrapper)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    text = f"{type(cause).__name__}: {lines[0] if lines else ''}"
+    return redactor.scrub(text)[:200]
+
+
+def _scheme_check(api_url: str) -> tuple[bool, str]:
+    """https, or plain http only to a loopback host (the sandbox): keys must not travel in clear."""
+    url = urlsplit(api_url)
+    shown = f"{url.scheme}://{url.hostname}"
+    if url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname or "")):
+        return True, shown
+    return False, f"{shown}: plain http to a non-loopback host sends keys in clear, use https"
 
 
 def _clock_skew(api_url: str) -> tuple[bool, str]:
