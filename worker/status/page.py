@@ -44,6 +44,7 @@ caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);
 vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
+td time{white-space:nowrap}
 .error{color:var(--bad);overflow-wrap:anywhere}
 .none{color:var(--muted)}
 svg.spark{display:block}
