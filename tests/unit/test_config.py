@@ -98,3 +98,13 @@ def test_secrets_are_masked_in_repr_and_fingerprint_tracks_credentials() -> None
         {**brand_env("AZURA"), "REMAX_AZURA_SECRET_KEY": "rotated"}, env_file=None
     )
     assert brand.credentials_fingerprint() != other.brands[0].credentials_fingerprint()
+
+
+def test_sync_parallelism_defaults_to_4_and_is_bounded_1_to_32() -> None:
+    assert load_settings(brand_env("AZURA"), env_file=None).rei_sync_parallelism == 4
+    env = {**brand_env("AZURA"), "REI_SYNC_PARALLELISM": "12"}
+    assert load_settings(env, env_file=None).rei_sync_parallelism == 12
+    for bad in ("0", "33", "four"):
+        with pytest.raises(ConfigError) as caught:
+            load_settings({**brand_env("AZURA"), "REI_SYNC_PARALLELISM": bad}, env_file=None)
+        assert caught.value.variable == "REI_SYNC_PARALLELISM"
