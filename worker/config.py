@@ -68,6 +68,11 @@ class Settings(BaseSettings):
 
     token_refresh_buffer_minutes: int = Field(default=30, ge=0)
     database_url: SecretStr | None = None
+    database_pooler: Literal["transaction", "session", "none"] | None = None
+    """`transaction` behind a transaction pooler (pgbouncer, Supabase :6543); unset: by port."""
+    supabase_url: str | None = None
+    """Supabase project URL for the REST sink (used only when DATABASE_URL is unset)."""
+    supabase_service_role_key: SecretStr | None = None
     rei_brands: str | None = None
     rei_sync_home: Path = Path(".rei-sync")
     rei_page_size: int = Field(default=100, ge=1, le=10_000)
@@ -124,6 +129,15 @@ class Settings(BaseSettings):
         known = ", ".join(b.key for b in self.brands) or "none"
         raise ConfigError("--brand", f"unknown brand {key!r} (configured: {known})")
 
+    @property
+    def uses_supabase_rest(self) -> bool:
+        """The REST sink: a Supabase URL and service-role key, and no `DATABASE_URL`."""
+        return (
+            self.database_url is None
+            and bool(self.supabase_url)
+            and self.supabase_service_role_key is not None
+        )
+
     def secret_values(self) -> tuple[str, ...]:
         """Every configured secret, for the log redactor."""
         values: list[str] = []
@@ -137,6 +151,8 @@ class Settings(BaseSettings):
             values.extend(self.token_encryption_key.get_secret_value().split(","))
         if self.alert_webhook_url is not None:
             values.append(self.alert_webhook_url.get_secret_value())
+        if self.supabase_service_role_key is not None:
+            values.append(self.supabase_service_role_key.get_secret_value())
         return tuple(v for v in values if v)
 
 

@@ -30,7 +30,7 @@ def database_url(settings: Settings) -> str:
 
 @contextmanager
 def open_engine(settings: Settings, *, migrate: bool = False) -> Iterator[sa.Engine]:
-    engine = create_db_engine(database_url(settings))
+    engine = create_db_engine(database_url(settings), pooler=settings.database_pooler)
     try:
         if migrate:
             upgrade_head(engine)

@@ -18,7 +18,7 @@ def run_replica(
 ) -> None:
     """Wait for every replica, ask for AZURA's token once, report its fingerprint."""
     settings = load_settings(environ=env, env_file=None)
-    engine = create_db_engine(db_url)
+    engine = create_db_engine(db_url, pooler=settings.database_pooler)
     manager = TokenManager(settings.brands, store=PostgresTokenStore(engine, TokenCipher([key])))
     try:
         start.wait(30)
