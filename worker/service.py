@@ -258,7 +258,10 @@ class Daemon:
                     client,
                     self.sink,
                     entity,
-                    options=SyncOptions(take=self.settings.rei_page_size),
+                    options=SyncOptions(
+                        take=self.settings.rei_page_size,
+                        parallelism=self.settings.rei_sync_parallelism,
+                    ),
                     mode="scheduled",
                     stop=stop,
                 )
