@@ -116,8 +116,8 @@ def sync_entity(
     """One run of `entity` ("properties", "associates", "images", "lookups", "geo", or a spec).
 
     `stop` set: the batch in hand is finished and committed, the run ends `aborted`
-    with its checkpoint. `resume`: a paged run continues at that run's checkpoint,
-    in mode `backfill`, and never delists. A domain error (API, auth, database)
+    with its checkpoint. `resume`: a paged run continues at that run's checkpoint (an
+    image sweep after its checkpoint listing id), in mode `backfill`, and never delists. A domain error (API, auth, database)
     ends the run `failed` and is returned in the result; anything else (a bug, an
     interrupt) is recorded as `failed`/`aborted` and re-raised.
     """
@@ -163,7 +163,7 @@ def sync_entity(
             catalogue = target if isinstance(target, Catalogue) else CATALOGUES[entity]
             status = _catalogue(client, store, catalogue, run, options)
         elif entity == IMAGES:
-            status = _image_sweep(client, store, run, options, stop, progress)
+            status = _image_sweep(client, store, run, options, start, stop, progress)
         else:
             raise ValueError(f"unknown entity {entity!r}")
     except ReiSyncError as exc:
@@ -278,18 +278,24 @@ def _image_sweep(
     store: Store,
     run: _Run,
     options: SyncOptions,
+    after: int,
     stop: threading.Event | None,
     progress: Callable[[], None],
 ) -> str:
-    """Every active listing's images, `take` listings per batch."""
-    listing_ids = sorted(store.active_ids(PROPERTIES_TABLE, client.brand.key))
+    """Every active listing's images, `take` listings per batch, in listing-id order.
+
+    The checkpoint is the last listing id whose images are stored (not an offset: the
+    active set may change between runs), so a resumed sweep continues with the ids after it.
+    """
+    active = store.active_ids(PROPERTIES_TABLE, client.brand.key)
+    listing_ids = sorted(i for i in active if i > after)
     for offset in range(0, len(listing_ids), options.take):
         chunk = listing_ids[offset : offset + options.take]
         batch = load_images(client, store, chunk, parallelism=options.parallelism)
         store.record_rejects(run.run_id, run.brand, IMAGES, batch.rejects)
         run.add(batch.written, pages=1, seen=len(chunk), rejected=len(batch.rejects))
         run.add_detail("images", deleted=batch.written.deleted, listings=batch.listings)
-        run.checkpoint = offset + len(chunk)
+        run.checkpoint = chunk[-1]
         progress()
         if stop is not None and stop.is_set():
             return ABORTED
