@@ -19,10 +19,14 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 
+from worker.alerts import Alerter
 from worker.auth import generate_key
-from worker.config import BRAND_VAR
+from worker.auth.build import build_token_manager
+from worker.config import BRAND_VAR, load_settings
 from worker.sandbox import SandboxServer
+from worker.service import Daemon
 
 Poll = Callable[..., Any]
 
@@ -138,3 +142,29 @@ def start_daemon(tmp_path: Path) -> Iterator[DaemonFactory]:
     yield start
     for daemon in started:
         daemon.kill()
+
+
+InProcessFactory = Callable[..., Daemon]
+
+
+@pytest.fixture
+def inprocess_daemon(db_engine: sa.Engine) -> Iterator[InProcessFactory]:
+    """A `Daemon` in this process (scheduler not started): tests call its job functions directly."""
+    sessions: list[requests.Session] = []
+    daemons: list[Daemon] = []
+
+    def make(sandbox: SandboxServer, *, alerter: Alerter | None = None, **env: str) -> Daemon:
+        environ = {**sandbox.env(), "SYNC_JITTER_SECONDS": "0", **env}
+        settings = load_settings(environ=environ, env_file=None)
+        session = requests.Session()
+        sessions.append(session)
+        tokens = build_token_manager(settings, session=session)
+        daemon = Daemon(settings, db_engine, tokens, alerter=alerter)
+        daemons.append(daemon)
+        return daemon
+
+    yield make
+    for daemon in daemons:
+        daemon.tokens.close(timeout=5)
+    for session in sessions:
+        session.close()
