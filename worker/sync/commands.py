@@ -35,7 +35,6 @@ from worker.sinks.postgres import PostgresSink
 from worker.sync.engine import Progress as RunProgress
 from worker.sync.engine import RunResult, SyncOptions, sync_entity
 from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES
-from worker.sync.pipeline import DEFAULT_PARALLELISM
 
 log = get_logger(__name__)
 out = Console()
@@ -74,7 +73,7 @@ def run_sync(
     *,
     full: bool = False,
     mode: str = "manual",
-    parallelism: int = DEFAULT_PARALLELISM,
+    parallelism: int | None = None,
     resume: RunRecord | None = None,
     stop: threading.Event | None = None,
     on_progress: Callable[[RunProgress], None] | None = None,
@@ -83,11 +82,16 @@ def run_sync(
     """Migrate, then one run per brand x entity, in order; failures are reported, not raised.
 
     Each run holds the job's lease, the same one the daemon's job takes: another holder →
-    `LeaseBusyError` (exit 1), or with `wait` poll until it is free.
+    `LeaseBusyError` (exit 1), or with `wait` poll until it is free. `parallelism`
+    unset: `REI_SYNC_PARALLELISM`.
     """
     brands = [settings.brand(key) for key in brand_keys] if brand_keys else list(settings.brands)
     names = [resume.entity] if resume is not None else entity_names(entities)
-    options = SyncOptions(take=settings.rei_page_size, parallelism=parallelism, full_images=full)
+    options = SyncOptions(
+        take=settings.rei_page_size,
+        parallelism=parallelism or settings.rei_sync_parallelism,
+        full_images=full,
+    )
     results: list[RunResult] = []
     with open_engine(settings, migrate=True) as engine, requests.Session() as session:
         store = PostgresSink(engine)
@@ -245,8 +249,11 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--full", help="Also refetch the images of every listing.")
         ] = False,
         parallelism: Annotated[
-            int, typer.Option(min=1, max=32, help="Concurrent API requests.")
-        ] = DEFAULT_PARALLELISM,
+            int | None,
+            typer.Option(
+                min=1, max=32, help="Concurrent API requests. Default: REI_SYNC_PARALLELISM (4)."
+            ),
+        ] = None,
         wait: Annotated[
             bool, typer.Option("--wait", help="Wait while another process runs the same job.")
         ] = False,
@@ -275,8 +282,11 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         parallelism: Annotated[
-            int, typer.Option(min=1, max=32, help="Concurrent API requests.")
-        ] = DEFAULT_PARALLELISM,
+            int | None,
+            typer.Option(
+                min=1, max=32, help="Concurrent API requests. Default: REI_SYNC_PARALLELISM (4)."
+            ),
+        ] = None,
         wait: Annotated[
             bool, typer.Option("--wait", help="Wait while another process runs the same job.")
         ] = False,
@@ -320,10 +330,12 @@ def _resumable(settings: Settings, brand: str, run_id: int) -> RunRecord:
         raise ConfigError("--resume", f"no sync run {run_id}")
     if record.brand != brand.upper():
         raise ConfigError("--resume", f"run {run_id} is for brand {record.brand}, not {brand}")
-    if (
-        record.entity not in ENTITIES
-        and record.entity not in CATALOGUES
-        and record.entity != IMAGES
-    ):
+    if record.entity in CATALOGUES:
+        raise ConfigError(
+            "--resume",
+            f"run {run_id} is a {record.entity} run: catalogues are fetched whole and have no "
+            f"checkpoint; run `rei-sync backfill --brand {brand} --entity {record.entity}`",
+        )
+    if record.entity not in ENTITIES and record.entity != IMAGES:
         raise ConfigError("--resume", f"run {run_id} has unknown entity {record.entity}")
     return record
