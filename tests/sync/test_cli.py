@@ -1,4 +1,4 @@
-"""`rei-sync backfill` and `rei-sync runs` in-process (CliRunner) against the sandbox and Postgres."""
+"""`rei-sync backfill` and `rei-sync runs` in-process (CliRunner) against sandbox + Postgres."""
 
 from __future__ import annotations
 
@@ -113,7 +113,8 @@ def test_backfill_resume_of_a_run_it_cannot_continue_exits_2_with_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("config error: --resume:")
-    assert says in lines[0] and str(run_id) in lines[0]
+    assert says in lines[0]
+    assert str(run_id) in lines[0]
     assert harness.scalar("SELECT count(*) FROM sync_runs") == before
     assert harness.scalar("SELECT count(*) FROM properties") == 0
 
