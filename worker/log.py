@@ -27,9 +27,13 @@ JWT_SHAPE = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-
 OPAQUE_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9\-_~+/]{100,}=*")
 """The vendor's tokens are ~300 opaque characters; nothing we log legitimately is that long."""
 SECRET_FORM_FIELD = re.compile(
-    r"(?i)((?:api_?key|secret_?key|integrator_?id|access_token|token_encryption_key|password)"
-    r"[=:\"'\s]+)[^&\s\"',}]+"
+    r"(?i)((?<![A-Za-z0-9_])"
+    r"(?:api_?key|secret_?key|integrator_?id|access_token|token_encryption_key|password)"
+    r"[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"
 )
+"""`apikey=…`, `"secretkey": "…"`, `password: …` — a name *assigned* a value. A variable name
+inside prose (`REMAX_AZURA_API_KEY: missing`, `TOKEN_ENCRYPTION_KEY is not set`) is left alone;
+configured values are scrubbed by value anyway."""
 SECRET_FIELD_NAMES = frozenset(
     {
         "access_token",

@@ -40,7 +40,7 @@ from worker.clock import Clock, system_clock
 from worker.config import Settings
 from worker.db.migrate import current_revision, head_revision
 from worker.health import HealthServer, Probe
-from worker.leases import LeaseStore
+from worker.leases import LeaseStore, job_key
 from worker.log import get_logger
 from worker.runtime import build_client
 from worker.scheduler import (
@@ -235,7 +235,7 @@ class Daemon:
         """One scheduled run under the job's lease; skipped (and counted) if another holds it."""
         if self.stopping.is_set():
             return None
-        key = f"sync:{brand}:{entity}"
+        key = job_key(brand, entity)
         lease = self.leases.try_acquire(key)
         if lease is None:
             SKIPPED.labels(brand, entity).inc()

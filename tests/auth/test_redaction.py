@@ -71,3 +71,12 @@ def test_the_module_redactor_is_shared() -> None:
     value = "shared-" + secrets.token_hex(8)
     redactor.register([value])
     assert value not in redactor.scrub(f"x {value} y")
+
+
+def test_variable_names_in_prose_are_not_mistaken_for_assignments() -> None:
+    from worker.log import redactor
+
+    assert redactor.scrub("TOKEN_ENCRYPTION_KEY is not set") == "TOKEN_ENCRYPTION_KEY is not set"
+    assert redactor.scrub("REMAX_AZURA_API_KEY: missing") == "REMAX_AZURA_API_KEY: missing"
+    assert redactor.scrub('{"secretkey": "hunter22"}') == '{"secretkey": "[REDACTED]"}'
+    assert redactor.scrub("apikey=abc123&x=1") == "apikey=[REDACTED]&x=1"
