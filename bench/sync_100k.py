@@ -22,12 +22,13 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
+from worker.auth.build import build_token_manager
 from worker.config import load_settings
 from worker.db.embedded import start_embedded_postgres
 from worker.db.engine import create_db_engine
 from worker.db.migrate import upgrade_head
 from worker.log import configure_logging
-from worker.runtime import build_client, build_token_manager
+from worker.runtime import build_client
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sinks.postgres import PostgresSink
 from worker.sync.engine import RunResult, SyncOptions, sync_entity
@@ -83,7 +84,10 @@ def main() -> None:
             adapter = requests.adapters.HTTPAdapter(pool_maxsize=args.parallelism * 2)
             session.mount("http://", adapter)
             client = build_client(
-                settings, settings.brand(BRAND), build_token_manager(settings, session), session
+                settings,
+                settings.brand(BRAND),
+                build_token_manager(settings, session=session),
+                session,
             )
             store = PostgresSink(engine)
             options = SyncOptions(take=args.take, parallelism=args.parallelism)

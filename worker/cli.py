@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from worker import __version__, service_commands
 from worker.config import BRAND_VAR, Settings, load_settings
 from worker.db.migrate import upgrade_head
-from worker.errors import ConfigError, ReiSyncError
-from worker.log import configure_logging, redactor
+from worker.log import configure_logging
 from worker.runtime import open_engine
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sandbox.cli import sandbox_command
 from worker.status import commands as status_commands
 from worker.sync import commands as sync_commands
 from worker.sync.commands import EntityChoice, print_results, run_sync
+from worker.terminal import command_settings, domain_errors, out
 
 app = typer.Typer(
     name="rei-sync",
@@ -36,32 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("sandbox")(sandbox_command)
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    err.print(message, markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Map our errors to exit codes: config → 2, everything else we raise → 1."""
-    try:
-        yield
-    except ConfigError as exc:
-        # Built from a variable name and a fixed problem text, never a value: printed as is
-        # (the shape-based scrubber would mask the variable names it mentions).
-        _fail(2, f"config error: {exc}")
-    except ReiSyncError as exc:
-        _fail(1, redactor.scrub(f"error: {exc}"))
-
-
-def _settings(require_brands: bool = True) -> Settings:
-    settings = load_settings(require_brands=require_brands)
-    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
-    return settings
 
 
 def _version(value: bool) -> None:
@@ -83,7 +54,7 @@ def main_options(
 def migrate() -> None:
     """Upgrade the database schema to the latest migration (DATABASE_URL, or the embedded one)."""
     with domain_errors():
-        settings = _settings(require_brands=False)
+        settings = command_settings(require_brands=False)
         with open_engine(settings) as engine:
             upgrade_head(engine)
         out.print("database migrated to head")

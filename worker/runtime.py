@@ -1,4 +1,4 @@
-"""Turns Settings into the running parts: database engine, token manager, API clients, sink."""
+"""Turns Settings into the running parts: the database engine and the API clients."""
 
 from __future__ import annotations
 
@@ -37,15 +37,6 @@ def open_engine(settings: Settings, *, migrate: bool = False) -> Iterator[sa.Eng
         yield engine
     finally:
         engine.dispose()
-
-
-def build_token_manager(settings: Settings, session: requests.Session) -> TokenManager:
-    return TokenManager(
-        settings.brands,
-        buffer_seconds=settings.token_refresh_buffer_minutes * 60,
-        session=session,
-        timeout=(settings.rei_connect_timeout_seconds, settings.rei_read_timeout_seconds),
-    )
 
 
 def build_client(

@@ -7,51 +7,27 @@ touching the shared command module: `cli.py` calls `register(app)` once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from email.utils import parsedate_to_datetime
-from typing import Annotated, NoReturn
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from worker.auth.build import build_token_manager, build_token_store
-from worker.config import Settings, is_loopback, load_settings
+from worker.config import Settings, is_loopback
 from worker.db.migrate import current_revision, head_revision
 from worker.errors import ConfigError, ReiSyncError
-from worker.log import configure_logging, redactor
+from worker.log import redactor
 from worker.runtime import open_engine
 from worker.service import Daemon, run_daemon
-
-out = Console()
-err = Console(stderr=True)
+from worker.terminal import command_settings, domain_errors, out
 
 MAX_CLOCK_SKEW_SECONDS = 30.0
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    err.print(redactor.scrub(message), markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _domain_errors() -> Iterator[None]:
-    try:
-        yield
-    except ConfigError as exc:
-        _fail(2, f"config error: {exc}")
-    except ReiSyncError as exc:
-        _fail(1, f"error: {exc}")
-
-
-def _load() -> Settings:
-    settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
-    return settings
 
 
 def run_command(
@@ -60,8 +36,8 @@ def run_command(
     ] = False,
 ) -> None:
     """Run the daemon: scheduled token renewals and syncs, /healthz /readyz /metrics."""
-    with _domain_errors():
-        settings = _load()
+    with domain_errors():
+        settings = command_settings()
         with open_engine(settings, migrate=migrate) as engine:
             code = run_daemon(settings, engine)
     raise typer.Exit(code)
@@ -83,7 +59,7 @@ def serve_demo(settings: Settings, *, say: Callable[[str], None] = out.print) ->
 def doctor_command() -> None:
     """Check configuration, database, tokens, API URLs and clock skew; exit 1 if any fails."""
     try:
-        settings = _load()
+        settings = command_settings()
     except ConfigError as exc:
         _report([("configuration", False, redactor.scrub(str(exc)))])
         raise typer.Exit(1) from None

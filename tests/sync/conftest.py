@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from worker.api.client import ReiClient
 from worker.api.retry import RetryPolicy
+from worker.auth.build import build_token_manager
 from worker.config import Settings, load_settings
-from worker.runtime import build_token_manager
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sinks.postgres import PostgresSink
 from worker.sync.engine import RunResult, SyncOptions, sync_entity
@@ -52,7 +52,7 @@ class Harness:
         retry = RetryPolicy(max_attempts=12, sleep=lambda _: None, rng=random.Random(3))
         self.client = ReiClient(
             settings.brand(BRAND),
-            build_token_manager(settings, self.session),
+            build_token_manager(settings, session=self.session),
             session=self.session,
             retry=retry,
             read_timeout=5,

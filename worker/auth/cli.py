@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from worker.auth.build import StoreChoice, build_token_manager, build_token_store
 from worker.auth.crypto import generate_key
 from worker.auth.manager import TokenManager, TokenStatus
 from worker.clock import system_clock
-from worker.config import load_settings
 from worker.errors import ConfigError, ReiSyncError
-from worker.log import configure_logging, redactor
+from worker.log import redactor
+from worker.terminal import command_settings, domain_errors, err, fail, out
 
 token_app = typer.Typer(
     help="Inspect and renew the brands' API tokens.",
@@ -29,8 +28,6 @@ token_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 StoreOption = Annotated[
     str,
@@ -42,20 +39,14 @@ StoreOption = Annotated[
 ]
 
 
-def _fail(code: int, message: str) -> NoReturn:
-    err.print(redactor.scrub(message), markup=False, highlight=False)
-    raise typer.Exit(code)
-
-
 @contextmanager
 def _manager(store_choice: str, *, migrate: bool) -> Iterator[TokenManager]:
     """A manager over the configured store; every error becomes one line and an exit code."""
-    try:
+    with domain_errors():
         if store_choice not in ("auto", "postgres", "memory"):
             raise ConfigError("--store", "must be auto, postgres or memory")
         choice: StoreChoice = store_choice  # type: ignore[assignment]
-        settings = load_settings()
-        configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+        settings = command_settings()
         with ExitStack() as stack:
             engine = None
             wants_db = choice == "postgres" or (
@@ -70,10 +61,6 @@ def _manager(store_choice: str, *, migrate: bool) -> Iterator[TokenManager]:
             )
             stack.callback(manager.close)
             yield manager
-    except ConfigError as exc:
-        _fail(2, f"config error: {exc}")
-    except ReiSyncError as exc:
-        _fail(1, f"error: {exc}")
 
 
 def _in(seconds: float | None, now: float) -> str:
@@ -122,7 +109,7 @@ def refresh(
         keys = manager.brands
         if brand is not None:
             if brand.upper() not in keys:
-                _fail(
+                fail(
                     2,
                     f"config error: --brand: unknown brand {brand!r} "
                     f"(configured: {', '.join(keys)})",

@@ -25,6 +25,7 @@ from worker.status.payload import render_json
 from worker.status.source import StatusSource, job_infos
 from worker.status.view import Badge, BrandView, Point, StatusView
 from worker.sync.entities import ENTITY_NAMES
+from worker.terminal import command_settings, domain_errors
 
 STYLES = {"ok": "green", "warn": "yellow", "bad": "bold red", "idle": "cyan"}
 BARS = "▁▂▃▄▅▆▇█"
@@ -100,8 +101,6 @@ def print_view(console: Console, view: StatusView) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add `status` to the `rei-sync` app."""
-    from worker.cli import _settings as cli_settings
-    from worker.cli import domain_errors
 
     @app.command()
     def status(
@@ -111,7 +110,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show brands, tokens, last runs, leases and rejects for the configured database."""
         with domain_errors():
-            settings = cli_settings(require_brands=False)
+            settings = command_settings(require_brands=False)
             jobs = plan_sync_jobs(settings, list(ENTITY_NAMES))
             with open_engine(settings) as engine:
                 tokens = build_token_manager(settings, store=build_token_store(settings, engine))

@@ -25,20 +25,20 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from worker.auth.build import build_token_manager, build_token_store
 from worker.config import Settings
 from worker.errors import ConfigError
 from worker.leases import Lease, LeaseBusyError, LeaseStore, job_key
 from worker.log import get_logger, redactor
-from worker.runtime import build_client, build_token_manager, open_engine
+from worker.runtime import build_client, open_engine
 from worker.sinks.base import RunRecord
 from worker.sinks.postgres import PostgresSink
 from worker.sync.engine import Progress as RunProgress
 from worker.sync.engine import RunResult, SyncOptions, sync_entity
 from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES
+from worker.terminal import command_settings, domain_errors, err, out
 
 log = get_logger(__name__)
-out = Console()
-err = Console(stderr=True)
 
 PLAIN_PROGRESS_EVERY_SECONDS = 10.0
 
@@ -96,25 +96,32 @@ def run_sync(
     with open_engine(settings, migrate=True) as engine, requests.Session() as session:
         store = PostgresSink(engine)
         leases = LeaseStore(engine, ttl_seconds=settings.lease_ttl_seconds)
-        tokens = build_token_manager(settings, session)
-        for brand in brands:
-            client = build_client(settings, brand, tokens, session)
-            for name in names:
-                halt = stop or threading.Event()
-                with _take_lease(leases, job_key(brand.key, name), wait, halt).keep(halt.set):
-                    result = sync_entity(
-                        client,
-                        store,
-                        name,
-                        options=options,
-                        mode=mode,
-                        stop=halt,
-                        resume=resume,
-                        on_progress=on_progress,
-                    )
-                if result.error:
-                    err.print(redactor.scrub(f"{brand.key}/{name}: {result.error}"), markup=False)
-                results.append(result)
+        tokens = build_token_manager(
+            settings, store=build_token_store(settings, engine), session=session
+        )
+        try:
+            for brand in brands:
+                client = build_client(settings, brand, tokens, session)
+                for name in names:
+                    halt = stop or threading.Event()
+                    with _take_lease(leases, job_key(brand.key, name), wait, halt).keep(halt.set):
+                        result = sync_entity(
+                            client,
+                            store,
+                            name,
+                            options=options,
+                            mode=mode,
+                            stop=halt,
+                            resume=resume,
+                            on_progress=on_progress,
+                        )
+                    if result.error:
+                        err.print(
+                            redactor.scrub(f"{brand.key}/{name}: {result.error}"), markup=False
+                        )
+                    results.append(result)
+        finally:
+            tokens.close()
     return results
 
 
@@ -230,8 +237,6 @@ def progress_reporter(console: Console) -> Iterator[Callable[[RunProgress], None
 
 def register(app: typer.Typer) -> None:
     """Add `sync`, `backfill` and `runs` to the `rei-sync` app."""
-    from worker.cli import _settings as cli_settings
-    from worker.cli import domain_errors
 
     @app.command()
     def sync(
@@ -260,7 +265,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run one full sync now for the configured brands, then exit (migrates first)."""
         with domain_errors():
-            settings = cli_settings()
+            settings = command_settings()
             results = run_sync(
                 settings, brand or [], entity or [], full=full, parallelism=parallelism, wait=wait
             )
@@ -293,7 +298,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load one brand in full with progress; `--resume` continues an interrupted run."""
         with domain_errors():
-            settings = cli_settings()
+            settings = command_settings()
             record = _resumable(settings, brand, resume) if resume is not None else None
             with progress_reporter(out) as on_progress:
                 results = run_sync(
@@ -317,7 +322,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show recent sync runs, newest first."""
         with domain_errors():
-            settings = cli_settings(require_brands=False)
+            settings = command_settings(require_brands=False)
             with open_engine(settings, migrate=True) as engine:
                 records = PostgresSink(engine).recent_runs(brand.upper() if brand else None, limit)
             print_runs(records)
