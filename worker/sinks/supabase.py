@@ -1,0 +1,556 @@
+"""Supabase REST sink: the same `Store` contract as the Postgres sink, through PostgREST.
+
+For deployments that only have a project URL and the service-role key (the
+`rei-sync[supabase]` extra). Change detection works as in Postgres, but on the
+client: the stored `content_hash` (and `delisted_at`) of a brand's rows are read
+once per run and table, paginated with `Range`, and only new or changed rows are
+sent, as batched upserts (`on_conflict` on the natural key, `Prefer:
+resolution=merge-duplicates, return=minimal`). Image sets are replaced per listing
+(upsert the new ones, delete the ones the API dropped); delistings are `PATCH`es
+of `delisted_at`; runs and rejects are rows like any other.
+
+PostgREST has no multi-statement transactions, so a batch is not atomic as it is
+in Postgres: a run killed mid-batch leaves some rows written, which the next run's
+hash comparison simply finds unchanged. Requests are retried on 5xx, 429 (after
+`Retry-After`) and timeouts, at the HTTP transport, with an injectable `sleep`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+from postgrest import APIError, CountMethod, ReturnMethod, SyncRequestBuilder
+from supabase import Client, ClientOptions, create_client
+
+from worker.clock import Clock, system_clock
+from worker.errors import SinkError
+from worker.sinks.base import RunCounts, RunRecord, TableSpec, UpsertResult
+from worker.sinks.postgres import _json, _storable, _unique
+from worker.sync.normalise import Reject, Row
+
+PAGE_SIZE = 1000
+"""Rows per `Range` page when reading stored hashes (Supabase's default `max-rows`)."""
+BATCH_SIZE = 500
+"""Rows per upsert request."""
+FILTER_CHUNK = 200
+"""Ids per `in.(…)` filter, to keep URLs short."""
+RETRY_ATTEMPTS = 5
+RETRY_BASE_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+CONNECT_TIMEOUT_SECONDS = 10.0
+READ_TIMEOUT_SECONDS = 60.0
+ABANDONED_ERROR = "left running by a process that stopped"
+
+Key = tuple[int | None, int]
+"""(scope id or None, key) of a stored row."""
+Stored = dict[Key, tuple[str, bool]]
+"""Key → (content_hash, delisted)."""
+T = TypeVar("T")
+
+
+class RetryingTransport(httpx.BaseTransport):
+    """Retries a request on 5xx/429 answers and on timeouts or connection errors."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport | None = None,
+        *,
+        attempts: int = RETRY_ATTEMPTS,
+        base_seconds: float = RETRY_BASE_SECONDS,
+        max_seconds: float = RETRY_MAX_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._inner = inner or httpx.HTTPTransport()
+        self._attempts = attempts
+        self._base = base_seconds
+        self._max = max_seconds
+        self._sleep = sleep
+        self.retries = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # a body sent again must be in memory
+        for attempt in range(1, self._attempts + 1):
+            delay = min(self._max, self._base * 2 ** (attempt - 1))
+            try:
+                response = self._inner.handle_request(request)
+            except (httpx.TimeoutException, httpx.NetworkError):
+                if attempt == self._attempts:
+                    raise
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt == self._attempts:
+                    return response
+                delay = _retry_after(response, delay, self._max)
+                response.close()
+            self.retries += 1
+            self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _retry_after(response: httpx.Response, default: float, cap: float) -> float:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return min(cap, max(0.0, float(value)))
+    except ValueError:
+        return default
+
+
+def create_supabase_client(
+    url: str,
+    service_role_key: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
+) -> Client:
+    """A supabase-py client whose PostgREST calls go through `RetryingTransport`."""
+    http = httpx.Client(
+        transport=RetryingTransport(transport, sleep=sleep),
+        timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT_SECONDS),
+        follow_redirects=True,
+    )
+    options = ClientOptions(
+        httpx_client=http, postgrest_client_retry=False, auto_refresh_token=False
+    )
+    options.persist_session = False
+    return create_client(url, service_role_key, options=options)
+
+
+class SupabaseSink:
+    """Entity tables and the run ledger of a Supabase project, through its REST API."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        page_size: int = PAGE_SIZE,
+        batch_size: int = BATCH_SIZE,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._client = client
+        self._page_size = page_size
+        self._batch_size = batch_size
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stored: dict[tuple[str, str], Stored] = {}
+        self.requests_for_hashes = 0
+        """How many pages of stored hashes were read (for tests: once per run)."""
+
+    # --- entity tables ---------------------------------------------------------------------
+
+    def upsert(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> UpsertResult:
+        unique = _unique(rows)
+        if not unique:
+            return UpsertResult()
+        if spec.private_table is not None:
+            self._write(
+                self._private_spec(spec),
+                brand,
+                [(r, r.private_hash or "", self._private_record(spec, brand, r)) for r in unique],
+            )
+        written = self._write(
+            spec,
+            brand,
+            [(r, r.content_hash, self._record(spec, brand, r)) for r in unique],
+        )
+        inserted = sum(1 for was_new, _ in written if was_new)
+        return UpsertResult(
+            inserted,
+            len(written) - inserted,
+            len(unique) - len(written),
+            changed_ids=tuple(key for _, key in written),
+        )
+
+    def replace_children(
+        self, spec: TableSpec, brand: str, scope_ids: Sequence[int], rows: Sequence[Row]
+    ) -> UpsertResult:
+        if not scope_ids:
+            return UpsertResult()
+        assert spec.scope is not None
+        result = self.upsert(spec, brand, rows)
+        stored = self._hashes(spec, brand)
+        kept = {(r.scope_id, r.source_id) for r in rows}
+        scopes = set(scope_ids)
+        dropped: dict[int, list[int]] = {}
+        for scope, key in list(stored):
+            if scope in scopes and (scope, key) not in kept:
+                dropped.setdefault(int(scope), []).append(key)
+        deleted = 0
+        for scope, keys in dropped.items():
+            for chunk in _chunks(keys, FILTER_CHUNK):
+                self._run(
+                    f"deleting rows of {spec.table}",
+                    self._table(spec.table)
+                    .delete(returning=ReturnMethod.minimal)
+                    .eq("brand", brand)
+                    .eq(spec.scope, scope)
+                    .in_(spec.key, chunk),
+                )
+                for key in chunk:
+                    stored.pop((scope, key), None)
+                deleted += len(chunk)
+        return result + UpsertResult(deleted=deleted)
+
+    def stale_keys(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> set[int]:
+        if spec.scope is not None:
+            raise ValueError("stale_keys is for tables keyed by one id")
+        stored = self._hashes(spec, brand)
+        return {
+            r.source_id for r in rows if stored.get((None, r.source_id)) != (r.content_hash, False)
+        }
+
+    def stored_hashes(
+        self, spec: TableSpec, brand: str, ids: Sequence[int]
+    ) -> dict[int, tuple[str, str | None]]:
+        """(content hash, private hash or None) of the active stored rows among `ids`."""
+        stored = self._hashes(spec, brand)
+        private = self._hashes(self._private_spec(spec), brand) if spec.private_table else {}
+        found: dict[int, tuple[str, str | None]] = {}
+        for key in ids:
+            entry = stored.get((None, key))
+            if entry is not None and not entry[1]:
+                secret = private.get((None, key))
+                found[key] = (entry[0], None if secret is None else secret[0])
+        return found
+
+    def active_ids(self, spec: TableSpec, brand: str) -> set[int]:
+        return {
+            key for (_, key), (_, delisted) in self._hashes(spec, brand).items() if not delisted
+        }
+
+    def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int:
+        stored = self._hashes(spec, brand)
+        active = [(None, i) for i in dict.fromkeys(ids) if (None, i) in stored]
+        active = [k for k in active if not stored[k][1]]
+        return self._delist(spec, brand, active)
+
+    def delist_absent(
+        self,
+        spec: TableSpec,
+        brand: str,
+        seen: Sequence[tuple[int | None, int]],
+        *,
+        guard_minimum: int,
+        guard_fraction: float,
+    ) -> int | None:
+        stored = self._hashes(spec, brand)
+        active = [key for key, (_, delisted) in stored.items() if not delisted]
+        wanted = {(scope if spec.scope else None, key) for scope, key in seen}
+        missing = [key for key in active if key not in wanted]
+        if len(missing) > max(guard_minimum, int(len(active) * guard_fraction)):
+            return None
+        return self._delist(spec, brand, missing)
+
+    def record_rejects(
+        self, run_id: int, brand: str, entity: str, rejects: Sequence[Reject]
+    ) -> None:
+        records = [
+            {
+                "run_id": run_id,
+                "brand": brand,
+                "entity": entity,
+                "source_id": _storable(r.source_id),
+                "reason": _storable(r.reason),
+                "payload": orjson.loads(_json(r.payload)),
+            }
+            for r in rejects
+        ]
+        for batch in _chunks(records, self._batch_size):
+            self._run(
+                "recording rejects",
+                self._table("sync_rejects").insert(batch, returning=ReturnMethod.minimal),
+            )
+
+    # --- the run ledger ----------------------------------------------------------------------
+
+    def start_run(
+        self,
+        brand: str,
+        entity: str,
+        mode: str,
+        *,
+        take: int | None = None,
+        resumed_from: int | None = None,
+    ) -> int:
+        """A new `running` row (stale `running` rows of the key are abandoned first).
+
+        Also the start of "once per run": the brand's stored hashes are read afresh.
+        """
+        with self._lock:
+            for cached in [k for k in self._stored if k[1] == brand]:
+                del self._stored[cached]
+        self.abandon_stale_runs(brand, entity)
+        response = self._run(
+            "starting a run",
+            self._table("sync_runs").insert(
+                {
+                    "brand": brand,
+                    "entity": entity,
+                    "mode": mode,
+                    "status": "running",
+                    "take": take,
+                    "resumed_from": resumed_from,
+                },
+                returning=ReturnMethod.representation,
+            ),
+        )
+        return int(response.data[0]["id"])
+
+    def checkpoint_run(self, run_id: int, counts: RunCounts, checkpoint: int) -> None:
+        self._run(
+            "checkpointing a run",
+            self._table("sync_runs")
+            .update({**counts.__dict__, "checkpoint": checkpoint}, returning=ReturnMethod.minimal)
+            .eq("id", run_id),
+        )
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        counts: RunCounts,
+        error: str | None = None,
+        *,
+        checkpoint: int | None = None,
+        duration_seconds: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            **counts.__dict__,
+            "status": status,
+            "finished_at": self._now(),
+            "error": error,
+            "duration_seconds": duration_seconds,
+            "details": details,
+        }
+        if checkpoint is not None:
+            values["checkpoint"] = checkpoint
+        self._run(
+            "finishing a run",
+            self._table("sync_runs")
+            .update(values, returning=ReturnMethod.minimal)
+            .eq("id", run_id),
+        )
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        response = self._run("reading a run", self._table("sync_runs").select("*").eq("id", run_id))
+        return _record(response.data[0]) if response.data else None
+
+    def recent_runs(self, brand: str | None = None, limit: int = 20) -> list[RunRecord]:
+        query = self._table("sync_runs").select("*").order("id", desc=True).limit(limit)
+        if brand is not None:
+            query = query.eq("brand", brand)
+        return [_record(row) for row in self._run("reading runs", query).data]
+
+    def abandon_stale_runs(self, brand: str | None = None, entity: str | None = None) -> int:
+        total = 0
+        for has_error in (False, True):
+            values: dict[str, Any] = {"status": "abandoned", "finished_at": self._now()}
+            if not has_error:
+                values["error"] = ABANDONED_ERROR
+            query = (
+                self._table("sync_runs")
+                .update(values, count=CountMethod.exact, returning=ReturnMethod.minimal)
+                .eq("status", "running")
+            )
+            query = query.not_.is_("error", "null") if has_error else query.is_("error", "null")
+            if brand is not None:
+                query = query.eq("brand", brand)
+            if entity is not None:
+                query = query.eq("entity", entity)
+            total += self._run("abandoning stale runs", query).count or 0
+        return total
+
+    # --- internals ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _private_spec(spec: TableSpec) -> TableSpec:
+        assert spec.private_table is not None
+        return TableSpec(
+            spec.private_table,
+            spec.key,
+            spec.private_columns,
+            scope=spec.scope,
+            tracks_delisting=False,
+        )
+
+    def _table(self, name: str) -> SyncRequestBuilder:
+        return self._client.table(name)
+
+    def _now(self) -> str:
+        return datetime.fromtimestamp(self._clock(), UTC).isoformat()
+
+    def _run(self, what: str, query: Any) -> Any:
+        """Execute a built query; PostgREST and network errors become `SinkError`."""
+        try:
+            return query.execute()
+        except APIError as exc:
+            raise SinkError(f"{what} failed: {exc.code or 'error'} {exc.message or ''}") from None
+        except httpx.HTTPError as exc:
+            raise SinkError(f"{what} failed: {type(exc).__name__}") from None
+
+    def _hashes(self, spec: TableSpec, brand: str) -> Stored:
+        """The brand's stored (hash, delisted) per key: read once per run, `Range`-paginated."""
+        with self._lock:
+            cached = self._stored.get((spec.table, brand))
+            if cached is not None:
+                return cached
+            stored: Stored = {}
+            tracks = spec.tracks_delisting
+            columns = [*spec.key_columns, "content_hash"] + (["delisted_at"] if tracks else [])
+            for row in self._pages(spec, brand, ",".join(columns)):
+                scope = int(row[spec.scope]) if spec.scope else None
+                delisted = tracks and row.get("delisted_at") is not None
+                stored[(scope, int(row[spec.key]))] = (str(row["content_hash"]), delisted)
+            self._stored[(spec.table, brand)] = stored
+            return stored
+
+    def _pages(self, spec: TableSpec, brand: str, columns: str) -> Iterator[dict[str, Any]]:
+        start = 0
+        while True:
+            query = self._table(spec.table).select(columns).eq("brand", brand)
+            for column in spec.key_columns:
+                query = query.order(column)
+            query.request.headers["Range-Unit"] = "items"
+            query.request.headers["Range"] = f"{start}-{start + self._page_size - 1}"
+            self.requests_for_hashes += 1
+            page = self._run(f"reading stored hashes of {spec.table}", query).data
+            yield from page
+            if len(page) < self._page_size:
+                return
+            start += len(page)
+
+    def _write(
+        self,
+        spec: TableSpec,
+        brand: str,
+        candidates: list[tuple[Row, str, dict[str, Any]]],
+    ) -> list[tuple[bool, int]]:
+        """Upsert the candidates whose hash differs from the stored one; (was new, key) each."""
+        stored = self._hashes(spec, brand)
+        changed = [
+            (row, digest, record)
+            for row, digest, record in candidates
+            if stored.get(_key(spec, row)) != (digest, False)
+        ]
+        on_conflict = ",".join(("brand", *spec.key_columns))
+        written: list[tuple[bool, int]] = []
+        for batch in _chunks(changed, self._batch_size):
+            self._run(
+                f"upsert into {spec.table}",
+                self._table(spec.table).upsert(
+                    [record for _, _, record in batch],
+                    on_conflict=on_conflict,
+                    returning=ReturnMethod.minimal,
+                ),
+            )
+            for row, digest, _ in batch:
+                key = _key(spec, row)
+                written.append((key not in stored, row.source_id))
+                stored[key] = (digest, False)
+        return written
+
+    def _record(self, spec: TableSpec, brand: str, row: Row) -> dict[str, Any]:
+        record: dict[str, Any] = {"brand": brand, **_key_values(spec, row)}
+        record.update({c: _plain(row.public[c]) for c in spec.columns})
+        record["raw"] = orjson.loads(_json(row.raw))
+        record["content_hash"] = row.content_hash
+        record["updated_at"] = self._now()
+        if spec.tracks_delisting:
+            record["delisted_at"] = None
+        return record
+
+    def _private_record(self, spec: TableSpec, brand: str, row: Row) -> dict[str, Any]:
+        record: dict[str, Any] = {"brand": brand, **_key_values(spec, row)}
+        record.update({c: _plain((row.private or {}).get(c)) for c in spec.private_columns})
+        record["raw"] = orjson.loads(_json(row.private_raw or {}))
+        record["content_hash"] = row.private_hash
+        record["updated_at"] = self._now()
+        return record
+
+    def _delist(self, spec: TableSpec, brand: str, keys: Sequence[Key]) -> int:
+        stored = self._hashes(spec, brand)
+        by_scope: dict[int | None, list[int]] = {}
+        for scope, key in keys:
+            by_scope.setdefault(scope, []).append(key)
+        now = self._now()
+        for scope, ids in by_scope.items():
+            for chunk in _chunks(ids, FILTER_CHUNK):
+                query = (
+                    self._table(spec.table)
+                    .update({"delisted_at": now}, returning=ReturnMethod.minimal)
+                    .eq("brand", brand)
+                    .in_(spec.key, chunk)
+                    .is_("delisted_at", "null")
+                )
+                if spec.scope is not None:
+                    query = query.eq(spec.scope, scope)
+                self._run(f"delisting rows of {spec.table}", query)
+                for key in chunk:
+                    digest, _ = stored[(scope, key)]
+                    stored[(scope, key)] = (digest, True)
+        return len(keys)
+
+
+def _key(spec: TableSpec, row: Row) -> Key:
+    return (row.scope_id if spec.scope else None, row.source_id)
+
+
+def _key_values(spec: TableSpec, row: Row) -> dict[str, Any]:
+    if spec.scope:
+        return {spec.scope: row.scope_id, spec.key: row.source_id}
+    return {spec.key: row.source_id}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value PostgREST casts back exactly (numerics as strings, times as ISO 8601)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return _storable(value)
+    return value
+
+
+def _chunks(items: Sequence[T] | Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _when(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+def _record(row: dict[str, Any]) -> RunRecord:
+    return RunRecord(
+        id=int(row["id"]),
+        brand=row["brand"],
+        entity=row["entity"],
+        mode=row["mode"],
+        status=row["status"],
+        started_at=_when(row["started_at"]) or datetime.fromtimestamp(0, UTC),
+        finished_at=_when(row["finished_at"]),
+        counts=RunCounts(**{name: row[name] for name in RunCounts.__dataclass_fields__}),
+        checkpoint=row["checkpoint"],
+        duration_seconds=row["duration_seconds"],
+        error=row["error"],
+        resumed_from=row["resumed_from"],
+        details=row["details"],
+    )
