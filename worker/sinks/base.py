@@ -104,6 +104,15 @@ class Sink(Protocol):
         """Keys of `rows` that an upsert would write (new, changed or delisted)."""
         ...
 
+    def stored_hashes(
+        self, spec: TableSpec, brand: str, ids: Sequence[int]
+    ) -> dict[int, tuple[str, str | None]]:
+        """(content hash, private hash or None) of the *active* stored rows among `ids`.
+
+        One round trip per call: the no-change path asks once per batch of pages.
+        """
+        ...
+
     def active_ids(self, spec: TableSpec, brand: str) -> set[int]: ...
 
     def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int: ...

@@ -28,6 +28,11 @@ INSERT_REJECTS = sa.text(
 )
 
 
+def stage_table(table: str) -> str:
+    """The temp table a batch for `table` is COPY'd into (one per target, dropped at commit)."""
+    return f"{STAGE_TABLE}_{table}"
+
+
 def merge_sql(
     table: str, keys: Sequence[str], columns: Sequence[str], *, tracks_delisting: bool
 ) -> str:
@@ -41,7 +46,7 @@ def merge_sql(
         updates.append("delisted_at = NULL")
         changed += f" OR {table}.delisted_at IS NOT NULL"
     return (
-        f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {STAGE_TABLE} "
+        f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {stage_table(table)} "
         f"ON CONFLICT (brand, {', '.join(keys)}) DO UPDATE SET {', '.join(updates)} "
         f"WHERE {changed} RETURNING {keys[-1]}, (xmax = 0) AS inserted"
     )
@@ -75,6 +80,20 @@ def stale_keys_sql(spec: TableSpec) -> sa.TextClause:
         f"SELECT {spec.key}, content_hash FROM {spec.table} WHERE brand = :brand "
         f"AND {spec.key} = ANY(:ids)"
         + (" AND delisted_at IS NULL" if spec.tracks_delisting else "")
+    )
+
+
+def stored_hashes_sql(spec: TableSpec) -> str:
+    """Both hashes of the active rows among `ids` (psycopg parameters)."""
+    key = spec.key
+    private_hash, join = "NULL::text", ""
+    if spec.private_table is not None:
+        private_hash = "p.content_hash"
+        join = f" LEFT JOIN {spec.private_table} p ON p.brand = t.brand AND p.{key} = t.{key}"
+    active = " AND t.delisted_at IS NULL" if spec.tracks_delisting else ""
+    return (
+        f"SELECT t.{key}, t.content_hash, {private_hash} FROM {spec.table} t{join} "
+        f"WHERE t.brand = %(brand)s AND t.{key} = ANY(%(ids)s){active}"
     )
 
 
@@ -137,6 +156,24 @@ class PostgresSink(PostgresRunLedger):
             result = connection.execute(stale_keys_sql(spec), {"brand": brand, "ids": list(wanted)})
             stored: dict[int, str] = {int(key): str(digest) for key, digest in result}
         return {key for key, digest in wanted.items() if stored.get(key) != digest}
+
+    def stored_hashes(
+        self, spec: TableSpec, brand: str, ids: Sequence[int]
+    ) -> dict[int, tuple[str, str | None]]:
+        if spec.scope is not None:
+            raise ValueError("stored_hashes is for tables keyed by one id")
+        if not ids:
+            return {}
+        try:
+            with self._engine.connect() as connection:
+                cursor = _cursor(connection)
+                cursor.execute(stored_hashes_sql(spec), {"brand": brand, "ids": list(ids)})
+                return {
+                    int(key): (str(public), None if private is None else str(private))
+                    for key, public, private in cursor.fetchall()
+                }
+        except psycopg.Error as exc:
+            raise SinkError(f"reading hashes of {spec.table} failed: {exc}") from exc
 
     def active_ids(self, spec: TableSpec, brand: str) -> set[int]:
         with self._engine.connect() as connection:
@@ -255,19 +292,22 @@ def _merge(
     *,
     tracks_delisting: bool,
 ) -> list[tuple[int, bool]]:
+    """COPY `records` into `table`'s stage, then merge: three round trips.
+
+    The stage is created per transaction and dropped at commit (transaction-pooler
+    safe); a second merge into the same table in one transaction empties it first.
+    """
     all_columns = ", ".join(["brand", *keys, *columns, "raw", "content_hash"])
-    cursor.execute(f"DROP TABLE IF EXISTS {STAGE_TABLE}")
+    stage = stage_table(table)
     cursor.execute(
-        f"CREATE TEMP TABLE {STAGE_TABLE} ON COMMIT DROP AS "
-        f"SELECT {all_columns} FROM {table} WITH NO DATA"
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
+        f"SELECT {all_columns} FROM {table} WITH NO DATA; DELETE FROM {stage}"
     )
-    with cursor.copy(f"COPY {STAGE_TABLE} ({all_columns}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {stage} ({all_columns}) FROM STDIN") as copy:
         for record in records:
             copy.write_row(record)
     cursor.execute(merge_sql(table, keys, columns, tracks_delisting=tracks_delisting))
-    changed = [(int(row[0]), bool(row[1])) for row in cursor.fetchall()]
-    cursor.execute(f"DROP TABLE {STAGE_TABLE}")
-    return changed
+    return [(int(row[0]), bool(row[1])) for row in cursor.fetchall()]
 
 
 def _unique(rows: Sequence[Row]) -> list[Row]:

@@ -11,21 +11,30 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from worker.api.client import ReiClient
+from worker.api.client import Page, ReiClient
 from worker.errors import ReiSyncError
 from worker.log import get_logger
 from worker.sinks.base import RunCounts, RunRecord, Store, UpsertResult
 from worker.sync import metrics
 from worker.sync.delisting import DELIST_GUARD_FRACTION, DELIST_GUARD_MINIMUM, reconcile
 from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES, PROPERTIES_TABLE, Catalogue, Entity
-from worker.sync.images import load_images
+from worker.sync.images import FetchedImages, ImageBatch, fetch_images, load_images, store_images
 from worker.sync.normalise import Reject, Row
-from worker.sync.pipeline import DEFAULT_PARALLELISM, DEFAULT_PREFETCH_PAGES, fetch_pages
+from worker.sync.pipeline import (
+    DEFAULT_BATCH_ITEMS,
+    DEFAULT_IMAGE_PARALLELISM,
+    DEFAULT_PARALLELISM,
+    DEFAULT_PREFETCH_PAGES,
+    DEFAULT_WINDOW,
+    fetch_page_batches,
+)
 
 log = get_logger(__name__)
 
@@ -46,6 +55,12 @@ class SyncOptions:
     """Concurrent API requests for pages, images and delisting confirmations."""
     prefetch: int = DEFAULT_PREFETCH_PAGES
     """Pages fetched ahead of the loader at most (the bounded queue)."""
+    image_parallelism: int = DEFAULT_IMAGE_PARALLELISM
+    """Concurrent image requests (one per new/changed listing: the bulk of a cold sync)."""
+    batch_items: int = DEFAULT_BATCH_ITEMS
+    """Most records written in one batch (pages already fetched are merged into one)."""
+    window: int = DEFAULT_WINDOW
+    """Batches whose images may be in flight while later pages are read."""
     full_images: bool = False
     """Listings: fetch the images of every listing seen, not only new/changed ones."""
     delist_guard_minimum: int = DELIST_GUARD_MINIMUM
@@ -117,7 +132,8 @@ def sync_entity(
 
     `stop` set: the batch in hand is finished and committed, the run ends `aborted`
     with its checkpoint. `resume`: a paged run continues at that run's checkpoint (an
-    image sweep after its checkpoint listing id), in mode `backfill`, and never delists. A domain error (API, auth, database)
+    image sweep after its checkpoint listing id), in mode `backfill`, and never delists. A
+    domain error (API, auth, database)
     ends the run `failed` and is returned in the result; anything else (a bug, an
     interrupt) is recorded as `failed`/`aborted` and re-raised.
     """
@@ -146,8 +162,9 @@ def sync_entity(
     if resume is not None:
         run.details["resumed_from_checkpoint"] = start
 
-    def progress() -> None:
-        store.checkpoint_run(run.run_id, run.counts, run.checkpoint)
+    def progress(persist: bool = True) -> None:
+        if persist:
+            store.checkpoint_run(run.run_id, run.counts, run.checkpoint)
         if on_progress is not None:
             on_progress(
                 Progress(brand, entity, run.counts, run.checkpoint, monotonic() - run.started)
@@ -177,6 +194,21 @@ def sync_entity(
     return _finish(store, run, status, monotonic)
 
 
+@dataclass
+class _Batch:
+    """Pages normalised and waiting for their listings' images before being written."""
+
+    pages: list[tuple[int, int]]
+    """(records, checkpoint after it) of each page."""
+    rows: list[Row]
+    rejects: list[Reject]
+    unchanged: int
+    images: list[Future[FetchedImages]] = field(default_factory=list)
+
+    def ready(self) -> bool:
+        return all(future.done() for future in self.images)
+
+
 def _scan(
     client: ReiClient,
     store: Store,
@@ -186,10 +218,17 @@ def _scan(
     start: int,
     may_delist: bool,
     stop: threading.Event | None,
-    progress: Callable[[], None],
+    progress: Callable[[bool], None],
 ) -> str:
+    """Pages → fingerprints → only new/changed records normalised → their images → merge.
+
+    Runs of pages that have already arrived are written as one batch; the images
+    of a batch's new/changed listings are fetched on their own bounded pool while
+    later pages are read, and a batch is written (images first, then its rows) once
+    its images are in, strictly in page order, at most `options.window` batches ahead.
+    """
     seen: set[int] = set()
-    pages = fetch_pages(
+    batches = fetch_page_batches(
         client,
         entity.endpoint,
         options.take,
@@ -197,18 +236,36 @@ def _scan(
         parallelism=options.parallelism,
         prefetch=options.prefetch,
         stop=stop,
+        max_items=options.batch_items,
     )
-    with closing(pages):
-        for page in pages:
-            rows, rejects = _split(entity.normalise(item) for item in page.items)
-            seen.update(row.source_id for row in rows)
-            seen.update(int(r.source_id) for r in rejects if r.source_id and r.source_id.isdigit())
-            _load(client, store, entity, run, rows, rejects, options)
-            run.add(UpsertResult(), pages=1, seen=len(page.items))
-            run.checkpoint = page.skip + len(page.items)
-            progress()
-            if stop is not None and stop.is_set():
-                return ABORTED
+    images = (
+        ThreadPoolExecutor(max_workers=options.image_parallelism, thread_name_prefix="rei-image")
+        if entity.has_images
+        else None
+    )
+    window: deque[_Batch] = deque()
+
+    def commit(batch: _Batch) -> None:
+        """Write the batch, then report it page by page; the ledger is written once."""
+        _commit(client, store, entity, run, batch)
+        for n, (seen_on_page, checkpoint) in enumerate(batch.pages, start=1):
+            run.add(UpsertResult(), pages=1, seen=seen_on_page)
+            run.checkpoint = checkpoint
+            progress(n == len(batch.pages))
+
+    try:
+        with closing(batches):
+            for pages in batches:
+                window.append(_prepare(client, store, entity, pages, options, seen, images))
+                while window and (window[0].ready() or len(window) > options.window):
+                    commit(window.popleft())
+                if stop is not None and stop.is_set():
+                    break
+        while window:
+            commit(window.popleft())
+    finally:
+        if images is not None:
+            images.shutdown(wait=True, cancel_futures=True)
     if stop is not None and stop.is_set():
         return ABORTED
     if not may_delist or start > 0:
@@ -228,6 +285,90 @@ def _scan(
         rows, rejects = _split(entity.normalise(item) for item in outcome.still_listed)
         _load(client, store, entity, run, rows, rejects, options)
     return DELIST_GUARD_TRIPPED if outcome.guard_tripped else SUCCEEDED
+
+
+def _prepare(
+    client: ReiClient,
+    store: Store,
+    entity: Entity,
+    pages: Sequence[Page],
+    options: SyncOptions,
+    seen: set[int],
+    images: ThreadPoolExecutor | None,
+) -> _Batch:
+    """Skip records whose stored hashes match (one query), normalise the rest, start images.
+
+    A record's fingerprint (id + public and private hash of its raw document) is what
+    its normalised row would carry, so an unchanged record is neither validated nor
+    sent to the database again.
+    """
+    brand = client.brand.key
+    items = [item for page in pages for item in page.items]
+    stored: dict[int, tuple[str, str | None]] = {}
+    unchanged: list[int] = []
+    pending = items
+    if entity.fingerprint is not None:
+        stored = store.stored_hashes(entity.table, brand, _raw_ids(items, entity.id_field))
+        pending = []
+        for item in items:
+            # Only a record whose id is stored can be unchanged: the others (a cold
+            # sync) go straight to normalising, without the fingerprint's hashing.
+            known = stored.get(_raw_id(item, entity.id_field)) if stored else None
+            fingerprint = entity.fingerprint(item) if known is not None else None
+            if fingerprint is not None and known == fingerprint[1:]:
+                unchanged.append(fingerprint[0])
+            else:
+                pending.append(item)
+    rows, rejects = _split(entity.normalise(item) for item in pending)
+    seen.update(unchanged)
+    seen.update(row.source_id for row in rows)
+    seen.update(int(r.source_id) for r in rejects if r.source_id and r.source_id.isdigit())
+    batch = _Batch(
+        [(len(page.items), page.skip + len(page.items)) for page in pages],
+        rows,
+        rejects,
+        len(unchanged),
+    )
+    if images is not None and rows:
+        if options.full_images:
+            targets = [row.source_id for row in rows] + unchanged
+        else:
+            unasked = [row.source_id for row in rows if row.source_id not in stored]
+            if entity.fingerprint is None or unasked:
+                stored = {**stored, **store.stored_hashes(entity.table, brand, unasked)}
+            targets = sorted(
+                {
+                    row.source_id
+                    for row in rows
+                    if stored.get(row.source_id, (None, None))[0] != row.content_hash
+                }
+            )
+        batch.images = [images.submit(fetch_images, client, target) for target in targets]
+    elif images is not None and options.full_images:
+        batch.images = [images.submit(fetch_images, client, target) for target in unchanged]
+    return batch
+
+
+def _raw_id(item: Any, field: str) -> Any:
+    return item.get(field) if isinstance(item, dict) else None
+
+
+def _raw_ids(items: Sequence[Any], field: str) -> list[int]:
+    """The plain integer ids among raw records (anything else is normalised anyway)."""
+    return [i for i in (_raw_id(item, field) for item in items) if type(i) is int]
+
+
+def _commit(client: ReiClient, store: Store, entity: Entity, run: _Run, batch: _Batch) -> None:
+    """Images first (for listings about to be written), then the rows, then the rejects."""
+    if batch.images:
+        fetched = [future.result() for future in batch.images]
+        _record_images(store, run, store_images(client, store, fetched))
+    written = store.upsert(entity.table, run.brand, batch.rows) if batch.rows else UpsertResult()
+    store.record_rejects(run.run_id, run.brand, entity.name, batch.rejects)
+    run.add(written + UpsertResult(unchanged=batch.unchanged), rejected=len(batch.rejects))
+    invalid = sum(row.invalid_coordinates for row in batch.rows)
+    if invalid:
+        run.add_detail("normalise", invalid_coordinates=invalid)
 
 
 def _load(
@@ -259,7 +400,14 @@ def _load(
 def _store_images(
     client: ReiClient, store: Store, run: _Run, listing_ids: Sequence[int], options: SyncOptions
 ) -> None:
-    batch = load_images(client, store, listing_ids, parallelism=options.parallelism)
+    _record_images(
+        store,
+        run,
+        load_images(client, store, listing_ids, parallelism=options.image_parallelism),
+    )
+
+
+def _record_images(store: Store, run: _Run, batch: ImageBatch) -> None:
     store.record_rejects(run.run_id, run.brand, IMAGES, batch.rejects)
     run.add_detail(
         "images",

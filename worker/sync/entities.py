@@ -31,10 +31,13 @@ from worker.sync.normalise import (
     ASSOCIATE_PRIVATE_COLUMNS,
     PROPERTY_COLUMNS,
     PROPERTY_PRIVATE_COLUMNS,
+    Fingerprint,
     Reject,
     Row,
+    associate_fingerprint,
     normalise_associate,
     normalise_property,
+    property_fingerprint,
 )
 from worker.sync.pipeline import map_bounded
 from worker.sync.records import (
@@ -81,6 +84,10 @@ class Entity:
     details_path: Callable[[int], str]
     is_gone: Callable[[Any], bool]
     has_images: bool = False
+    fingerprint: Callable[[Any], Fingerprint | None] | None = None
+    """Id and hashes of a raw record without normalising it (see `property_fingerprint`)."""
+    id_field: str = ""
+    """The raw record's id field (for `fingerprint`)."""
 
 
 Batch = tuple[TableSpec, list[Row | Reject]]
@@ -164,6 +171,8 @@ PROPERTIES_ENTITY = Entity(
     property_details_path,
     property_is_gone,
     has_images=True,
+    fingerprint=property_fingerprint,
+    id_field="listingId",
 )
 ASSOCIATES_ENTITY = Entity(
     "associates",
@@ -172,6 +181,8 @@ ASSOCIATES_ENTITY = Entity(
     ASSOCIATES_TABLE,
     associate_path,
     associate_is_gone,
+    fingerprint=associate_fingerprint,
+    id_field="associateID",
 )
 LOOKUPS_CATALOGUE = Catalogue("lookups", collect_lookups)
 GEO_CATALOGUE = Catalogue("geo", collect_geo)

@@ -27,23 +27,23 @@ class ImageBatch:
     rejects: tuple[Reject, ...]
 
 
-def load_images(
-    client: ReiClient, sink: Sink, listing_ids: Sequence[int], *, parallelism: int
-) -> ImageBatch:
-    """Fetch and store the images of `listing_ids`; returns what was written and rejected."""
-    if not listing_ids:
-        return ImageBatch(0, UpsertResult(), ())
+FetchedImages = tuple[int, list[Row | Reject] | None]
+"""A listing id and its normalised image records, or None when the API no longer knows it."""
 
-    def fetch(listing_id: int) -> tuple[int, list[Row | Reject] | None]:
-        body = client.get_json_or_none(property_images_path(listing_id))
-        if body is None:
-            return listing_id, None
-        return listing_id, [normalise_image(item) for item in as_list(body, "propertyimages")]
 
-    fetched = map_bounded(fetch, listing_ids, parallelism=parallelism)
+def fetch_images(client: ReiClient, listing_id: int) -> FetchedImages:
+    """One listing's images from the API, normalised (nothing stored)."""
+    body = client.get_json_or_none(property_images_path(listing_id))
+    if body is None:
+        return listing_id, None
+    return listing_id, [normalise_image(item) for item in as_list(body, "propertyimages")]
+
+
+def store_images(client: ReiClient, sink: Sink, fetched: Sequence[FetchedImages]) -> ImageBatch:
+    """Make the stored image sets of the fetched listings equal to what was fetched."""
     found = [(listing_id, items) for listing_id, items in fetched if items is not None]
     rows = [
-        replace(item, scope_id=listing_id)
+        item if item.scope_id == listing_id else replace(item, scope_id=listing_id)
         for listing_id, items in found
         for item in items
         if isinstance(item, Row)
@@ -51,3 +51,15 @@ def load_images(
     rejects = tuple(item for _, items in found for item in items if isinstance(item, Reject))
     written = sink.replace_children(IMAGES_TABLE, client.brand.key, [i for i, _ in found], rows)
     return ImageBatch(len(found), written, rejects)
+
+
+def load_images(
+    client: ReiClient, sink: Sink, listing_ids: Sequence[int], *, parallelism: int
+) -> ImageBatch:
+    """Fetch and store the images of `listing_ids`; returns what was written and rejected."""
+    if not listing_ids:
+        return ImageBatch(0, UpsertResult(), ())
+    fetched = map_bounded(
+        lambda listing_id: fetch_images(client, listing_id), listing_ids, parallelism=parallelism
+    )
+    return store_images(client, sink, fetched)

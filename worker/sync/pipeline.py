@@ -14,12 +14,16 @@ import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from typing import TypeVar
 
 from worker.api.client import Page, PagePath, ReiClient
 
 DEFAULT_PARALLELISM = 4
 DEFAULT_PREFETCH_PAGES = 8
+DEFAULT_BATCH_ITEMS = 1000
+DEFAULT_IMAGE_PARALLELISM = 12
+DEFAULT_WINDOW = 4
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,20 +40,63 @@ def fetch_pages(
     stop: threading.Event | None = None,
 ) -> Generator[Page, None, None]:
     """Pages from offset `start` in order until a short page, or until `stop` is set."""
+    batches = fetch_page_batches(
+        client,
+        endpoint,
+        take,
+        start=start,
+        parallelism=parallelism,
+        prefetch=prefetch,
+        stop=stop,
+        max_items=0,
+    )
+    with closing(batches):
+        for batch in batches:
+            yield from batch
+
+
+def fetch_page_batches(
+    client: ReiClient,
+    endpoint: PagePath,
+    take: int,
+    *,
+    start: int = 0,
+    parallelism: int = DEFAULT_PARALLELISM,
+    prefetch: int = DEFAULT_PREFETCH_PAGES,
+    stop: threading.Event | None = None,
+    max_items: int = DEFAULT_BATCH_ITEMS,
+) -> Generator[list[Page], None, None]:
+    """Like `fetch_pages`, in runs: the next page, plus every page after it that has
+    already arrived, up to `max_items` records (always at least one page).
+
+    A loader slower than the API thus gets bigger batches (fewer round trips and
+    transactions per record) exactly when it is the bottleneck, and single pages
+    while it keeps up, so its checkpoint still moves page by page then.
+    """
     window = max(parallelism, prefetch)
     pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="rei-page")
     pending: deque[Future[Page]] = deque()
     next_skip = start
+
+    def fill() -> None:
+        nonlocal next_skip
+        while len(pending) < window and not (stop is not None and stop.is_set()):
+            pending.append(pool.submit(client.fetch_page, endpoint, take, next_skip))
+            next_skip += take
+
     try:
         while True:
-            while len(pending) < window and not (stop is not None and stop.is_set()):
-                pending.append(pool.submit(client.fetch_page, endpoint, take, next_skip))
-                next_skip += take
+            fill()
             if not pending:
                 return
-            page = pending.popleft().result()
-            yield page
-            if page.is_last:
+            batch = [pending.popleft().result()]
+            items = len(batch[0].items)
+            while not batch[-1].is_last and items < max_items and pending and pending[0].done():
+                batch.append(pending.popleft().result())
+                items += len(batch[-1].items)
+                fill()
+            yield batch
+            if batch[-1].is_last:
                 return
     finally:
         for future in pending:
