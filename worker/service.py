@@ -48,7 +48,7 @@ from worker.scheduler import (
     add_sync_jobs,
     plan_sync_jobs,
 )
-from worker.sinks.postgres import PostgresSink
+from worker.sinks.choose import build_store
 from worker.status.source import daemon_source
 from worker.sync.engine import DELIST_GUARD_TRIPPED, RunResult, SyncOptions, sync_entity
 from worker.sync.entities import ENTITY_NAMES
@@ -144,7 +144,7 @@ class Daemon:
             settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None,
             min_interval_seconds=settings.alert_min_interval_seconds,
         )
-        self.sink = PostgresSink(engine)
+        self.sink = build_store(settings, engine)
         self.clock = clock
         self.started_at = clock()
         self.jobs: list[SyncJob] = plan_sync_jobs(settings, list(ENTITY_NAMES))

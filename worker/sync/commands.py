@@ -32,7 +32,7 @@ from worker.leases import Lease, LeaseBusyError, LeaseStore, job_key
 from worker.log import get_logger, redactor
 from worker.runtime import build_client, open_engine
 from worker.sinks.base import RunRecord
-from worker.sinks.postgres import PostgresSink
+from worker.sinks.choose import build_store
 from worker.sync.engine import Progress as RunProgress
 from worker.sync.engine import RunResult, SyncOptions, sync_entity
 from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES
@@ -94,7 +94,7 @@ def run_sync(
     )
     results: list[RunResult] = []
     with open_engine(settings, migrate=True) as engine, requests.Session() as session:
-        store = PostgresSink(engine)
+        store = build_store(settings, engine)
         leases = LeaseStore(engine, ttl_seconds=settings.lease_ttl_seconds)
         tokens = build_token_manager(
             settings, store=build_token_store(settings, engine), session=session
@@ -324,13 +324,15 @@ def register(app: typer.Typer) -> None:
         with domain_errors():
             settings = command_settings(require_brands=False)
             with open_engine(settings, migrate=True) as engine:
-                records = PostgresSink(engine).recent_runs(brand.upper() if brand else None, limit)
+                records = build_store(settings, engine).recent_runs(
+                    brand.upper() if brand else None, limit
+                )
             print_runs(records)
 
 
 def _resumable(settings: Settings, brand: str, run_id: int) -> RunRecord:
     with open_engine(settings, migrate=True) as engine:
-        record = PostgresSink(engine).get_run(run_id)
+        record = build_store(settings, engine).get_run(run_id)
     if record is None:
         raise ConfigError("--resume", f"no sync run {run_id}")
     if record.brand != brand.upper():
