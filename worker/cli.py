@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from worker import __version__, service_commands
+from worker.auth.cli import token_app
 from worker.config import BRAND_VAR, Settings, load_settings
 from worker.db.migrate import upgrade_head
 from worker.log import configure_logging
@@ -98,6 +99,7 @@ def _settings_for_demo(sandbox_env: dict[str, str]) -> Settings:
 sync_commands.register(app)
 service_commands.register(app)
 status_commands.register(app)
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:
