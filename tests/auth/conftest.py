@@ -3,7 +3,6 @@ suite-wide guard that no key, secret or issued token reaches a log line or an ex
 
 from __future__ import annotations
 
-import io
 import secrets
 import threading
 from collections import deque
@@ -14,14 +13,15 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from worker import errors
+from tests.leak_guard import SecretLedger, leak_guard_fixture, ledger_fixture
+
+__all__ = ["SecretLedger", "leak_guard_fixture", "ledger_fixture"]
 from worker.auth.crypto import TokenCipher, generate_key
 from worker.auth.endpoint import HttpTokenRequester, TokenResponse
 from worker.auth.postgres import PostgresTokenStore
 from worker.auth.store import MemoryTokenStore, TokenStore
 from worker.config import Brand, load_settings
 from worker.db.engine import create_db_engine
-from worker.log import configure_logging
 from worker.sandbox import SandboxConfig, SandboxServer
 
 T0 = 1_800_000_000.0
@@ -39,26 +39,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class SecretLedger:
-    """Every secret a test handed out or was issued; checked against logs and errors."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.values: set[str] = set()
-        self.error_texts: list[str] = []
-
-    def add(self, *values: str) -> None:
-        with self._lock:
-            self.values.update(v for v in values if v)
-
-    def leaks(self, text: str) -> list[str]:
-        return [v for v in self.values if v in text]
-
-    def assert_clean(self, text: str, where: str) -> None:
-        found = self.leaks(text)
-        assert not found, f"{len(found)} secret value(s) leaked into {where}"
 
 
 class FakeRequester:
@@ -112,34 +92,6 @@ def make_brands(ledger: SecretLedger, *keys: str, suffix: str = "") -> tuple[Bra
     env = brand_env(*keys, suffix=suffix)
     ledger.add(*(v for k, v in env.items() if not k.endswith("_API_URL")))
     return load_settings(environ=env, env_file=None).brands
-
-
-@pytest.fixture
-def ledger() -> SecretLedger:
-    return SecretLedger()
-
-
-@pytest.fixture(autouse=True)
-def leak_guard(
-    ledger: SecretLedger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> Iterator[io.StringIO]:
-    """Suite-wide: what an operator would see (rendered logs), what was handed to logging
-    (caplog), and every rei-sync error message created during the test hold no secret."""
-    stream = io.StringIO()
-    configure_logging("DEBUG", "json", stream=stream)
-    original_init = errors.ReiSyncError.__init__
-
-    def recording_init(self: errors.ReiSyncError, *args: Any) -> None:
-        original_init(self, *args)
-        ledger.error_texts.append(f"{self!s} {self!r}")
-
-    monkeypatch.setattr(errors.ReiSyncError, "__init__", recording_init)
-    caplog.set_level("DEBUG")
-    yield stream
-    ledger.assert_clean(stream.getvalue(), "rendered log output")
-    ledger.assert_clean(caplog.text, "captured log records")
-    for text in ledger.error_texts:
-        ledger.assert_clean(text, "an exception message")
 
 
 @pytest.fixture
