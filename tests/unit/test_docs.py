@@ -1,0 +1,48 @@
+"""The docs a newcomer reads first must match the code: quick start, CI, configuration."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from worker.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+SETTINGS = {name.upper() for name in Settings.model_fields if name != "brands"}
+BRAND_VARIABLES = {
+    f"REMAX_<BRAND>_{part}" for part in ("API_URL", "API_KEY", "INTEGRATOR_ID", "SECRET_KEY")
+}
+
+
+def section(title: str) -> str:
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end != -1 else len(README)]
+
+
+def test_quick_start_is_exactly_two_commands_demo_then_tests() -> None:
+    block = re.search(r"```\w*\n(.*?)```", section("Quick start"), re.DOTALL)
+    assert block is not None
+    commands = [line for line in block.group(1).splitlines() if line.strip()]
+    assert commands == ["make demo", "make test"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^demo:.*\n(\t.*\n)*\t\$\(BIN\)/rei-sync demo$", makefile, re.MULTILINE)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
+    assert "make test" in ci
+
+
+def test_configuration_table_lists_every_setting_and_nothing_else() -> None:
+    documented = set(
+        re.findall(r"^\| `([A-Z][A-Z0-9_<>]+)` \|", section("Configuration"), re.MULTILINE)
+    )
+    assert documented == SETTINGS | BRAND_VARIABLES
+
+
+def test_env_example_mentions_every_setting() -> None:
+    example = (ROOT / ".env.example").read_text()
+    mentioned = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
+    assert SETTINGS - mentioned == set()
