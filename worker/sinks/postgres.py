@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from worker.errors import SinkError
 from worker.sinks.base import TableSpec, UpsertResult
+from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.runs import PostgresRunLedger
 from worker.sync.normalise import Reject, Row
 
@@ -111,6 +112,7 @@ def delist_absent_sql(spec: TableSpec) -> sa.TextClause:
     )
 
 
+@translate_db_errors
 class PostgresSink(PostgresRunLedger):
     """Entity tables and the run ledger of one database."""
 

@@ -8,6 +8,7 @@ import orjson
 import sqlalchemy as sa
 
 from worker.sinks.base import RunCounts, RunRecord
+from worker.sinks.dberrors import translate_db_errors
 
 ABANDON_STALE = sa.text(
     "UPDATE sync_runs SET status = 'abandoned', finished_at = now(), "
@@ -43,6 +44,7 @@ RECENT_RUNS = sa.text(
 )
 
 
+@translate_db_errors
 class PostgresRunLedger:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
