@@ -135,7 +135,14 @@ def _text(value: Any) -> Any:
     return value
 
 
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer id, got a bool")
+    return value
+
+
 Flag = Annotated[bool | None, BeforeValidator(_flag)]
+Key = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=MAX_BIGINT)]
 Text = Annotated[str | None, BeforeValidator(_text)]
 Money = Annotated[Decimal | None, _bounded(MAX_MONEY)]
 Size = Annotated[Decimal | None, _bounded(MAX_SIZE)]
@@ -149,7 +156,7 @@ class PropertyRecord(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=False)
 
-    listing_id: Annotated[int, Field(alias="listingId", ge=1, le=MAX_BIGINT)]
+    listing_id: Key = Field(alias="listingId")
     listing_key: Text = Field(None, alias="listingKey")
     title_en: Text = Field(None, alias="listingTitle_en")
     title_es: Text = Field(None, alias="listingTitle_es")
@@ -205,7 +212,7 @@ class PropertyPrivateRecord(BaseModel):
 class AssociateRecord(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    associate_id: Annotated[int, Field(alias="associateID", ge=1, le=MAX_BIGINT)]
+    associate_id: Key = Field(alias="associateID")
     remax_id: Text = Field(None, alias="remaxID")
     first_name: Text = Field(None, alias="firstName")
     last_name: Text = Field(None, alias="lastName")
@@ -394,15 +401,37 @@ def _source_id(raw: dict[str, Any], field: str) -> str | None:
 
 
 def _unstorable_text(raw: dict[str, Any]) -> str | None:
-    """Postgres text and jsonb cannot hold NUL or lone surrogates: such a record is rejected."""
-    for key, value in raw.items():
-        if isinstance(value, str):
-            if "\x00" in value:
-                return f"{key}: contains a NUL byte"
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return f"{key}: text is not valid Unicode"
+    """What Postgres text/jsonb or the content hash cannot hold, anywhere in the record (nested
+    values and keys too): NUL, lone surrogates, integers beyond 64 bits. Such a record is
+    rejected, not crashed on."""
+    return unstorable(raw)
+
+
+def unstorable(value: Any, where: str = "") -> str | None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{where or 'record'}: contains a NUL byte"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where or 'record'}: text is not valid Unicode"
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**63) <= value <= MAX_BIGINT:
+            return f"{where or 'record'}: integer out of the 64-bit range"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            problem = unstorable(key, name) if isinstance(key, str) else None
+            problem = problem or unstorable(item, name)
+            if problem:
+                return problem
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problem = unstorable(item, f"{where}[{index}]")
+            if problem:
+                return problem
     return None
 
 

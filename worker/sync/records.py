@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from worker.sync.normalise import MAX_BIGINT, MAX_TEXT_CHARS, Reject, Row, content_hash
+from worker.sync.normalise import (
+    MAX_BIGINT,
+    MAX_TEXT_CHARS,
+    Reject,
+    Row,
+    content_hash,
+    unstorable,
+)
 
 IMAGE_COLUMNS = ("priority", "image_url", "status")
 LOOKUP_COLUMNS = ("name",)
@@ -72,6 +79,10 @@ def _guarded(build: Callable[[dict[str, Any]], Row], id_key: str) -> Callable[[A
     def normalise(raw: Any) -> Row | Reject:
         if not isinstance(raw, dict):
             return Reject(None, f"record is a {type(raw).__name__}, not an object", raw)
+        problem = unstorable(raw)
+        if problem:
+            source = _lower(raw).get(id_key.lower())
+            return Reject(None if source is None else str(source)[:64], problem, raw)
         try:
             return build(raw)
         except _Invalid as exc:
