@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -52,6 +53,7 @@ class ReiClient:
         self.brand = brand
         self._tokens = tokens
         self._session = session or requests.Session()
+        _widen_pool(self._session, brand.api_url)
         self._timeout = (connect_timeout, read_timeout)
         self._retry = retry or RetryPolicy()
 
@@ -122,6 +124,31 @@ class ReiClient:
             )
         except requests.RequestException as exc:
             raise ApiTransportError(f"{path}: {type(exc).__name__}") from None
+
+
+POOL_CONNECTIONS = 32
+"""Keep-alive connections kept per host: page threads + image threads (requests keeps 10)."""
+
+
+def _widen_pool(session: requests.Session, url: str) -> None:
+    """Give the brand's origin a pool as large as the sync's concurrency.
+
+    With requests' default of 10, the 4 page + 12 image threads of a sync discard and
+    reopen connections ("Connection pool is full"). A custom adapter (tests' fakes)
+    is left alone.
+    """
+    adapter = session.get_adapter(url)
+    if type(adapter) is not requests.adapters.HTTPAdapter:
+        return
+    if getattr(adapter, "_pool_maxsize", 0) >= POOL_CONNECTIONS:
+        return
+    parts = urlsplit(url)
+    session.mount(
+        f"{parts.scheme}://{parts.netloc}/",
+        requests.adapters.HTTPAdapter(
+            pool_maxsize=POOL_CONNECTIONS, max_retries=adapter.max_retries
+        ),
+    )
 
 
 class PagePath(Protocol):

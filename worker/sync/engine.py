@@ -63,6 +63,8 @@ class SyncOptions:
     """Batches whose images may be in flight while later pages are read."""
     full_images: bool = False
     """Listings: fetch the images of every listing seen, not only new/changed ones."""
+    listing_images: bool = True
+    """Listings: fetch images of new/changed listings (False leaves them to the image sweep)."""
     delist_guard_minimum: int = DELIST_GUARD_MINIMUM
     delist_guard_fraction: float = DELIST_GUARD_FRACTION
 
@@ -240,7 +242,7 @@ def _scan(
     )
     images = (
         ThreadPoolExecutor(max_workers=options.image_parallelism, thread_name_prefix="rei-image")
-        if entity.has_images
+        if entity.has_images and options.listing_images
         else None
     )
     window: deque[_Batch] = deque()
