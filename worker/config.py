@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     rei_sync_home: Path = Path(".rei-sync")
     rei_page_size: int = Field(default=100, ge=1, le=10_000)
     rei_sync_parallelism: int = Field(default=4, ge=1, le=32)
-    """Concurrent API requests per sync run (pages, images, delisting checks)."""
+    """Concurrent page and delisting-check requests per sync run (images have their own pool)."""
     rei_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     rei_read_timeout_seconds: float = Field(default=30.0, gt=0)
     rei_allow_insecure_http: bool = False
