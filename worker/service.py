@@ -39,6 +39,7 @@ from worker.auth.schedule import TokenJobs, schedule_token_refresh
 from worker.clock import Clock, system_clock
 from worker.config import Settings
 from worker.db.migrate import current_revision, head_revision
+from worker.errors import ReiSyncError
 from worker.health import HealthServer, Probe
 from worker.leases import LeaseStore, job_key
 from worker.log import get_logger
@@ -48,6 +49,7 @@ from worker.scheduler import (
     add_sync_jobs,
     plan_sync_jobs,
 )
+from worker.sinks.base import SUCCESS_STATUSES
 from worker.sinks.choose import build_store
 from worker.status.source import daemon_source
 from worker.sync.engine import DELIST_GUARD_TRIPPED, RunResult, SyncOptions, sync_entity
@@ -61,7 +63,6 @@ REPEATED_FAILURES = 3
 """Consecutive failed runs of one job before the webhook alerts."""
 SHUTDOWN_MARGIN_SECONDS = 2.0
 """Kept back from the grace for closing tokens and the server after the runs stop."""
-SUCCESS = ("succeeded", "succeeded_with_rejects")
 
 RUNS = Counter(
     "rei_sync_scheduled_runs",
@@ -104,11 +105,6 @@ SKIPPED = Counter(
 )
 SCHEDULER_RUNNING = Gauge("rei_sync_scheduler_running", "1 while the daemon's scheduler runs.")
 STARTED_AT = Gauge("rei_sync_daemon_start_timestamp_seconds", "When the daemon started.")
-
-LAST_SUCCESS_SQL = sa.text(
-    "SELECT brand, entity, extract(epoch FROM max(finished_at)) AS at FROM sync_runs "
-    "WHERE status IN ('succeeded', 'succeeded_with_rejects') GROUP BY brand, entity"
-)
 
 
 @dataclass
@@ -163,7 +159,10 @@ class Daemon:
     def start(self) -> None:
         STARTED_AT.set(self.started_at)
         self.tokens.preload()
-        baseline = self._last_successes()
+        try:
+            baseline = self._last_successes()
+        except ReiSyncError:
+            baseline = {}
         for job in self.jobs:
             INTERVAL.labels(job.brand, job.entity).set(job.schedule.nominal_seconds())
             CONSECUTIVE_FAILURES.labels(job.brand, job.entity).set(0)
@@ -279,7 +278,7 @@ class Daemon:
         DURATION.labels(*labels).observe(result.seconds)
         SEEN.labels(*labels).inc(result.counts.seen)
         REJECTED.labels(*labels).inc(result.counts.rejected)
-        if result.status in SUCCESS:
+        if result.status in SUCCESS_STATUSES:
             LAST_SUCCESS.labels(*labels).set(self.clock())
             self._failures[key] = 0
         elif result.status == "failed":
@@ -307,13 +306,14 @@ class Daemon:
     # -- probes ---------------------------------------------------------------------------
 
     def _last_successes(self) -> dict[tuple[str, str], float]:
-        """(brand, entity) → epoch of the last successful run by any replica; {} on a DB error."""
-        try:
-            with self.engine.connect() as connection:
-                rows = connection.execute(LAST_SUCCESS_SQL).all()
-        except sa.exc.SQLAlchemyError:
-            return {}
-        return {(row.brand, row.entity): float(row.at) for row in rows}
+        """(brand, entity) → epoch of the job's last success by any replica, read from the
+        store (the REST sink keeps runs in Supabase, not in the local database)."""
+        found: dict[tuple[str, str], float] = {}
+        for job in self.jobs:
+            at = self.sink.last_success_at(job.brand, job.entity)
+            if at is not None:
+                found[(job.brand, job.entity)] = at.timestamp()
+        return found
 
     def healthz(self) -> Probe:
         running = self.scheduler.running and not self.stopping.is_set()
@@ -326,11 +326,12 @@ class Daemon:
             current = current_revision(self.engine)
             head = head_revision()
             checks["database"] = "ok" if current == head else f"at {current}, head is {head}"
-            with self.engine.connect() as connection:
-                for row in connection.execute(LAST_SUCCESS_SQL):
-                    last_success[(row.brand, row.entity)] = float(row.at)
         except sa.exc.SQLAlchemyError as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            last_success = self._last_successes()
+        except ReiSyncError as exc:
+            checks["runs"] = f"unreadable: {type(exc).__name__}"
         for status in self.tokens.status():
             bad = status.state in (TokenState.EXPIRED, TokenState.FAILED)
             checks[f"token:{status.brand}"] = status.state.value if bad else "ok"

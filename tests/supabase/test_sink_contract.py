@@ -207,6 +207,26 @@ def test_runs_and_rejects(sink: Store, db_engine: sa.Engine) -> None:
     assert sink.abandon_stale_runs(BRAND) == 1
 
 
+def test_last_success_counts_only_successful_runs_of_that_job(sink: Store) -> None:
+    assert sink.last_success_at(BRAND, "properties") is None
+    ok = sink.start_run(BRAND, "properties", "scheduled")
+    sink.finish_run(ok, "succeeded", RunCounts(pages=1, seen=1))
+    first = sink.last_success_at(BRAND, "properties")
+    assert first is not None
+    failed = sink.start_run(BRAND, "properties", "scheduled")
+    sink.finish_run(failed, "failed", RunCounts(), error="boom")
+    tripped = sink.start_run(BRAND, "properties", "scheduled")
+    sink.finish_run(tripped, "delist_guard_tripped", RunCounts())
+    assert sink.last_success_at(BRAND, "properties") == first
+    assert sink.last_success_at(BRAND, "associates") is None
+    assert sink.last_success_at("NOBODY", "properties") is None
+    with_rejects = sink.start_run(BRAND, "properties", "scheduled")
+    sink.finish_run(with_rejects, "succeeded_with_rejects", RunCounts(rejected=1))
+    latest = sink.last_success_at(BRAND, "properties")
+    assert latest is not None
+    assert latest >= first
+
+
 def test_a_full_sync_through_the_sink_equals_truth(sink: Store, db_engine: sa.Engine) -> None:
     config = SandboxConfig(
         seed=1, listings=70, associates=12, images_per_listing=2, brands=(BRAND,)

@@ -135,6 +135,10 @@ class Sink(Protocol):
     ) -> None: ...
 
 
+SUCCESS_STATUSES = ("succeeded", "succeeded_with_rejects")
+"""Run statuses that count as a success for readiness and staleness alerts."""
+
+
 class RunLedger(Protocol):
     """The `sync_runs` table: one row per (brand, entity) run."""
 
@@ -165,6 +169,10 @@ class RunLedger(Protocol):
     def get_run(self, run_id: int) -> RunRecord | None: ...
 
     def recent_runs(self, brand: str | None = None, limit: int = 20) -> list[RunRecord]: ...
+
+    def last_success_at(self, brand: str, entity: str) -> datetime | None:
+        """When a run of this job last ended in one of `SUCCESS_STATUSES` (any replica)."""
+        ...
 
     def abandon_stale_runs(self, brand: str | None = None, entity: str | None = None) -> int: ...
 

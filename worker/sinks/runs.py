@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
-from worker.sinks.base import RunCounts, RunRecord
+from worker.sinks.base import SUCCESS_STATUSES, RunCounts, RunRecord
 from worker.sinks.dberrors import translate_db_errors
 
 ABANDON_STALE = sa.text(
@@ -41,6 +42,10 @@ GET_RUN = sa.text(f"SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = :id")
 RECENT_RUNS = sa.text(
     f"SELECT {RUN_COLUMNS} FROM sync_runs "
     "WHERE CAST(:brand AS text) IS NULL OR brand = :brand ORDER BY id DESC LIMIT :limit"
+)
+LAST_SUCCESS = sa.text(
+    "SELECT max(finished_at) FROM sync_runs "
+    "WHERE brand = :brand AND entity = :entity AND status = ANY(:statuses)"
 )
 
 
@@ -117,6 +122,14 @@ class PostgresRunLedger:
         with self._engine.connect() as connection:
             rows = connection.execute(RECENT_RUNS, {"brand": brand, "limit": limit}).mappings()
             return [_record(row) for row in rows]
+
+    def last_success_at(self, brand: str, entity: str) -> datetime | None:
+        with self._engine.connect() as connection:
+            value = connection.execute(
+                LAST_SUCCESS,
+                {"brand": brand, "entity": entity, "statuses": list(SUCCESS_STATUSES)},
+            ).scalar_one()
+        return value if isinstance(value, datetime) else None
 
     def abandon_stale_runs(self, brand: str | None = None, entity: str | None = None) -> int:
         """Mark every `running` run (of one key, one brand, or all) `abandoned`; returns how many.

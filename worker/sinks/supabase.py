@@ -31,7 +31,7 @@ from supabase import Client, ClientOptions, create_client
 
 from worker.clock import Clock, system_clock
 from worker.errors import SinkError
-from worker.sinks.base import RunCounts, RunRecord, TableSpec, UpsertResult
+from worker.sinks.base import SUCCESS_STATUSES, RunCounts, RunRecord, TableSpec, UpsertResult
 from worker.sinks.postgres import _json, _storable, _unique
 from worker.sync.normalise import Reject, Row
 
@@ -351,6 +351,20 @@ class SupabaseSink:
         if brand is not None:
             query = query.eq("brand", brand)
         return [_record(row) for row in self._run("reading runs", query).data]
+
+    def last_success_at(self, brand: str, entity: str) -> datetime | None:
+        query = (
+            self._table("sync_runs")
+            .select("finished_at")
+            .eq("brand", brand)
+            .eq("entity", entity)
+            .in_("status", list(SUCCESS_STATUSES))
+            .not_.is_("finished_at", "null")
+            .order("finished_at", desc=True)
+            .limit(1)
+        )
+        rows = self._run("reading the last success", query).data
+        return _when(rows[0]["finished_at"]) if rows else None
 
     def abandon_stale_runs(self, brand: str | None = None, entity: str | None = None) -> int:
         total = 0
