@@ -207,6 +207,49 @@ def test_runs_and_rejects(sink: Store, db_engine: sa.Engine) -> None:
     assert sink.abandon_stale_runs(BRAND) == 1
 
 
+def test_recent_runs_of_one_job_and_latest_rejects_without_payload(sink: Store) -> None:
+    runs: dict[str, list[int]] = {}
+    for entity in ("properties", "associates", "properties", "geo", "properties"):
+        run_id = sink.start_run(BRAND, entity, "scheduled")
+        sink.finish_run(run_id, "succeeded", RunCounts(pages=1, seen=1))
+        runs.setdefault(entity, []).append(run_id)
+    other = sink.start_run("BLUE_OCEAN", "properties", "manual")
+    newest_first = runs["properties"][::-1]
+    assert [r.id for r in sink.recent_runs(BRAND, 20, "properties")] == newest_first
+    assert [r.id for r in sink.recent_runs(BRAND, 2, entity="properties")] == newest_first[:2]
+    assert [r.id for r in sink.recent_runs(entity="properties")] == [other, *newest_first]
+    assert [r.id for r in sink.recent_runs(BRAND, entity="geo")] == runs["geo"]
+    assert sink.recent_runs(BRAND, entity="images") == []
+    assert sink.recent_runs("NOBODY", entity="properties") == []
+    assert [r.id for r in sink.recent_runs(limit=2)] == [other, newest_first[0]]
+    (latest,) = sink.recent_runs("BLUE_OCEAN", 5, "properties")
+    assert (latest.brand, latest.entity, latest.mode, latest.status) == (
+        "BLUE_OCEAN",
+        "properties",
+        "manual",
+        "running",
+    )
+
+    assert sink.latest_rejects() == []
+    sink.record_rejects(runs["geo"][0], BRAND, "geo", [Reject("g1", "no name", {"k": "v"})])
+    private = {"ownerEmail": "owner@example.com"}
+    sink.record_rejects(
+        other,
+        "BLUE_OCEAN",
+        "properties",
+        [Reject(None, "bad\x00price", private), Reject("9", "no id", private)],
+    )
+    two = sink.latest_rejects(2)
+    assert [(r.run_id, r.brand, r.entity, r.source_id, r.reason) for r in two] == [
+        (other, "BLUE_OCEAN", "properties", "9", "no id"),
+        (other, "BLUE_OCEAN", "properties", None, "bad\ufffdprice"),
+    ]
+    assert two[0].id > two[1].id
+    assert two[0].created_at.tzinfo is not None
+    assert "owner@example.com" not in repr(sink.latest_rejects())
+    assert [r.source_id for r in sink.latest_rejects()] == ["9", None, "g1"]
+
+
 def test_last_success_counts_only_successful_runs_of_that_job(sink: Store) -> None:
     assert sink.last_success_at(BRAND, "properties") is None
     ok = sink.start_run(BRAND, "properties", "scheduled")
@@ -282,6 +325,30 @@ def test_rest_sink_reads_hashes_once_per_run_paginated_and_sends_only_changes(
     prefer = write.headers["Prefer"]
     assert "resolution=merge-duplicates" in prefer
     assert "return=minimal" in prefer
+
+
+def test_rest_sink_reads_runs_of_one_job_in_index_order_and_rejects_without_payload(
+    api: PostgrestDouble, sleeps: Sleeps
+) -> None:
+    sink = make_supabase_sink(api, sleeps)
+    run_id = begin(sink)
+    sink.record_rejects(run_id, BRAND, "properties", [Reject("1", "why", {"secret": "s"})])
+    api.log.clear()
+    sink.recent_runs(BRAND, 20, "properties")
+    assert [r.reason for r in sink.latest_rejects(5)] == ["why"]
+    runs_read, *_ = api.requests("GET", "sync_runs")
+    params = dict(runs_read.params)
+    assert (params["brand"], params["entity"], params["limit"]) == (
+        f"eq.{BRAND}",
+        "eq.properties",
+        "20",
+    )
+    assert params["order"] == "started_at.desc,id.desc"
+    for read in api.requests("GET", "sync_rejects"):
+        selected = dict(read.params)["select"].split(",")
+        assert "payload" not in selected
+        assert "*" not in selected
+        assert dict(read.params)["order"] == "id.desc"
 
 
 def test_rest_sink_retries_5xx_429_and_gives_up_with_a_sink_error(

@@ -91,6 +91,19 @@ class RunRecord:
     details: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class RejectRecord:
+    """One `sync_rejects` row without its `payload`: where the record came from and why."""
+
+    id: int
+    run_id: int
+    brand: str
+    entity: str
+    source_id: str | None
+    reason: str
+    created_at: datetime
+
+
 class Sink(Protocol):
     """Entity tables: merge batches, replace child sets, delist."""
 
@@ -140,7 +153,7 @@ SUCCESS_STATUSES = ("succeeded", "succeeded_with_rejects")
 
 
 class RunLedger(Protocol):
-    """The `sync_runs` table: one row per (brand, entity) run."""
+    """The `sync_runs` table (one row per (brand, entity) run) and, read back, `sync_rejects`."""
 
     def start_run(
         self,
@@ -168,7 +181,19 @@ class RunLedger(Protocol):
 
     def get_run(self, run_id: int) -> RunRecord | None: ...
 
-    def recent_runs(self, brand: str | None = None, limit: int = 20) -> list[RunRecord]: ...
+    def recent_runs(
+        self, brand: str | None = None, limit: int = 20, entity: str | None = None
+    ) -> list[RunRecord]:
+        """The latest `limit` runs (of one brand, one entity, or one job), newest first.
+
+        One job's runs never overlap (its lease and `start_run` see to that), so its
+        newest-first order by start time and by id are the same.
+        """
+        ...
+
+    def latest_rejects(self, limit: int = 20) -> list[RejectRecord]:
+        """The latest `limit` rejects of any run, newest first, never with their payload."""
+        ...
 
     def last_success_at(self, brand: str, entity: str) -> datetime | None:
         """When a run of this job last ended in one of `SUCCESS_STATUSES` (any replica)."""

@@ -1,4 +1,5 @@
-"""The `sync_runs` ledger in Postgres: start (abandoning stale runs), checkpoint, finish, read."""
+"""The `sync_runs` ledger in Postgres: start (abandoning stale runs), checkpoint, finish, read;
+and the latest `sync_rejects`, read without their payload."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from worker.sinks.base import SUCCESS_STATUSES, RunCounts, RunRecord
+from worker.sinks.base import SUCCESS_STATUSES, RejectRecord, RunCounts, RunRecord
 from worker.sinks.dberrors import translate_db_errors
 
 ABANDON_STALE = sa.text(
@@ -41,8 +42,21 @@ RUN_COLUMNS = (
 GET_RUN = sa.text(f"SELECT {RUN_COLUMNS} FROM sync_runs WHERE id = :id")
 RECENT_RUNS = sa.text(
     f"SELECT {RUN_COLUMNS} FROM sync_runs "
-    "WHERE CAST(:brand AS text) IS NULL OR brand = :brand ORDER BY id DESC LIMIT :limit"
+    "WHERE (CAST(:brand AS text) IS NULL OR brand = :brand) "
+    "AND (CAST(:entity AS text) IS NULL OR entity = :entity) "
+    "ORDER BY id DESC LIMIT :limit"
 )
+"""The latest runs of every job, one brand or one entity (the primary key gives the order)."""
+RECENT_JOB_RUNS = sa.text(
+    f"SELECT {RUN_COLUMNS} FROM sync_runs WHERE brand = :brand AND entity = :entity "
+    "ORDER BY started_at DESC, id DESC LIMIT :limit"
+)
+"""The latest runs of one brand × entity, read in order from `sync_runs_key_started`."""
+LATEST_REJECTS = sa.text(
+    "SELECT id, run_id, brand, entity, source_id, reason, created_at FROM sync_rejects "
+    "ORDER BY id DESC LIMIT :limit"
+)
+"""Never `payload`: it may hold private fields kept for diagnosis."""
 LAST_SUCCESS = sa.text(
     "SELECT max(finished_at) FROM sync_runs "
     "WHERE brand = :brand AND entity = :entity AND status = ANY(:statuses)"
@@ -118,10 +132,20 @@ class PostgresRunLedger:
             row = connection.execute(GET_RUN, {"id": run_id}).mappings().first()
         return None if row is None else _record(row)
 
-    def recent_runs(self, brand: str | None = None, limit: int = 20) -> list[RunRecord]:
+    def recent_runs(
+        self, brand: str | None = None, limit: int = 20, entity: str | None = None
+    ) -> list[RunRecord]:
+        query = RECENT_JOB_RUNS if brand is not None and entity is not None else RECENT_RUNS
         with self._engine.connect() as connection:
-            rows = connection.execute(RECENT_RUNS, {"brand": brand, "limit": limit}).mappings()
+            rows = connection.execute(
+                query, {"brand": brand, "entity": entity, "limit": limit}
+            ).mappings()
             return [_record(row) for row in rows]
+
+    def latest_rejects(self, limit: int = 20) -> list[RejectRecord]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(LATEST_REJECTS, {"limit": limit}).mappings()
+            return [RejectRecord(**row) for row in rows]
 
     def last_success_at(self, brand: str, entity: str) -> datetime | None:
         with self._engine.connect() as connection:

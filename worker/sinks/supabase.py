@@ -31,7 +31,14 @@ from supabase import Client, ClientOptions, create_client
 
 from worker.clock import Clock, system_clock
 from worker.errors import SinkError
-from worker.sinks.base import SUCCESS_STATUSES, RunCounts, RunRecord, TableSpec, UpsertResult
+from worker.sinks.base import (
+    SUCCESS_STATUSES,
+    RejectRecord,
+    RunCounts,
+    RunRecord,
+    TableSpec,
+    UpsertResult,
+)
 from worker.sinks.postgres import _json, _storable, _unique
 from worker.sync.normalise import Reject, Row
 
@@ -48,6 +55,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CONNECT_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 60.0
 ABANDONED_ERROR = "left running by a process that stopped"
+REJECT_COLUMNS = "id,run_id,brand,entity,source_id,reason,created_at"
+"""What `latest_rejects` selects: never `payload` (it may hold private fields)."""
 
 Key = tuple[int | None, int]
 """(scope id or None, key) of a stored row."""
@@ -346,11 +355,34 @@ class SupabaseSink:
         response = self._run("reading a run", self._table("sync_runs").select("*").eq("id", run_id))
         return _record(response.data[0]) if response.data else None
 
-    def recent_runs(self, brand: str | None = None, limit: int = 20) -> list[RunRecord]:
-        query = self._table("sync_runs").select("*").order("id", desc=True).limit(limit)
+    def recent_runs(
+        self, brand: str | None = None, limit: int = 20, entity: str | None = None
+    ) -> list[RunRecord]:
+        query = self._table("sync_runs").select("*")
         if brand is not None:
             query = query.eq("brand", brand)
+        if entity is not None:
+            query = query.eq("entity", entity)
+        if brand is not None and entity is not None:  # in the order of sync_runs_key_started
+            query = query.order("started_at", desc=True)
+        query = query.order("id", desc=True).limit(limit)
         return [_record(row) for row in self._run("reading runs", query).data]
+
+    def latest_rejects(self, limit: int = 20) -> list[RejectRecord]:
+        query = self._table("sync_rejects").select(REJECT_COLUMNS).order("id", desc=True)
+        rows = self._run("reading rejects", query.limit(limit)).data
+        return [
+            RejectRecord(
+                id=int(row["id"]),
+                run_id=int(row["run_id"]),
+                brand=row["brand"],
+                entity=row["entity"],
+                source_id=row["source_id"],
+                reason=row["reason"],
+                created_at=_when(row["created_at"]) or datetime.fromtimestamp(0, UTC),
+            )
+            for row in rows
+        ]
 
     def last_success_at(self, brand: str, entity: str) -> datetime | None:
         query = (

@@ -1,10 +1,12 @@
 """`rei-sync status`: the status page's picture in the terminal (rich tables), or its JSON.
 
-Reads only: no migration, no token request. Token states come from the
-shared encrypted store (`TOKEN_ENCRYPTION_KEY`), as a replica would adopt
-them; a refused-keys circuit (FAILED) lives in the daemon's memory and shows
-on its page, not here. Next run times belong to the daemon's scheduler, so
-this command shows each job's schedule instead.
+Reads only: no migration, no token request. Runs and rejects come from the store
+the sync writes to (Supabase's REST API in REST mode), leases from the local
+database. Token states come from the shared encrypted store
+(`TOKEN_ENCRYPTION_KEY`), as a replica would adopt them; a refused-keys circuit
+(FAILED) lives in the daemon's memory and shows on its page, not here. Next run
+times belong to the daemon's scheduler, so this command shows each job's
+schedule instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from worker.auth.build import build_token_manager, build_token_store
 from worker.log import redactor
 from worker.runtime import open_engine
 from worker.scheduler import plan_sync_jobs
+from worker.sinks.choose import build_store
 from worker.status.payload import render_json
 from worker.status.source import StatusSource, job_infos
 from worker.status.view import Badge, BrandView, Point, StatusView
@@ -117,7 +120,11 @@ def register(app: typer.Typer) -> None:
                 try:
                     tokens.preload()
                     source = StatusSource(
-                        engine, tokens.status, lambda: job_infos(jobs), scrub=redactor.scrub
+                        engine,
+                        build_store(settings, engine),
+                        tokens.status,
+                        lambda: job_infos(jobs),
+                        scrub=redactor.scrub,
                     )
                     view = source.view()
                 finally:

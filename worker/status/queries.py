@@ -1,46 +1,28 @@
-"""Named, read-only SQL for the status page; every value is a bound parameter.
+"""What the status page reads: runs and rejects from the store, leases from the engine.
 
-Rejects are read without their `payload` column (it may hold private fields
-the engine kept for diagnosis): the page shows where a reject came from and
-why, never what it contained.
+Runs and rejects live where the sync writes them (`Store`'s `RunLedger`: Postgres, or
+Supabase in REST mode); leases always in the engine's database, read with named,
+read-only SQL. Rejects come without their `payload` (it may hold private fields the
+engine kept for diagnosis): the page shows where a reject came from and why, never
+what it contained.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from worker.errors import SinkError
+from worker.sinks.base import RejectRecord, RunLedger, RunRecord
 from worker.status.model import DatabaseData, LeaseRow, RejectRow, RunRow
+from worker.sync.entities import ENTITY_NAMES
 
 RUNS_PER_KEY = 20
 REJECTS_SHOWN = 20
-
-RECENT_RUNS = sa.text(
-    """
-    SELECT r.id, r.brand, r.entity, r.mode, r.status, r.started_at, r.finished_at,
-           r.duration_seconds, r.seen, r.inserted, r.updated, r.unchanged, r.rejected,
-           r.delisted, r.error
-    FROM (SELECT DISTINCT brand, entity FROM sync_runs) AS k
-    CROSS JOIN LATERAL (
-        SELECT * FROM sync_runs AS s
-        WHERE s.brand = k.brand AND s.entity = k.entity
-        ORDER BY s.started_at DESC, s.id DESC
-        LIMIT :per_key
-    ) AS r
-    ORDER BY r.brand, r.entity, r.started_at DESC, r.id DESC
-    """
-)
-"""The last `:per_key` runs of every brand × entity, newest first; the first is the last run."""
-
-LATEST_REJECTS = sa.text(
-    """
-    SELECT created_at, brand, entity, source_id, reason, run_id
-    FROM sync_rejects
-    ORDER BY id DESC
-    LIMIT :limit
-    """
-)
+KEYS_LOOKBACK = 100
+"""How many of the latest runs are looked through for brands and entities not configured here."""
 
 CURRENT_LEASES = sa.text(
     """
@@ -56,57 +38,106 @@ def _epoch(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
+def _unavailable(exc: Exception) -> str:
+    """One line naming the failure's kind only (a driver's message may name hosts or users)."""
+    cause = exc.__cause__ if isinstance(exc, SinkError) and exc.__cause__ is not None else exc
+    return f"database unavailable: {type(cause).__name__}"
+
+
+def job_keys(ledger: RunLedger, brands: Iterable[str]) -> list[tuple[str, str]]:
+    """Every entity of every given brand, and every brand × entity among the latest runs
+    (runs of a brand or entity not configured here: the CLI's, another replica's)."""
+    latest = ledger.recent_runs(limit=KEYS_LOOKBACK)
+    named = {*brands, *(r.brand for r in latest)}
+    return sorted(
+        {(b, e) for b in named for e in ENTITY_NAMES} | {(r.brand, r.entity) for r in latest}
+    )
+
+
+def load_runs(
+    ledger: RunLedger, brands: Iterable[str], *, per_key: int = RUNS_PER_KEY
+) -> list[RunRow]:
+    """The last `per_key` runs of every job (one read each), newest first within each."""
+    return [
+        _run_row(record)
+        for brand, entity in job_keys(ledger, brands)
+        for record in ledger.recent_runs(brand, per_key, entity)
+    ]
+
+
+def load_leases(engine: sa.Engine) -> list[LeaseRow]:
+    with engine.connect() as connection:
+        connection.execute(sa.text("SET TRANSACTION READ ONLY"))
+        rows = connection.execute(CURRENT_LEASES).all()
+    return [
+        LeaseRow(
+            job_key=r.job_key,
+            holder=r.holder,
+            acquired_at=r.acquired_at.timestamp(),
+            expires_at=r.expires_at.timestamp(),
+        )
+        for r in rows
+    ]
+
+
 def load_database(
-    engine: sa.Engine, *, per_key: int = RUNS_PER_KEY, rejects: int = REJECTS_SHOWN
+    engine: sa.Engine,
+    ledger: RunLedger,
+    brands: Iterable[str] = (),
+    *,
+    per_key: int = RUNS_PER_KEY,
+    rejects: int = REJECTS_SHOWN,
 ) -> DatabaseData:
-    """Runs, rejects and leases in one read-only transaction; the error named if it fails."""
+    """Runs and rejects from `ledger`, leases from `engine`; what failed is named, what did
+    not is still shown. `brands` are the configured ones (shown even before their first run).
+    """
+    errors: list[str] = []
+    runs: list[RunRow] = []
+    reject_rows: list[RejectRow] = []
+    leases: list[LeaseRow] = []
     try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SET TRANSACTION READ ONLY"))
-            run_rows = connection.execute(RECENT_RUNS, {"per_key": per_key}).all()
-            reject_rows = connection.execute(LATEST_REJECTS, {"limit": rejects}).all()
-            lease_rows = connection.execute(CURRENT_LEASES).all()
+        runs = load_runs(ledger, brands, per_key=per_key)
+        reject_rows = [_reject_row(r) for r in ledger.latest_rejects(rejects)]
+    except SinkError as exc:
+        errors.append(_unavailable(exc))
+    try:
+        leases = load_leases(engine)
     except sa.exc.SQLAlchemyError as exc:
-        return DatabaseData(error=f"database unavailable: {type(exc).__name__}")
+        errors.append(_unavailable(exc))
     return DatabaseData(
-        runs=[
-            RunRow(
-                id=int(r.id),
-                brand=r.brand,
-                entity=r.entity,
-                mode=r.mode,
-                status=r.status,
-                started_at=r.started_at.timestamp(),
-                finished_at=_epoch(r.finished_at),
-                duration_seconds=r.duration_seconds,
-                seen=r.seen,
-                inserted=r.inserted,
-                updated=r.updated,
-                unchanged=r.unchanged,
-                rejected=r.rejected,
-                delisted=r.delisted,
-                error=r.error,
-            )
-            for r in run_rows
-        ],
-        rejects=[
-            RejectRow(
-                created_at=r.created_at.timestamp(),
-                brand=r.brand,
-                entity=r.entity,
-                source_id=r.source_id,
-                reason=r.reason,
-                run_id=int(r.run_id),
-            )
-            for r in reject_rows
-        ],
-        leases=[
-            LeaseRow(
-                job_key=r.job_key,
-                holder=r.holder,
-                acquired_at=r.acquired_at.timestamp(),
-                expires_at=r.expires_at.timestamp(),
-            )
-            for r in lease_rows
-        ],
+        runs=runs,
+        rejects=reject_rows,
+        leases=leases,
+        error="; ".join(dict.fromkeys(errors)) or None,
+    )
+
+
+def _run_row(r: RunRecord) -> RunRow:
+    return RunRow(
+        id=r.id,
+        brand=r.brand,
+        entity=r.entity,
+        mode=r.mode,
+        status=r.status,
+        started_at=r.started_at.timestamp(),
+        finished_at=_epoch(r.finished_at),
+        duration_seconds=r.duration_seconds,
+        seen=r.counts.seen,
+        inserted=r.counts.inserted,
+        updated=r.counts.updated,
+        unchanged=r.counts.unchanged,
+        rejected=r.counts.rejected,
+        delisted=r.counts.delisted,
+        error=r.error,
+    )
+
+
+def _reject_row(r: RejectRecord) -> RejectRow:
+    return RejectRow(
+        created_at=r.created_at.timestamp(),
+        brand=r.brand,
+        entity=r.entity,
+        source_id=r.source_id,
+        reason=r.reason,
+        run_id=r.run_id,
     )

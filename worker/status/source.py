@@ -1,4 +1,6 @@
-"""Gathering a `Snapshot` (tokens, jobs, database) and serving it as `/` and `/status.json`."""
+"""Gathering a `Snapshot` (tokens, jobs, runs, rejects, leases) and serving it as `/` and
+`/status.json`. Runs and rejects come from the store the sync writes to (Supabase in REST
+mode), leases from the engine's database."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from worker.clock import Clock, system_clock
 from worker.health import Page
 from worker.log import redactor
 from worker.scheduler import SyncJob
+from worker.sinks.base import RunLedger
 from worker.status.model import JobInfo, Snapshot
 from worker.status.page import render_html
 from worker.status.payload import render_json
@@ -50,6 +53,7 @@ class StatusSource:
     def __init__(
         self,
         engine: sa.Engine,
+        ledger: RunLedger,
         tokens: Callable[[], list[TokenStatus]],
         jobs: Callable[[], list[JobInfo]],
         *,
@@ -58,6 +62,7 @@ class StatusSource:
         scrub: Scrub = redactor.scrub,
     ) -> None:
         self._engine = engine
+        self._ledger = ledger
         self._tokens = tokens
         self._jobs = jobs
         self._holder = holder
@@ -65,12 +70,14 @@ class StatusSource:
         self._scrub = scrub
 
     def snapshot(self) -> Snapshot:
-        database = load_database(self._engine)
+        tokens = self._tokens()
+        jobs = self._jobs()
+        brands = dict.fromkeys([t.brand for t in tokens] + [j.brand for j in jobs])
         return Snapshot(
             now=self._clock(),
-            tokens=self._tokens(),
-            jobs=self._jobs(),
-            database=database,
+            tokens=tokens,
+            jobs=jobs,
+            database=load_database(self._engine, self._ledger, brands),
             holder=self._holder,
         )
 
@@ -88,9 +95,11 @@ class StatusSource:
 
 
 def daemon_source(daemon: Daemon) -> StatusSource:
-    """The status of a running daemon: its token manager, its scheduler's jobs, its lease id."""
+    """The status of a running daemon: its store's runs, its token manager, its scheduler's
+    jobs, its lease id."""
     return StatusSource(
         daemon.engine,
+        daemon.sink,
         daemon.tokens.status,
         lambda: job_infos(daemon.jobs, daemon.scheduler),
         holder=daemon.leases.holder,
