@@ -43,7 +43,8 @@ def test_probes_and_readiness_follow_revoked_keys(
     sandbox: SandboxServer, daemon_env: EnvFactory, start_daemon: DaemonFactory
 ) -> None:
     daemon = start_daemon(daemon_env(sandbox, TOKEN_REFRESH_BUFFER_MINUTES="1"))
-    assert daemon.get("/healthz").status_code == 200
+    # The server listens before the scheduler starts, and says 503 until it has.
+    wait_for(lambda: daemon.get("/healthz").status_code == 200, 20, "healthz 200")
     wait_for(lambda: daemon.get("/readyz").status_code == 200, 20, "readyz 200")
     metrics = daemon.get("/metrics")
     assert metrics.headers["Content-Type"].startswith("text/plain")
