@@ -403,8 +403,17 @@ def _source_id(raw: dict[str, Any], field: str) -> str | None:
 def _unstorable_text(raw: dict[str, Any]) -> str | None:
     """What Postgres text/jsonb or the content hash cannot hold, anywhere in the record (nested
     values and keys too): NUL, lone surrogates, integers beyond 64 bits. Such a record is
-    rejected, not crashed on."""
-    return unstorable(raw)
+    rejected, not crashed on.
+
+    Fast path: orjson refuses lone surrogates, non-text keys and (with
+    OPT_STRICT_INTEGER) integers beyond 53 bits, and writes a NUL as `\\u0000`; a record
+    it encodes without any of these is storable. Anything else takes the exact walk,
+    which names the offending field (a backslash + "u0000" in text only costs the walk)."""
+    try:
+        encoded = orjson.dumps(raw, option=orjson.OPT_STRICT_INTEGER)
+    except TypeError:
+        return unstorable(raw)
+    return unstorable(raw) if b"\\u0000" in encoded else None
 
 
 def unstorable(value: Any, where: str = "") -> str | None:
