@@ -90,3 +90,36 @@ def test_runs_and_rejects_are_recorded_even_with_unstorable_text(db_engine: sa.E
         run = c.execute(sa.text("SELECT status, seen, rejected FROM sync_runs")).one()
         assert tuple(run) == ("succeeded_with_rejects", 2, 1)
         assert c.execute(sa.text("SELECT source_id FROM sync_rejects")).scalar_one() == "7"
+
+
+def test_new_keys_are_copied_directly_and_a_racing_insert_falls_back_to_the_merge(
+    db_engine: sa.Engine, monkeypatch: Any
+) -> None:
+    """A batch's new keys skip the stage; if one was stored meanwhile (a concurrent writer),
+    the direct COPY is rolled back and the whole batch is merged: same rows, same counts."""
+    import worker.sinks.postgres as postgres
+
+    sink = PostgresSink(db_engine)
+    spec = PROPERTIES_ENTITY.table
+    assert sink.upsert(spec, "AZURA", rows(10)) == UpsertResult(inserted=10)
+    batch = rows(20)
+    batch[0] = rows(1, listPrice=7)[0]
+    # the sink believes none of the 20 is stored, as if another writer raced it
+    monkeypatch.setattr(postgres, "_stored_keys", lambda *args: set())
+    result = sink.upsert(spec, "AZURA", batch)
+    assert result == UpsertResult(inserted=10, updated=1, unchanged=9)
+    assert sorted(result.changed_ids) == [1, *range(11, 21)]
+    with db_engine.connect() as c:
+        assert c.execute(sa.text("SELECT count(*) FROM properties")).scalar_one() == 20
+        assert c.execute(sa.text("SELECT count(*) FROM properties_private")).scalar_one() == 20
+        price = c.execute(sa.text("SELECT list_price FROM properties WHERE listing_id = 1"))
+        assert price.scalar_one() == 7
+
+
+def test_a_delisted_key_is_merged_not_copied(db_engine: sa.Engine) -> None:
+    sink = PostgresSink(db_engine)
+    spec = PROPERTIES_ENTITY.table
+    sink.upsert(spec, "AZURA", rows(3))
+    assert sink.mark_delisted(spec, "AZURA", [2]) == 1
+    assert sink.upsert(spec, "AZURA", rows(4)) == UpsertResult(inserted=1, updated=1, unchanged=2)
+    assert sink.active_ids(spec, "AZURA") == {1, 2, 3, 4}

@@ -236,46 +236,23 @@ class PostgresSink(PostgresRunLedger):
     def _upsert(
         self, cursor: psycopg.Cursor[Any], spec: TableSpec, brand: str, rows: list[Row]
     ) -> UpsertResult:
-        keys = spec.key_columns
+        """New keys are COPY'd straight into the tables; stored ones go through the merge.
 
-        def key_values(r: Row) -> tuple[Any, ...]:
-            return (r.scope_id, r.source_id) if spec.scope else (r.source_id,)
-
-        changed = _merge(
-            cursor,
-            spec.table,
-            keys,
-            spec.columns,
-            [
-                (
-                    brand,
-                    *key_values(r),
-                    *(r.public[c] for c in spec.columns),
-                    _json(r.raw),
-                    r.content_hash,
-                )
-                for r in rows
-            ],
-            tracks_delisting=spec.tracks_delisting,
-        )
-        if spec.private_table is not None:
-            _merge(
-                cursor,
-                spec.private_table,
-                keys,
-                spec.private_columns,
-                [
-                    (
-                        brand,
-                        *key_values(r),
-                        *((r.private or {}).get(c) for c in spec.private_columns),
-                        _json(r.private_raw or {}),
-                        r.private_hash,
-                    )
-                    for r in rows
-                ],
-                tracks_delisting=False,
-            )
+        A key is new when no row (active or delisted) has it: one query. The direct COPY
+        runs under a savepoint; a unique violation (a concurrent writer inserted one of
+        them meanwhile) rolls it back and the whole batch takes the merge instead.
+        """
+        stored = _stored_keys(cursor, spec, brand, rows)
+        new = [r for r in rows if _key(spec, r) not in stored]
+        merged = [r for r in rows if _key(spec, r) in stored] if new else rows
+        changed: list[tuple[int, bool]] = []
+        if new:
+            if _copy_new(cursor, spec, brand, new):
+                changed.extend((r.source_id, True) for r in new)
+            else:
+                merged = rows
+        if merged:
+            changed.extend(self._merge_rows(cursor, spec, brand, merged))
         inserted = sum(1 for _, was_inserted in changed if was_inserted)
         return UpsertResult(
             inserted,
@@ -283,6 +260,120 @@ class PostgresSink(PostgresRunLedger):
             len(rows) - len(changed),
             changed_ids=tuple(key for key, _ in changed),
         )
+
+    def _merge_rows(
+        self, cursor: psycopg.Cursor[Any], spec: TableSpec, brand: str, rows: list[Row]
+    ) -> list[tuple[int, bool]]:
+        changed = _merge(
+            cursor,
+            spec.table,
+            spec.key_columns,
+            spec.columns,
+            _public_records(spec, brand, rows),
+            tracks_delisting=spec.tracks_delisting,
+        )
+        if spec.private_table is not None:
+            _merge(
+                cursor,
+                spec.private_table,
+                spec.key_columns,
+                spec.private_columns,
+                _private_records(spec, brand, rows),
+                tracks_delisting=False,
+            )
+        return changed
+
+
+def _key(spec: TableSpec, row: Row) -> tuple[int | None, int]:
+    return (row.scope_id if spec.scope else None, row.source_id)
+
+
+def _key_values(spec: TableSpec, row: Row) -> tuple[Any, ...]:
+    return (row.scope_id, row.source_id) if spec.scope else (row.source_id,)
+
+
+def _public_records(spec: TableSpec, brand: str, rows: list[Row]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            brand,
+            *_key_values(spec, r),
+            *(r.public[c] for c in spec.columns),
+            _json(r.raw),
+            r.content_hash,
+        )
+        for r in rows
+    ]
+
+
+def _private_records(spec: TableSpec, brand: str, rows: list[Row]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            brand,
+            *_key_values(spec, r),
+            *((r.private or {}).get(c) for c in spec.private_columns),
+            _json(r.private_raw or {}),
+            r.private_hash,
+        )
+        for r in rows
+    ]
+
+
+def stored_keys_sql(spec: TableSpec) -> str:
+    """Keys stored (active or delisted) among a batch's: by key, or by parent for child tables."""
+    if spec.scope is not None:
+        return (
+            f"SELECT {spec.scope}, {spec.key} FROM {spec.table} "
+            f"WHERE brand = %(brand)s AND {spec.scope} = ANY(%(ids)s)"
+        )
+    return (
+        f"SELECT NULL, {spec.key} FROM {spec.table} "
+        f"WHERE brand = %(brand)s AND {spec.key} = ANY(%(ids)s)"
+    )
+
+
+def _stored_keys(
+    cursor: psycopg.Cursor[Any], spec: TableSpec, brand: str, rows: list[Row]
+) -> set[tuple[int | None, int]]:
+    ids = list({r.scope_id if spec.scope else r.source_id for r in rows})
+    cursor.execute(stored_keys_sql(spec), {"brand": brand, "ids": ids})
+    return {(None if scope is None else int(scope), int(key)) for scope, key in cursor.fetchall()}
+
+
+def _copy_new(cursor: psycopg.Cursor[Any], spec: TableSpec, brand: str, rows: list[Row]) -> bool:
+    """COPY rows whose keys are not stored into the table (and its private twin) directly.
+
+    False, with nothing written, when a key turned out to be stored after all.
+    """
+    cursor.execute("SAVEPOINT rei_sync_direct")
+    try:
+        _copy(
+            cursor, spec.table, spec.key_columns, spec.columns, _public_records(spec, brand, rows)
+        )
+        if spec.private_table is not None:
+            _copy(
+                cursor,
+                spec.private_table,
+                spec.key_columns,
+                spec.private_columns,
+                _private_records(spec, brand, rows),
+            )
+    except psycopg.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT rei_sync_direct")
+        return False
+    return True
+
+
+def _copy(
+    cursor: psycopg.Cursor[Any],
+    table: str,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    records: list[tuple[Any, ...]],
+) -> None:
+    all_columns = ", ".join(["brand", *keys, *columns, "raw", "content_hash"])
+    with cursor.copy(f"COPY {table} ({all_columns}) FROM STDIN") as copy:
+        for record in records:
+            copy.write_row(record)
 
 
 def _merge(
@@ -305,9 +396,7 @@ def _merge(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
         f"SELECT {all_columns} FROM {table} WITH NO DATA; DELETE FROM {stage}"
     )
-    with cursor.copy(f"COPY {stage} ({all_columns}) FROM STDIN") as copy:
-        for record in records:
-            copy.write_row(record)
+    _copy(cursor, stage, keys, columns, records)
     cursor.execute(merge_sql(table, keys, columns, tracks_delisting=tracks_delisting))
     return [(int(row[0]), bool(row[1])) for row in cursor.fetchall()]
 
