@@ -85,6 +85,15 @@ def _plain(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _partial(data: dict[str, Any]) -> str:
+    """When the last session ran only some scenarios: which (the rest are older)."""
+    ran = data.get("last_session", {}).get("scenarios") or []
+    if not ran or set(data.get("scenarios", {})) <= set(ran):
+        return ""
+    numbers = ", ".join(str(int(key)) for key in ran)
+    return f"; it ran scenario {numbers} only (each row's `recorded_at` is in the JSON)"
+
+
 def render(data: dict[str, Any]) -> str:
     scenarios = list(data.get("scenarios", {}).values())
     session = data.get("last_session", {})
@@ -104,7 +113,7 @@ def render(data: dict[str, Any]) -> str:
         "the sandbox's `auth_calls` per brand.",
         "",
         f"Last session: {session.get('finished_at', '?')}, {session.get('seconds', '?')} s, "
-        f"{session.get('database', '?')}, {session.get('machine', '?')}.",
+        f"{session.get('database', '?')}, {session.get('machine', '?')}{_partial(data)}.",
         "",
         "| " + " | ".join(title for title, _ in COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
@@ -121,13 +130,14 @@ def render(data: dict[str, Any]) -> str:
         "- Malformed records (8): an integer beyond 64 bits or a lone surrogate below the",
         "  top level crashed `normalise` (and failed the run); a bool id was taken as id 1.",
         "  Such records are now rejected with a reason.",
-        "",
-        "## Known gap (not fixed)",
-        "",
-        "- A listing stored while some of its image records were spoiled keeps an incomplete",
-        "  image set until the full image sweep (`SYNC_IMAGES_FULL_SCHEDULE`, daily): the next",
-        "  properties run sees the listing unchanged and does not refetch its images. Scenario",
-        "  8 counts these (*images missing until the images sweep*) and converges with the sweep.",
+        "- Malformed records (8): a listing stored while some of its image records were",
+        "  spoiled kept an incomplete image set until the daily image sweep (the next",
+        "  properties run saw it unchanged). Such a listing is now written with a content",
+        "  hash no record has (`images-incomplete:` + its hash, `worker/sync/images.py`), so",
+        "  the next properties run refetches its images; the rejects are still quarantined,",
+        "  and a spoiled answer no longer deletes stored images. Scenario 8 converges without",
+        "  the sweep. An image that stays malformed is asked for once per properties run and",
+        "  recorded in `sync_rejects` each time; the listing row is not rewritten.",
         "",
         "## Reproduce",
         "",

@@ -2,7 +2,9 @@
 
 Paged entities (properties, associates): pages fetched in parallel and loaded as
 they arrive; for listings, images of new/changed listings are stored *before*
-the listing rows, so a run killed in between refetches them next time. After a
+the listing rows, so a run killed in between refetches them next time; a listing
+whose image answer had rejected records is written with `images_incomplete` (a hash
+that cannot match), so the next scan refetches its images too. After a
 complete, non-resumed, non-stopped scan: proven delistings (`sync/delisting.py`).
 Catalogues (lookups, geo) are fetched whole. `images` sweeps every active listing.
 """
@@ -25,7 +27,14 @@ from worker.sinks.base import RunCounts, RunRecord, Store, UpsertResult
 from worker.sync import metrics
 from worker.sync.delisting import DELIST_GUARD_FRACTION, DELIST_GUARD_MINIMUM, reconcile
 from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES, PROPERTIES_TABLE, Catalogue, Entity
-from worker.sync.images import FetchedImages, ImageBatch, fetch_images, load_images, store_images
+from worker.sync.images import (
+    FetchedImages,
+    ImageBatch,
+    fetch_images,
+    images_incomplete,
+    load_images,
+    store_images,
+)
 from worker.sync.normalise import Reject, Row
 from worker.sync.pipeline import (
     DEFAULT_BATCH_ITEMS,
@@ -361,11 +370,18 @@ def _raw_ids(items: Sequence[Any], field: str) -> list[int]:
 
 
 def _commit(client: ReiClient, store: Store, entity: Entity, run: _Run, batch: _Batch) -> None:
-    """Images first (for listings about to be written), then the rows, then the rejects."""
+    """Images first (for listings about to be written), then the rows, then the rejects.
+
+    A row whose listing's images came back with rejects is written marked
+    (`images_incomplete`), so that the next scan does not take it for up to date.
+    """
+    rows = batch.rows
     if batch.images:
         fetched = [future.result() for future in batch.images]
-        _record_images(store, run, store_images(client, store, fetched))
-    written = store.upsert(entity.table, run.brand, batch.rows) if batch.rows else UpsertResult()
+        images = store_images(client, store, fetched)
+        _record_images(store, run, images)
+        rows = _mark_incomplete(rows, images.incomplete)
+    written = store.upsert(entity.table, run.brand, rows) if rows else UpsertResult()
     store.record_rejects(run.run_id, run.brand, entity.name, batch.rejects)
     run.add(written + UpsertResult(unchanged=batch.unchanged), rejected=len(batch.rejects))
     invalid = sum(row.invalid_coordinates for row in batch.rows)
@@ -390,7 +406,9 @@ def _load(
             if options.full_images
             else sorted(store.stale_keys(entity.table, brand, rows))
         )
-        _store_images(client, store, run, targets, options)
+        images = load_images(client, store, targets, parallelism=options.image_parallelism)
+        _record_images(store, run, images)
+        rows = _mark_incomplete(rows, images.incomplete)
     written = store.upsert(entity.table, brand, rows) if rows else UpsertResult()
     store.record_rejects(run.run_id, brand, entity.name, rejects)
     run.add(written, rejected=len(rejects))
@@ -399,14 +417,10 @@ def _load(
         run.add_detail("normalise", invalid_coordinates=invalid)
 
 
-def _store_images(
-    client: ReiClient, store: Store, run: _Run, listing_ids: Sequence[int], options: SyncOptions
-) -> None:
-    _record_images(
-        store,
-        run,
-        load_images(client, store, listing_ids, parallelism=options.image_parallelism),
-    )
+def _mark_incomplete(rows: list[Row], incomplete: frozenset[int]) -> list[Row]:
+    if not incomplete:
+        return rows
+    return [images_incomplete(row) if row.source_id in incomplete else row for row in rows]
 
 
 def _record_images(store: Store, run: _Run, batch: ImageBatch) -> None:
@@ -419,6 +433,7 @@ def _record_images(store: Store, run: _Run, batch: ImageBatch) -> None:
         unchanged=batch.written.unchanged,
         deleted=batch.written.deleted,
         rejected=len(batch.rejects),
+        incomplete=len(batch.incomplete),
     )
     run.counts = replace(run.counts, rejected=run.counts.rejected + len(batch.rejects))
 
@@ -436,6 +451,8 @@ def _image_sweep(
 
     The checkpoint is the last listing id whose images are stored (not an offset: the
     active set may change between runs), so a resumed sweep continues with the ids after it.
+    A listing whose answer had rejected records keeps its stored images (none deleted) and
+    is not marked: the sweep writes no listing rows, its next run fetches it again.
     """
     active = store.active_ids(PROPERTIES_TABLE, client.brand.key)
     listing_ids = sorted(i for i in active if i > after)
@@ -444,7 +461,12 @@ def _image_sweep(
         batch = load_images(client, store, chunk, parallelism=options.parallelism)
         store.record_rejects(run.run_id, run.brand, IMAGES, batch.rejects)
         run.add(batch.written, pages=1, seen=len(chunk), rejected=len(batch.rejects))
-        run.add_detail("images", deleted=batch.written.deleted, listings=batch.listings)
+        run.add_detail(
+            "images",
+            deleted=batch.written.deleted,
+            listings=batch.listings,
+            incomplete=len(batch.incomplete),
+        )
         run.checkpoint = chunk[-1]
         progress()
         if stop is not None and stop.is_set():

@@ -4,12 +4,20 @@ Images are fetched (bounded parallel) for a batch of listings, then the batch is
 written in one transaction in which each listing's images are inserted, updated
 and deleted together (so every listing's set changes atomically). A listing the
 API no longer knows (404) is skipped: its delisting is the listing scan's job.
+
+A listing whose answer had rejected image records (malformed: the sandbox spoils
+answers at random) is *incomplete*: its valid images are stored, but nothing of its
+stored set is deleted (a rejected record may be a stored image), and the listing row
+written with it carries `images_incomplete(row)`, a content hash no record has, so
+the next listing scan sees it as changed and fetches its images again. A permanently
+malformed image thus costs one image request and one `sync_rejects` row per run, and
+no rewrite: the marked row it writes again is the one stored (docs/RELIABILITY.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from worker.api.client import ReiClient
 from worker.api.endpoints import as_list, property_images_path
@@ -25,6 +33,21 @@ class ImageBatch:
     listings: int
     written: UpsertResult
     rejects: tuple[Reject, ...]
+    incomplete: frozenset[int] = field(default=frozenset())
+    """Listings with rejected image records: their stored set may lack images."""
+
+
+INCOMPLETE_MARK = "images-incomplete:"
+"""Prefix of the content hash of a listing row stored while its image set is incomplete."""
+
+
+def images_incomplete(row: Row) -> Row:
+    """`row` with a content hash that matches no record's (a hash is hex): stored so, the
+    listing is seen as changed by the next scan, which fetches its images again.
+
+    Deterministic, so writing it again (the image is still malformed) changes nothing.
+    """
+    return replace(row, content_hash=INCOMPLETE_MARK + row.content_hash)
 
 
 FetchedImages = tuple[int, list[Row | Reject] | None]
@@ -40,8 +63,14 @@ def fetch_images(client: ReiClient, listing_id: int) -> FetchedImages:
 
 
 def store_images(client: ReiClient, sink: Sink, fetched: Sequence[FetchedImages]) -> ImageBatch:
-    """Make the stored image sets of the fetched listings equal to what was fetched."""
+    """Make the stored image sets of the fetched listings equal to what was fetched.
+
+    Listings with rejected records only gain or update images (`ImageBatch.incomplete`).
+    """
     found = [(listing_id, items) for listing_id, items in fetched if items is not None]
+    incomplete = frozenset(
+        listing_id for listing_id, items in found if any(isinstance(i, Reject) for i in items)
+    )
     rows = [
         item if item.scope_id == listing_id else replace(item, scope_id=listing_id)
         for listing_id, items in found
@@ -49,8 +78,14 @@ def store_images(client: ReiClient, sink: Sink, fetched: Sequence[FetchedImages]
         if isinstance(item, Row)
     ]
     rejects = tuple(item for _, items in found for item in items if isinstance(item, Reject))
-    written = sink.replace_children(IMAGES_TABLE, client.brand.key, [i for i, _ in found], rows)
-    return ImageBatch(len(found), written, rejects)
+    complete = [listing_id for listing_id, _ in found if listing_id not in incomplete]
+    brand = client.brand.key
+    written = (
+        sink.replace_children(IMAGES_TABLE, brand, complete, rows)
+        if complete
+        else sink.upsert(IMAGES_TABLE, brand, rows)
+    )
+    return ImageBatch(len(found), written, rejects, incomplete)
 
 
 def load_images(
