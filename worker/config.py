@@ -172,8 +172,13 @@ def load_settings(
     env_file: Path | None = DEFAULT_ENV_FILE,
     *,
     require_brands: bool = True,
+    with_brands: bool = True,
 ) -> Settings:
-    """Build `Settings` or raise `ConfigError` naming the first bad variable."""
+    """Build `Settings` or raise `ConfigError` naming the first bad variable.
+
+    `with_brands=False` skips brand discovery altogether, for commands that never talk to
+    the API (`migrate`, `runs`): a half-filled `.env` must not stop a migration.
+    """
     env = read_environment(environ, env_file)
     fields = {
         name: env[name.upper()]
@@ -184,6 +189,8 @@ def load_settings(
         settings = Settings.model_validate(fields)
     except ValidationError as exc:
         raise _config_error(exc) from None
+    if not with_brands:
+        return settings
     brands = discover_brands(
         env,
         only=settings.rei_brands,

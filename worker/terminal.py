@@ -36,8 +36,8 @@ def domain_errors() -> Iterator[None]:
         fail(1, f"error: {exc}")
 
 
-def command_settings(require_brands: bool = True) -> Settings:
+def command_settings(require_brands: bool = True, *, with_brands: bool = True) -> Settings:
     """Settings from the environment and `.env`, with logging configured to redact them."""
-    settings = load_settings(require_brands=require_brands)
+    settings = load_settings(require_brands=require_brands, with_brands=with_brands)
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
     return settings

@@ -108,3 +108,10 @@ def test_sync_parallelism_defaults_to_4_and_is_bounded_1_to_32() -> None:
         with pytest.raises(ConfigError) as caught:
             load_settings({**brand_env("AZURA"), "REI_SYNC_PARALLELISM": bad}, env_file=None)
         assert caught.value.variable == "REI_SYNC_PARALLELISM"
+
+
+def test_commands_without_the_api_can_skip_half_filled_brands() -> None:
+    half = {"REMAX_AZURA_API_URL": "https://remax-cca.com/api/v1", "REMAX_AZURA_API_KEY": ""}
+    with pytest.raises(ConfigError):
+        load_settings(half, env_file=None, require_brands=False)
+    assert load_settings(half, env_file=None, require_brands=False, with_brands=False).brands == ()

@@ -322,7 +322,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show recent sync runs, newest first."""
         with domain_errors():
-            settings = command_settings(require_brands=False)
+            settings = command_settings(require_brands=False, with_brands=False)
             with open_engine(settings, migrate=True) as engine:
                 records = build_store(settings, engine).recent_runs(
                     brand.upper() if brand else None, limit
