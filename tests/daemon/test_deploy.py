@@ -51,8 +51,14 @@ def test_compose_services_are_wired_as_documented(compose: dict[str, Any]) -> No
     assert worker["env_file"] == ".env"
     assert worker["stop_grace_period"] == "30s"
     assert worker["restart"] == "unless-stopped"
-    assert "9108:9108" in worker["ports"]
+    assert worker["ports"] == ["127.0.0.1:9108:9108"]
     assert services["sandbox"]["profiles"] == ["demo"]
+    published = [p for s in services.values() for p in s.get("ports", [])]
+    assert all(p.startswith("127.0.0.1:") for p in published)
+    demo = services["demo-worker"]
+    assert demo["command"] == ["run", "--migrate"]
+    assert "env_file" not in demo
+    assert "migrate" not in demo["depends_on"]
 
 
 def test_every_variable_is_a_known_setting(compose: dict[str, Any]) -> None:
@@ -106,3 +112,13 @@ def test_alert_rules_pass_promtool(args: list[str]) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_demo_workers_keys_are_the_sandboxs_seeded_keys(compose: dict[str, Any]) -> None:
+    from worker.sandbox import SandboxConfig, SandboxServer
+
+    seed = int(compose["services"]["sandbox"]["command"][-1])
+    demo_env = compose["services"]["demo-worker"]["environment"]
+    with SandboxServer(SandboxConfig(seed=seed, listings=1, associates=1), port=0).start() as srv:
+        expected = {k: v for k, v in srv.env().items() if not k.endswith("_API_URL")}
+    assert {k: demo_env[k] for k in expected} == expected
