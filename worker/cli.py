@@ -18,7 +18,6 @@ from worker.config import BRAND_VAR, Settings, load_settings
 from worker.db.migrate import upgrade_head
 from worker.log import configure_logging
 from worker.runtime import open_engine
-from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sandbox.cli import sandbox_command
 from worker.status import commands as status_commands
 from worker.sync import commands as sync_commands
@@ -71,6 +70,8 @@ def demo(
     ] = False,
 ) -> None:
     """Start the sandbox API and the embedded Postgres, sync both brands, print a summary."""
+    from worker.sandbox import SandboxConfig, SandboxServer
+
     with domain_errors():
         config = SandboxConfig(seed=seed, listings=listings, associates=associates)
         with SandboxServer(config, host="127.0.0.1", port=0).start() as sandbox:

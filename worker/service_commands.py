@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from email.utils import parsedate_to_datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import requests
@@ -20,12 +20,13 @@ from rich.table import Table
 
 from worker.auth.build import build_token_manager, build_token_store
 from worker.config import Settings, is_loopback
-from worker.db.migrate import current_revision, head_revision
 from worker.errors import ConfigError, ReiSyncError
 from worker.log import redactor
 from worker.runtime import open_engine
-from worker.service import Daemon, run_daemon
 from worker.terminal import command_settings, domain_errors, out
+
+if TYPE_CHECKING:
+    from worker.service import Daemon
 
 MAX_CLOCK_SKEW_SECONDS = 30.0
 
@@ -36,6 +37,8 @@ def run_command(
     ] = False,
 ) -> None:
     """Run the daemon: scheduled token renewals and syncs, /healthz /readyz /metrics."""
+    from worker.service import run_daemon  # the daemon's modules only for the daemon
+
     with domain_errors():
         settings = command_settings()
         with open_engine(settings, migrate=migrate) as engine:
@@ -45,6 +48,8 @@ def run_command(
 
 def serve_demo(settings: Settings, *, say: Callable[[str], None] = out.print) -> int:
     """`demo --serve`: the daemon on the demo's sandbox and embedded Postgres until Ctrl-C."""
+    from worker.service import run_daemon
+
     served = settings.model_copy(update={"health_bind": "127.0.0.1", "run_at_start": False})
 
     def ready(daemon: Daemon) -> None:
@@ -78,6 +83,8 @@ def _doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
         engine: sa.Engine | None = None
         try:
             engine = stack.enter_context(open_engine(settings))
+            from worker.db.migrate import current_revision, head_revision
+
             current, head = current_revision(engine), head_revision()
         except Exception as exc:
             rows.append(("database", False, f"unreachable: {_one_line(exc)}"))

@@ -12,7 +12,7 @@ schedule instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, Group
@@ -22,13 +22,11 @@ from rich.text import Text
 from worker.auth.build import build_token_manager, build_token_store
 from worker.log import redactor
 from worker.runtime import open_engine
-from worker.scheduler import plan_sync_jobs
-from worker.sinks.choose import build_store
-from worker.status.payload import render_json
-from worker.status.source import StatusSource, job_infos
-from worker.status.view import Badge, BrandView, Point, StatusView
 from worker.sync.entities import ENTITY_NAMES
 from worker.terminal import command_settings, domain_errors
+
+if TYPE_CHECKING:
+    from worker.status.view import Badge, BrandView, Point, StatusView
 
 STYLES = {"ok": "green", "warn": "yellow", "bad": "bold red", "idle": "cyan"}
 BARS = "▁▂▃▄▅▆▇█"
@@ -112,6 +110,12 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Show brands, tokens, last runs, leases and rejects for the configured database."""
+        # the scheduler's and the status page's modules only for this command
+        from worker.scheduler import plan_sync_jobs
+        from worker.sinks.choose import build_store
+        from worker.status.payload import render_json
+        from worker.status.source import StatusSource, job_infos
+
         with domain_errors():
             settings = command_settings(require_brands=False)
             jobs = plan_sync_jobs(settings, list(ENTITY_NAMES))
