@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench reliability-report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "rei-sync needs Python >= 3.11")'
@@ -32,6 +32,10 @@ test: lint typecheck
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+## Run the reliability suite and regenerate docs/RELIABILITY.md from its figures.
+reliability-report: $(STAMP)
+	REI_RELIABILITY_REPORT=1 $(BIN)/python -m pytest tests/reliability
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -54,9 +54,10 @@ SERVICE_ROLE_KEY = "sb-service-role-" + secrets.token_hex(24)
 """A fake Supabase service-role key present in every test's settings, for the leak guard."""
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = Path(
-    os.environ.get("REI_RELIABILITY_RESULTS", ROOT / "docs" / "reliability-results.json")
-)
+PUBLISH = os.environ.get("REI_RELIABILITY_REPORT") == "1"
+"""`make reliability-report` sets it: the figures then update the committed docs/ report.
+Otherwise they go to test-artifacts/, so an ordinary test run leaves the tree clean."""
+RESULTS = ROOT / ("docs" if PUBLISH else "test-artifacts") / "reliability-results.json"
 REPORT = RESULTS.with_name("RELIABILITY.md")
 
 
@@ -301,6 +302,7 @@ def figures() -> Iterator[Figures]:
     found = Figures()
     yield found
     if found.scenarios:
+        RESULTS.parent.mkdir(exist_ok=True)
         report.merge(RESULTS, found.scenarios, suite_seconds=time.monotonic() - found.started)
         report.write(RESULTS, REPORT)
 
