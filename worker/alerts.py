@@ -2,7 +2,8 @@
 
 Prometheus alert rules (deploy/prometheus/alerts.yml) are the primary
 alerting path; the webhook is for deployments without Alertmanager. Each
-(kind, brand) alerts at most once per `min_interval_seconds`, so a flapping
+(kind, brand) alerts at most once per `min_interval_seconds` (counted from
+the last delivered post: a failed one does not use up the interval), so a flapping
 brand cannot flood a channel. The text is built from brand keys, fixed words
 and counts, then scrubbed by the log redactor: never a key or a token.
 """
@@ -59,7 +60,6 @@ class Alerter:
             last = self._last.get((kind, brand))
             if last is not None and now - last < self._min_interval:
                 return False
-            self._last[(kind, brand)] = now
         message = redactor.scrub(f":rotating_light: rei-sync {kind.value} [{brand}]: {text}")
         try:
             response = self._session.post(
@@ -69,5 +69,13 @@ class Alerter:
         except requests.RequestException as exc:
             log.warning("alert.post_failed", kind=kind.value, brand=brand, error=type(exc).__name__)
             return False
+        if not 200 <= response.status_code < 300:
+            log.warning(
+                "alert.post_failed", kind=kind.value, brand=brand, status=response.status_code
+            )
+            return False
+        # Only a delivered alert starts the quiet interval: a failed post is retried next time.
+        with self._lock:
+            self._last[(kind, brand)] = now
         log.info("alert.sent", kind=kind.value, brand=brand)
         return True

@@ -157,6 +157,20 @@ def test_a_dead_or_failing_webhook_returns_false_and_never_raises(
     assert not Alerter(None).send(AlertKind.DELIST_GUARD, "AZURA", "disabled")
 
 
+def test_a_failed_post_does_not_use_up_the_rate_limit(receiver: Receiver) -> None:
+    clock = FakeClock()
+    alerter = Alerter(receiver.url, min_interval_seconds=600, clock=clock)
+    receiver.status = 503
+    assert not alerter.send(AlertKind.DELIST_GUARD, "AZURA", "first try fails")
+    receiver.status = 200
+    clock.now += 1
+    assert alerter.send(AlertKind.DELIST_GUARD, "AZURA", "retried at once")
+    clock.now += 1
+    assert not alerter.send(AlertKind.DELIST_GUARD, "AZURA", "now rate-limited")
+    assert len(receiver.posts) == 2
+    assert receiver.texts()[-1].endswith("[AZURA]: retried at once")
+
+
 # -- the daemon's job functions in-process ---------------------------------------------------
 
 
