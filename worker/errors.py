@@ -6,6 +6,9 @@ that calls the library, into one of these.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 
 class ReiSyncError(Exception):
     """Root of every error rei-sync raises on purpose."""
@@ -53,7 +56,12 @@ class ApiTransportError(ApiError):
 
 
 class ApiStatusError(ApiError):
-    """The API answered with an error status; `message` comes from its body."""
+    """The API answered with an error status; `message` comes from its body.
+
+    `body_kind` says what the body was (`worker.api.errors.body_kind`: "not_found",
+    "bad_request", "no_route", "html" or "other"); `model_state` is a bad request's
+    per-parameter complaints when the body carried them.
+    """
 
     def __init__(
         self,
@@ -62,13 +70,31 @@ class ApiStatusError(ApiError):
         *,
         path: str = "",
         retry_after: float | None = None,
+        body_kind: str = "other",
+        model_state: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"HTTP {status} on {path or '?'}: {message}")
         self.status = status
         self.message = message
         self.path = path
         self.retry_after = retry_after
+        self.body_kind = body_kind
+        self.model_state = model_state
         self.retryable = status in (429, 500, 502, 503, 504)
+
+    @property
+    def is_not_found(self) -> bool:
+        """A 404 the API itself gave for an id it does not know: the only proof of "gone".
+
+        A 404 with `ModelState` (a bad parameter), ASP.NET's "No HTTP resource was
+        found" (a bad path), a proxy's HTML page or an unrecognised body proves nothing.
+        A not-found message naming ids must name the one asked for (the path's last id).
+        """
+        if self.status != 404 or self.body_kind != "not_found":
+            return False
+        named = set(re.findall(r"\d+", self.message))
+        asked = re.findall(r"\d+", self.path.rsplit("/", 1)[-1])
+        return not named or not asked or asked[-1] in named
 
 
 class ApiDecodeError(ApiError):

@@ -7,7 +7,8 @@ Two kinds of job:
 - **sync jobs per brand × entity**, each on its own schedule.
 
 A schedule setting is an interval (`90s`, `15m`, `1h`, `1d`, bare seconds) or a
-five-field cron expression (`0 3 * * *`, UTC); `off` disables the job. Every
+five-field cron expression (`0 3 * * *`, UTC, standard day-of-week numbers:
+0 and 7 are Sunday); `off` disables the job. Every
 job is `coalesce=True` (missed runs collapse into one), `max_instances=1`
 (never overlapping in one process; the lease covers other processes) with a
 misfire grace time and jitter, so replicas started together do not hit the
@@ -59,31 +60,69 @@ class Schedule:
         jitter = min(jitter_seconds, self.nominal_seconds() * MAX_JITTER_SHARE) or None
         if self.interval_seconds is not None:
             return IntervalTrigger(seconds=self.interval_seconds, jitter=jitter, timezone=UTC)
-        minute, hour, day, month, day_of_week = str(self.cron).split()
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=day_of_week,
-            timezone=UTC,
-            jitter=jitter,
-        )
+        return cron_trigger(str(self.cron), jitter=jitter)
 
     def nominal_seconds(self, now: datetime | None = None) -> float:
         """The interval, or for cron the gap between the next two fire times after `now`."""
         if self.interval_seconds is not None:
             return self.interval_seconds
-        minute, hour, day, month, day_of_week = str(self.cron).split()
-        trigger = CronTrigger(
-            minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=UTC
-        )
+        trigger = cron_trigger(str(self.cron))
         start = now or datetime(2026, 1, 1, tzinfo=UTC)
         first = trigger.get_next_fire_time(None, start)
         second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
         if first is None or second is None:
             return 86400.0
         return float((second - first).total_seconds())
+
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+"""Standard cron day-of-week numbers: 0 (and 7) is Sunday."""
+
+
+def cron_day_of_week(field: str) -> str:
+    """A standard cron day-of-week field in APScheduler 3's terms.
+
+    APScheduler's `CronTrigger` counts 0 = Monday, standard cron 0 (or 7) =
+    Sunday, so numbers (single, ranges, lists, steps) become day names; names and
+    a bare `*` pass through. `ValueError` for a number outside 0-7 or a reversed range.
+    """
+    items: list[str] = []
+    for item in field.split(","):
+        base, _, step_text = item.partition("/")
+        if base == "*" and not step_text:
+            return "*"
+        if not re.fullmatch(r"\*|\d+(-\d+)?", base) or (step_text and not step_text.isdigit()):
+            items.append(item)  # names (mon-fri) or something APScheduler will judge
+            continue
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            first, last = 0, 6
+        else:
+            low, _, high = base.partition("-")
+            first, last = int(low), int(high or low)
+            if step_text and not high:
+                last = 7  # `n/step`: from n to the end of the week
+        if not 0 <= first <= last <= 7 or step < 1:
+            raise ValueError(f"day of week {item!r} is not within 0-7 (0 and 7 are Sunday)")
+        for day in range(first, last + 1, step):
+            name = _DAY_NAMES[day % 7]
+            if name not in items:
+                items.append(name)
+    return ",".join(items)
+
+
+def cron_trigger(cron: str, jitter: float | None = None) -> CronTrigger:
+    """A five-field standard cron expression (UTC) as an APScheduler `CronTrigger`."""
+    minute, hour, day, month, day_of_week = cron.split()
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=cron_day_of_week(day_of_week),
+        timezone=UTC,
+        jitter=jitter,
+    )
 
 
 def parse_schedule(variable: str, text: str) -> Schedule | None:
@@ -100,14 +139,7 @@ def parse_schedule(variable: str, text: str) -> Schedule | None:
     fields = value.split()
     if len(fields) == 5:
         try:
-            CronTrigger(
-                minute=fields[0],
-                hour=fields[1],
-                day=fields[2],
-                month=fields[3],
-                day_of_week=fields[4],
-                timezone=UTC,
-            )
+            cron_trigger(" ".join(fields))
         except ValueError as exc:
             raise ConfigError(variable, f"invalid cron expression: {exc}") from None
         return Schedule(text, cron=" ".join(fields))

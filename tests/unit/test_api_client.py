@@ -13,6 +13,7 @@ from worker.api.endpoints import PROPERTIES
 from worker.api.retry import RetryPolicy
 from worker.config import Brand
 from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, AuthError
+from worker.sandbox import responses as sandbox_responses
 
 BRAND = Brand(
     key="AZURA",
@@ -140,13 +141,83 @@ def test_total_time_cap_stops_retrying() -> None:
     assert len(session.calls) == 3
 
 
-def test_client_errors_are_not_retried_and_404_can_mean_missing() -> None:
-    c, session, _, _ = client([response(400, b'{"Message": "bad"}'), response(404, b"{}")])
+def test_client_errors_are_not_retried_and_only_the_not_found_shape_means_missing() -> None:
+    c, session, _, _ = client(
+        [
+            response(400, b'{"Message": "bad"}'),
+            response(404, b'{"Message": "Property 9 was not found."}'),
+            response(404, b"{}"),
+        ]
+    )
     with pytest.raises(ApiStatusError) as info:
         c.get_json("x")
     assert not info.value.retryable
     assert c.get_json_or_none("GetPropertyDetails/9") is None
-    assert len(session.calls) == 2
+    with pytest.raises(ApiStatusError) as info:
+        c.get_json_or_none("GetPropertyDetails/9")
+    assert info.value.body_kind == "other"
+    assert len(session.calls) == 3
+
+
+def _sandbox_response(made: sandbox_responses.Response) -> requests.Response:
+    return response(made.status, made.body, {"Content-Type": made.content_type})
+
+
+@pytest.mark.parametrize(
+    ("made", "kind"),
+    [
+        (
+            sandbox_responses.invalid_parameter(
+                "listingId", "9", "It must be an integer.", "application/json"
+            ),
+            "bad_request",
+        ),
+        (
+            sandbox_responses.no_route("http://x/api/v1/GetPropertyDetails/9", "application/json"),
+            "no_route",
+        ),
+        (
+            sandbox_responses.invalid_parameter("listingId", "9", "It must be an integer.", None),
+            "bad_request",
+        ),
+        (sandbox_responses.no_route("http://x/api/v1/GetPropertyDetails/9", None), "no_route"),
+        (
+            sandbox_responses.Response(
+                404,
+                b"<html><head><title>404 Not Found</title></head><body>nginx</body></html>",
+                sandbox_responses.HTML_TYPE,
+            ),
+            "html",
+        ),
+        (sandbox_responses.Response(404, b""), "other"),
+        (sandbox_responses.Response(404, b"[]"), "other"),
+        (
+            sandbox_responses.not_found("Property 10 was not found.", "application/json"),
+            "not_found",
+        ),
+    ],
+)
+def test_a_404_that_is_not_the_apis_not_found_for_that_id_is_raised(
+    made: sandbox_responses.Response, kind: str
+) -> None:
+    c, _, _, _ = client([_sandbox_response(made)])
+    with pytest.raises(ApiStatusError) as info:
+        c.get_json_or_none("GetPropertyDetails/9")
+    assert info.value.status == 404
+    assert info.value.body_kind == kind
+    assert not info.value.is_not_found
+    assert not info.value.retryable
+    if kind == "bad_request" and made.content_type == sandbox_responses.JSON_TYPE:
+        assert info.value.model_state == {
+            "listingId": ["The value '9' is not valid. It must be an integer."]
+        }
+
+
+@pytest.mark.parametrize("accept", ["application/json", None])
+def test_the_apis_not_found_for_that_id_is_none(accept: str | None) -> None:
+    made = sandbox_responses.not_found("Property 9 was not found.", accept)
+    c, _, _, _ = client([_sandbox_response(made)])
+    assert c.get_json_or_none("GetPropertyDetails/9") is None
 
 
 def test_transport_errors_exhausted_raise_transport_error() -> None:
@@ -172,3 +243,4 @@ def test_a_page_of_the_wrong_shape_is_retried_then_decoded() -> None:
     c2, _, _, _ = client([response(200, b"[1")] * 2, max_attempts=2)
     with pytest.raises(ApiDecodeError):
         c2.fetch_page(PROPERTIES, 100, 0)
+

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
-from worker.api.errors import error_message
+from worker.api.errors import body_kind, error_message
 from worker.api.retry import RetryPolicy, with_retries
 from worker.config import Brand
 from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, AuthError
@@ -66,11 +66,16 @@ class ReiClient:
         return with_retries(lambda: self._get_json_once(path), self._retry, what=path)
 
     def get_json_or_none(self, path: str) -> Any:
-        """Like `get_json`, but a 404 (unknown id on a by-id endpoint) is `None`."""
+        """Like `get_json`, but the API's own "not found" answer for the id is `None`.
+
+        Only that shape (`ApiStatusError.is_not_found`) proves the id unknown: a 404
+        with `ModelState` (the vendor's "bad request"), ASP.NET's "No HTTP resource was
+        found", a proxy's HTML page or any other body is raised like any other error.
+        """
         try:
             return self.get_json(path)
         except ApiStatusError as exc:
-            if exc.status == 404:
+            if exc.is_not_found:
                 return None
             raise
 
@@ -83,11 +88,15 @@ class ReiClient:
             if response.status_code == 401:
                 raise AuthError(self.brand.key, f"token rejected twice on {path}")
         if response.status_code != 200:
+            content_type = response.headers.get("Content-Type", "")
+            kind, model_state = body_kind(response.content, content_type)
             raise ApiStatusError(
                 response.status_code,
-                error_message(response.content, response.headers.get("Content-Type", "")),
+                error_message(response.content, content_type),
                 path=path,
                 retry_after=_retry_after(response.headers.get("Retry-After")),
+                body_kind=kind,
+                model_state=model_state,
             )
         try:
             return orjson.loads(response.content)
