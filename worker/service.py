@@ -159,17 +159,7 @@ class Daemon:
     def start(self) -> None:
         STARTED_AT.set(self.started_at)
         self.tokens.preload()
-        try:
-            baseline = self._last_successes()
-        except ReiSyncError:
-            baseline = {}
-        for job in self.jobs:
-            INTERVAL.labels(job.brand, job.entity).set(job.schedule.nominal_seconds())
-            CONSECUTIVE_FAILURES.labels(job.brand, job.entity).set(0)
-            # The stale alert needs a series from the start: the last success any replica
-            # recorded, or this start as the grace baseline.
-            since = max(baseline.get((job.brand, job.entity), 0.0), self.started_at)
-            LAST_SUCCESS.labels(job.brand, job.entity).set(since)
+        self.publish_job_gauges()
         add_sync_jobs(
             self.scheduler,
             self.jobs,
@@ -191,6 +181,23 @@ class Daemon:
             jobs=[f"{j.key}@{j.schedule.text}" for j in self.jobs],
             token_store=self.tokens.store_name,
         )
+
+    def publish_job_gauges(self) -> None:
+        """Each job's interval, failures and last success, so the stale alert has a series.
+
+        The last success is the one any replica recorded, however old: a restart must
+        not hide a job that has been failing for days. Only a job that never succeeded
+        starts from this start; the start-up grace lives in `readyz`, not in the metric.
+        """
+        try:
+            baseline = self._last_successes()
+        except ReiSyncError:
+            baseline = {}
+        for job in self.jobs:
+            INTERVAL.labels(job.brand, job.entity).set(job.schedule.nominal_seconds())
+            CONSECUTIVE_FAILURES.labels(job.brand, job.entity).set(0)
+            since = baseline.get((job.brand, job.entity), self.started_at)
+            LAST_SUCCESS.labels(job.brand, job.entity).set(since)
 
     def serve_health(self, bind: str | None = None, port: int | None = None) -> HealthServer:
         self.health = HealthServer(
