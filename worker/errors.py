@@ -103,5 +103,12 @@ class ApiDecodeError(ApiError):
     retryable = True
 
 
+class StopRequested(ReiSyncError):
+    """The run's stop event was set while it waited (a retry backoff) or between calls.
+
+    Not a failure: the run ends `aborted` with its checkpoint.
+    """
+
+
 class SinkError(ReiSyncError):
     """Writing to the database failed."""

@@ -244,3 +244,36 @@ def test_a_page_of_the_wrong_shape_is_retried_then_decoded() -> None:
     with pytest.raises(ApiDecodeError):
         c2.fetch_page(PROPERTIES, 100, 0)
 
+
+def test_a_retry_after_longer_than_the_longest_wait_gives_up_instead_of_retrying_early() -> None:
+    c, session, fake, _ = client(
+        [response(429, b"", {"Retry-After": "45"}), response(200, OK)], max_delay_seconds=30
+    )
+    with pytest.raises(ApiStatusError) as info:
+        c.get_json("x")
+    assert fake.sleeps == []
+    assert len(session.calls) == 1
+    assert info.value.retryable
+    assert info.value.retry_after == 45.0
+
+
+def test_a_retry_after_past_the_remaining_budget_gives_up_instead_of_retrying_early() -> None:
+    c, session, fake, _ = client(
+        [response(503, b"", {"Retry-After": "90"}), response(200, OK)],
+        max_delay_seconds=300,
+        total_cap_seconds=60,
+    )
+    with pytest.raises(ApiStatusError) as info:
+        c.get_json("x")
+    assert fake.sleeps == []
+    assert len(session.calls) == 1
+    assert info.value.retryable
+    assert info.value.retry_after == 90.0
+
+
+def test_a_retry_after_within_the_limits_is_waited_in_full() -> None:
+    c, _, fake, _ = client(
+        [response(429, b"", {"Retry-After": "25"}), response(200, OK)], max_delay_seconds=30
+    )
+    c.get_json("x")
+    assert fake.sleeps == [25.0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -56,6 +58,17 @@ class ReiClient:
         _widen_pool(self._session, brand.api_url)
         self._timeout = (connect_timeout, read_timeout)
         self._retry = retry or RetryPolicy()
+
+    def stopping(self, stop: threading.Event | None) -> ReiClient:
+        """This client (same session and tokens) whose retry waits wake on `stop`.
+
+        A backoff in progress when `stop` is set ends at once with `StopRequested`.
+        """
+        if stop is None or self._retry.stop is stop:
+            return self
+        twin = copy.copy(self)
+        twin._retry = self._retry.stopping(stop)
+        return twin
 
     def get_json(self, path: str) -> Any:
         """GET `{base}/{path}` and decode it.

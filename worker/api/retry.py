@@ -1,17 +1,20 @@
 """Retrying idempotent GETs: exponential backoff with full jitter, `Retry-After`, a time cap.
 
-Time is injected (`sleep`, `clock`, `rng`) so tests move it instead of waiting.
+Time is injected (`sleep`, `clock`, `rng`) so tests move it instead of waiting. A
+policy given a `stop` event waits with `stop.wait(seconds)` (or the injected `sleep`)
+and ends the call with `StopRequested` as soon as the event is set.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from worker.errors import ApiError, ApiStatusError
+from worker.errors import ApiError, ApiStatusError, StopRequested
 from worker.log import get_logger
 
 log = get_logger(__name__)
@@ -29,7 +32,9 @@ class RetryPolicy:
     """When and how long to wait before retrying a failed idempotent call.
 
     Delay before retry n (1-based) is uniform in [0, min(max_delay, base * 2**(n-1))]
-    ("full jitter"); a `Retry-After` from the server is a lower bound. The next wait
+    ("full jitter"); a `Retry-After` from the server is a lower bound, honoured in
+    full: one longer than `max_delay_seconds` is not shortened (retrying early would
+    only be refused again), the call gives up with that error instead. The next wait
     is never started if it would end past `total_cap_seconds` from the first attempt.
     """
 
@@ -40,14 +45,39 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
+    stop: threading.Event | None = None
+    """Set: the wait in progress ends at once and the call raises `StopRequested`."""
 
     def delay(self, attempt: int, error: ApiError) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         ceiling = min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (attempt - 1))
         jittered = self.rng.uniform(0.0, ceiling)
-        if isinstance(error, ApiStatusError) and error.retry_after is not None:
-            return max(jittered, min(error.retry_after, self.max_delay_seconds))
+        requested = _retry_after(error)
+        if requested is not None:
+            return max(jittered, requested)
         return jittered
+
+    def pause(self, seconds: float) -> None:
+        """Wait `seconds`, waking early when `stop` is set (then `StopRequested`)."""
+        if self.stop is None:
+            self.sleep(seconds)
+            return
+        if self.stop.is_set():
+            raise StopRequested("stop requested")
+        if self.sleep is time.sleep:
+            self.stop.wait(seconds)
+        else:
+            self.sleep(seconds)
+        if self.stop.is_set():
+            raise StopRequested("stop requested during a retry backoff")
+
+    def stopping(self, stop: threading.Event | None) -> RetryPolicy:
+        """This policy, its waits woken by `stop`."""
+        return self if stop is None or stop is self.stop else replace(self, stop=stop)
+
+
+def _retry_after(error: ApiError) -> float | None:
+    return error.retry_after if isinstance(error, ApiStatusError) else None
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -65,9 +95,24 @@ def with_retries(call: Callable[[], T], policy: RetryPolicy, *, what: str) -> T:
             if not exc.retryable or attempt >= policy.max_attempts:
                 raise
             wait = policy.delay(attempt, exc)
-            if policy.clock() - started + wait > policy.total_cap_seconds:
+            requested = _retry_after(exc)
+            remaining = policy.total_cap_seconds - (policy.clock() - started)
+            if requested is not None and (
+                requested > policy.max_delay_seconds or requested > remaining
+            ):
+                log.warning(
+                    "api.retry_after_too_long",
+                    what=what,
+                    attempt=attempt,
+                    retry_after=requested,
+                    max_delay=policy.max_delay_seconds,
+                    remaining=round(remaining, 3),
+                    error=str(exc),
+                )
+                raise
+            if wait > remaining:
                 raise
             log.warning(
                 "api.retry", what=what, attempt=attempt, wait=round(wait, 3), error=str(exc)
             )
-            policy.sleep(wait)
+            policy.pause(wait)
