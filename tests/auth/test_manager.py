@@ -18,6 +18,7 @@ from tests.auth.conftest import (
     StoreFactory,
     make_brands,
 )
+from worker.auth.endpoint import TokenResponse
 from worker.auth.failures import BackoffPolicy
 from worker.auth.manager import TokenManager
 from worker.auth.store import MemoryTokenStore, Renewal, TokenStore
@@ -523,3 +524,57 @@ def test_close_joins_a_running_background_refresh(
     closer.join(5)
     assert not closer.is_alive()
     assert requester.calls == 2
+
+
+class SlowRequester(FakeRequester):
+    """A token endpoint whose answer takes `latency` simulated seconds."""
+
+    latency = 0.0
+
+    def __call__(self, brand: Brand) -> TokenResponse:
+        response = super().__call__(brand)
+        self.clock.advance(self.latency)
+        return response
+
+
+def test_a_slow_endpoint_and_a_short_lifetime_do_not_renew_on_every_call(
+    ledger: SecretLedger, brands: tuple[Brand, ...], clock: FakeClock
+) -> None:
+    requester = SlowRequester(ledger, clock, expires_in=60)
+    requester.latency = 25
+    manager = manager_for(brands, requester, clock, buffer_seconds=1800)
+    started = clock()
+    served = 0
+    while clock() < started + 3 * 3600:
+        assert manager.get_valid_token("AZURA")
+        served += 1
+        manager.wait_for_background(5)
+        clock.advance(1)
+    # each token arrives 25 s after it was asked for, with ~20 s left: it is FRESH for half
+    # of that (10 s), so a request goes out every ~35 s, not on every call
+    gaps = [b - a for a, b in itertools.pairwise(requester.call_times)]
+    assert min(gaps) >= 35
+    assert requester.calls <= 3 * 3600 / 35 + 1
+    assert requester.calls * 5 < served
+
+
+def test_an_endpoint_slower_than_the_token_lifetime_backs_off_instead_of_serving_dead_tokens(
+    ledger: SecretLedger, brands: tuple[Brand, ...], clock: FakeClock
+) -> None:
+    requester = SlowRequester(ledger, clock, expires_in=60)
+    requester.latency = 50
+    manager = manager_for(brands, requester, clock, buffer_seconds=1800)
+    started = clock()
+    refused = 0
+    while clock() < started + 3 * 3600:
+        with pytest.raises(TransientAuthError):
+            manager.get_valid_token("AZURA")  # never a token that expired before it arrived
+        refused += 1
+        clock.advance(1)
+    status = manager.status()[0]
+    assert status.last_error is not None
+    assert "slower than the token lifetime" in status.last_error
+    assert status.retry_at is not None
+    # backoff (full jitter, up to 300 s) spaces the requests out: far fewer than one per call
+    assert requester.calls < 3 * 3600 / 100
+    assert refused > requester.calls * 10

@@ -14,6 +14,7 @@ backoff with jitter for outages); a still-valid token keeps being served.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections.abc import Callable, Iterable
@@ -345,6 +346,15 @@ class TokenManager:
             skew_seconds=self._skew_seconds,
             jitter=slot.jitter,
         )
+        if token.state(received_at) is TokenState.EXPIRED:
+            # The answer took longer than the token lives: retrying at once would loop.
+            raise TransientAuthError(brand, "token endpoint slower than the token lifetime")
+        # `refresh_at` counts from `sent_at`; with a slow endpoint it may already have passed.
+        # Use at least half of the life the token has left when it arrives, so no latency can
+        # make every call renew.
+        floor = received_at + (token.expires_at - received_at) / 2
+        if token.refresh_at < floor:
+            token = dataclasses.replace(token, refresh_at=floor)
         log.info(
             "token.acquired",
             brand=brand,
