@@ -238,7 +238,33 @@ class Daemon:
     # -- jobs -----------------------------------------------------------------------------
 
     def run_sync_job(self, brand: str, entity: str) -> RunResult | None:
-        """One scheduled run under the job's lease; skipped (and counted) if another holds it."""
+        """One scheduled run under the job's lease; skipped (and counted) if another holds it.
+
+        A domain or database error outside the run itself (taking the lease, clearing a
+        dead holder's run, starting the run row) counts as a failed run too: the same
+        metric, the same repeated-failure alert, one log line, never a scheduler traceback.
+        """
+        try:
+            return self._run_sync_job(brand, entity)
+        except (ReiSyncError, sa.exc.SQLAlchemyError) as exc:
+            detail = (str(exc).strip().splitlines() or [""])[0][:300]
+            if self.stopping.is_set():
+                log.warning(
+                    "sync.interrupted", brand=brand, entity=entity, error=type(exc).__name__
+                )
+                return None
+            log.error(
+                "sync.failed_before_run",
+                brand=brand,
+                entity=entity,
+                error=type(exc).__name__,
+                detail=detail,
+            )
+            RUNS.labels(brand, entity, "failed").inc()
+            self._count_outcome(brand, entity, "failed")
+            return None
+
+    def _run_sync_job(self, brand: str, entity: str) -> RunResult | None:
         if self.stopping.is_set():
             return None
         key = job_key(brand, entity)
@@ -280,27 +306,29 @@ class Daemon:
 
     def _record(self, result: RunResult) -> None:
         labels = (result.brand, result.entity)
-        key = f"{result.brand}/{result.entity}"
         RUNS.labels(*labels, result.status).inc()
         DURATION.labels(*labels).observe(result.seconds)
         SEEN.labels(*labels).inc(result.counts.seen)
         REJECTED.labels(*labels).inc(result.counts.rejected)
-        if result.status in SUCCESS_STATUSES:
-            LAST_SUCCESS.labels(*labels).set(self.clock())
+        self._count_outcome(result.brand, result.entity, result.status)
+
+    def _count_outcome(self, brand: str, entity: str, status: str) -> None:
+        """Last success, consecutive failures and the alerts that follow from a run's status."""
+        key = job_key(brand, entity)
+        if status in SUCCESS_STATUSES:
+            LAST_SUCCESS.labels(brand, entity).set(self.clock())
             self._failures[key] = 0
-        elif result.status == "failed":
+        elif status == "failed":
             self._failures[key] = self._failures.get(key, 0) + 1
             if self._failures[key] >= REPEATED_FAILURES:
                 self.alerter.send(
                     AlertKind.REPEATED_SYNC_FAILURE,
-                    result.brand,
-                    f"{result.entity} failed {self._failures[key]} times in a row",
+                    brand,
+                    f"{entity} failed {self._failures[key]} times in a row",
                 )
-        if result.status == DELIST_GUARD_TRIPPED:
-            self.alerter.send(
-                AlertKind.DELIST_GUARD, result.brand, f"{result.entity} guard tripped"
-            )
-        CONSECUTIVE_FAILURES.labels(*labels).set(self._failures.get(key, 0))
+        if status == DELIST_GUARD_TRIPPED:
+            self.alerter.send(AlertKind.DELIST_GUARD, brand, f"{entity} guard tripped")
+        CONSECUTIVE_FAILURES.labels(brand, entity).set(self._failures.get(key, 0))
 
     def _alert_if_refused(self, brand: str) -> None:
         """After a token job: alert (rate-limited) when the API refused the brand's keys."""

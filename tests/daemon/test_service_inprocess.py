@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from tests.daemon.conftest import InProcessFactory
+from worker.alerts import Alerter, AlertKind
+from worker.errors import SinkError
 from worker.sandbox import SandboxConfig, SandboxServer
 
 pytestmark = pytest.mark.slow
@@ -44,3 +46,49 @@ def test_last_success_baseline_survives_a_restart(
     assert gauge(name, "BLUE_OCEAN", "associates") == daemon.started_at
     # readyz keeps its own start-up grace: a fresh process is not unready for old history.
     assert daemon.readyz().checks["sync:AZURA:associates"] == "ok"
+
+
+class RecordingAlerter(Alerter):
+    def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:9/never-posted")
+        self.sent: list[tuple[AlertKind, str, str]] = []
+
+    def send(self, kind: AlertKind, brand: str, text: str) -> bool:
+        self.sent.append((kind, brand, text))
+        return True
+
+
+def failed_runs(brand: str, entity: str) -> float:
+    labels = {"brand": brand, "entity": entity, "status": "failed"}
+    return REGISTRY.get_sample_value("rei_sync_scheduled_runs_total", labels) or 0.0
+
+
+def test_errors_outside_the_run_count_as_failed_runs_and_alert(
+    sandbox: SandboxServer,
+    inprocess_daemon: InProcessFactory,
+    db_engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alerter = RecordingAlerter()
+    daemon = inprocess_daemon(sandbox, alerter=alerter)
+    before = failed_runs("AZURA", "geo")
+
+    def lease_db_down(key: str) -> None:
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    def ledger_refuses(brand: str | None = None, entity: str | None = None) -> int:
+        raise SinkError("could not write sync_runs\nsecond line")
+
+    monkeypatch.setattr(daemon.leases, "try_acquire", lease_db_down)
+    assert daemon.run_sync_job("AZURA", "geo") is None
+    assert daemon.run_sync_job("AZURA", "geo") is None
+    monkeypatch.undo()
+    monkeypatch.setattr(daemon.sink, "abandon_stale_runs", ledger_refuses)
+    assert daemon.run_sync_job("AZURA", "geo") is None  # inside the lease this time
+
+    assert failed_runs("AZURA", "geo") == before + 3
+    assert gauge("rei_sync_scheduled_consecutive_failures", "AZURA", "geo") == 3
+    assert [(k, b) for k, b, _ in alerter.sent] == [(AlertKind.REPEATED_SYNC_FAILURE, "AZURA")]
+    assert "geo failed 3 times in a row" in alerter.sent[0][2]
+    with db_engine.connect() as c:  # the lease taken by the third attempt was released
+        assert c.execute(sa.text("SELECT count(*) FROM job_leases")).scalar_one() == 0
