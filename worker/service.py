@@ -61,6 +61,8 @@ STALE_FACTOR = 3.0
 """A sync job is stale (unready, alert) after this many intervals without a success."""
 REPEATED_FAILURES = 3
 """Consecutive failed runs of one job before the webhook alerts."""
+TOKEN_STARTUP_GRACE_SECONDS = 60.0
+"""How long after the start a brand may have no token yet (MISSING) and still be ready."""
 SHUTDOWN_MARGIN_SECONDS = 2.0
 """Kept back from the grace for closing tokens and the server after the runs stop."""
 
@@ -355,7 +357,14 @@ class Daemon:
         return Probe(running, {"scheduler": "ok" if running else "not running"})
 
     def readyz(self) -> Probe:
-        checks: dict[str, str] = {}
+        """Ready: scheduler running (not stopping), database migrated, every brand's token
+        usable (MISSING only during the start-up grace), every job's last success recent."""
+        running = self.scheduler.running and not self.stopping.is_set()
+        checks: dict[str, str] = {
+            "scheduler": "ok"
+            if running
+            else ("stopping" if self.stopping.is_set() else "not running")
+        }
         last_success: dict[tuple[str, str], float] = {}
         try:
             current = current_revision(self.engine)
@@ -367,10 +376,13 @@ class Daemon:
             last_success = self._last_successes()
         except ReiSyncError as exc:
             checks["runs"] = f"unreadable: {type(exc).__name__}"
-        for status in self.tokens.status():
-            bad = status.state in (TokenState.EXPIRED, TokenState.FAILED)
-            checks[f"token:{status.brand}"] = status.state.value if bad else "ok"
         now = self.clock()
+        starting = now - self.started_at < TOKEN_STARTUP_GRACE_SECONDS
+        for status in self.tokens.status():
+            bad = status.state in (TokenState.EXPIRED, TokenState.FAILED) or (
+                status.state is TokenState.MISSING and not starting
+            )
+            checks[f"token:{status.brand}"] = status.state.value if bad else "ok"
         for job in self.jobs:
             since = max(last_success.get((job.brand, job.entity), 0.0), self.started_at)
             limit = STALE_FACTOR * job.schedule.nominal_seconds()

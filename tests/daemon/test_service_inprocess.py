@@ -10,8 +10,10 @@ from prometheus_client import REGISTRY
 
 from tests.daemon.conftest import InProcessFactory
 from worker.alerts import Alerter, AlertKind
+from worker.auth import TokenState
 from worker.errors import SinkError
 from worker.sandbox import SandboxConfig, SandboxServer
+from worker.service import TOKEN_STARTUP_GRACE_SECONDS
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +94,45 @@ def test_errors_outside_the_run_count_as_failed_runs_and_alert(
     assert "geo failed 3 times in a row" in alerter.sent[0][2]
     with db_engine.connect() as c:  # the lease taken by the third attempt was released
         assert c.execute(sa.text("SELECT count(*) FROM job_leases")).scalar_one() == 0
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_readyz_needs_a_running_scheduler_and_a_token_after_the_grace(
+    sandbox: SandboxServer, inprocess_daemon: InProcessFactory
+) -> None:
+    clock = FakeClock()
+    daemon = inprocess_daemon(sandbox)
+    daemon.clock, daemon.started_at = clock, clock()
+
+    before = daemon.readyz()  # built, scheduler not started yet
+    assert not before.ok
+    assert before.checks["scheduler"] == "not running"
+
+    daemon.scheduler.start(paused=True)
+    try:
+        # No token yet (nothing has run): fine during the start-up grace only.
+        assert daemon.tokens.status()[0].state is TokenState.MISSING
+        assert daemon.readyz().ok, daemon.readyz().checks
+        clock.now += TOKEN_STARTUP_GRACE_SECONDS
+        late = daemon.readyz()
+        assert not late.ok
+        assert late.checks["token:AZURA"] == "missing"
+        assert late.checks["token:BLUE_OCEAN"] == "missing"
+
+        daemon.tokens.get_valid_token("AZURA")
+        daemon.tokens.get_valid_token("BLUE_OCEAN")
+        assert daemon.readyz().ok, daemon.readyz().checks
+
+        daemon.stopping.set()  # shutting down: no longer ready, though the scheduler runs
+        stopping = daemon.readyz()
+        assert not stopping.ok
+        assert stopping.checks["scheduler"] == "stopping"
+    finally:
+        daemon.scheduler.shutdown(wait=False)

@@ -13,6 +13,7 @@ import requests
 from tests.unit.test_pipeline import Endpoint, FakeClient
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sync.normalise import (
+    NORMALISER_VERSION,
     Reject,
     Row,
     associate_fingerprint,
@@ -110,7 +111,9 @@ def test_content_hash_is_the_same_for_large_documents_fed_in_chunks() -> None:
     import orjson
 
     document = {"text": "ñ" * 5000, "n": list(range(300))}
-    whole = hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    prefix = f"rei-sync normaliser v{NORMALISER_VERSION}\n".encode()
+    data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    whole = hashlib.sha256(prefix + data).hexdigest()[:32]
     assert content_hash(document) == whole
 
 

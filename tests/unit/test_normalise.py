@@ -8,12 +8,25 @@ from typing import Any
 
 import pytest
 
+from worker.sync import normalise
 from worker.sync.normalise import (
+    ASSOCIATE_PRIVATE_FIELDS,
+    PRIVATE_ADDRESS_FIELDS,
+    PRIVATE_PRICE_FIELDS,
     PROPERTY_PRIVATE_FIELDS,
     Reject,
     Row,
     normalise_associate,
     normalise_property,
+    property_fingerprint,
+)
+from worker.sync.records import (
+    lookup_value_normaliser,
+    normalise_country,
+    normalise_image,
+    normalise_location,
+    normalise_lookup,
+    normalise_state,
 )
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "property-sample.json"
@@ -108,10 +121,102 @@ def test_records_that_cannot_be_normalised_are_rejected_with_a_reason(
     assert isinstance(result, Reject)
     assert fragment in result.reason
     assert "ownerName" not in result.payload
+    assert "unparsedAddress" not in result.payload
+    assert "listPrice" not in result.payload
 
 
 def test_non_object_record_is_rejected() -> None:
     assert isinstance(normalise_property(["not", "a", "record"]), Reject)
+
+
+PRIVATE_VALUES = {
+    "ownerName": "Secret Owner",
+    "listingSideComm": 3.25,
+    "unparsedAddress": "12 Secret Street",
+    "postalCode": "SECRET-PC",
+    "listPrice": 777_123,
+}
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"listingId": "abc"},  # any field
+        {"unparsedAddressPublicYN": "maybe"},  # the address flag itself
+        {"listPricePrivateYN": 7},  # the price flag itself
+        {"publicRemarks_en": "bad\x00byte"},  # unstorable text
+    ],
+)
+@pytest.mark.parametrize("address_public", [True, False])
+def test_reject_payload_never_keeps_a_field_that_may_be_private(
+    broken: dict[str, Any], address_public: bool
+) -> None:
+    raw = sample() | PRIVATE_VALUES | {"unparsedAddressPublicYN": address_public} | broken
+    result = normalise_property(raw)
+    assert isinstance(result, Reject)
+    dropped = {*PROPERTY_PRIVATE_FIELDS, *PRIVATE_ADDRESS_FIELDS, *PRIVATE_PRICE_FIELDS}
+    assert not dropped & set(result.payload)
+    text = json.dumps(result.payload)
+    for value in PRIVATE_VALUES.values():
+        assert str(value) not in text
+    assert result.payload["listingTitle_en"] == raw["listingTitle_en"]  # the rest is kept
+
+
+def test_associate_reject_payload_drops_its_private_fields() -> None:
+    result = normalise_associate({"associateID": "x", "birthDay": "1980-01-01", "firstName": "A"})
+    assert isinstance(result, Reject)
+    assert not set(ASSOCIATE_PRIVATE_FIELDS) & set(result.payload)
+    assert result.payload["firstName"] == "A"
+
+
+@pytest.mark.parametrize(
+    "normaliser",
+    [
+        normalise_property,
+        normalise_associate,
+        normalise_image,
+        normalise_lookup,
+        lookup_value_normaliser(3),
+        normalise_country,
+        normalise_state,
+        normalise_location,
+    ],
+)
+@pytest.mark.parametrize(
+    ("record", "kind", "length"),
+    [
+        (["Secret Owner", "12 Secret Street"], "list", 2),
+        ("Secret Owner lives at 12 Secret Street", "str", 38),
+        (777_123, "int", None),
+        (None, "NoneType", None),
+    ],
+)
+def test_a_record_that_is_not_an_object_is_stored_as_its_type_and_length_only(
+    normaliser: Any, record: Any, kind: str, length: int | None
+) -> None:
+    result = normaliser(record)
+    assert isinstance(result, Reject)
+    assert result.payload == {"type": kind, "length": length}
+    assert kind in result.reason
+    assert "Secret" not in result.reason
+    assert "777" not in result.reason
+
+
+def test_normaliser_version_is_part_of_every_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = sample() | {"ownerName": "x"}
+    before = row(raw)
+    assert property_fingerprint(raw) == (before.source_id, before.content_hash, before.private_hash)
+    monkeypatch.setattr(normalise, "NORMALISER_VERSION", normalise.NORMALISER_VERSION + 1)
+    after = row(raw)
+    assert after.content_hash != before.content_hash
+    assert after.private_hash != before.private_hash
+    assert property_fingerprint(raw) == (after.source_id, after.content_hash, after.private_hash)
+    image = normalise_image({"ListingId": 1, "PhotoId": 2, "ImageUrl": "u"})
+    assert isinstance(image, Row)
+    monkeypatch.undo()
+    image_before = normalise_image({"ListingId": 1, "PhotoId": 2, "ImageUrl": "u"})
+    assert isinstance(image_before, Row)
+    assert image.content_hash != image_before.content_hash
 
 
 def test_associate_birthday_is_private() -> None:

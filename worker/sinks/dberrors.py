@@ -2,14 +2,21 @@
 
 A connection lost mid-run (Postgres restarted, a pooler recycled) surfaces from
 SQLAlchemy as `sqlalchemy.exc.DBAPIError` and from a raw psycopg cursor as
-`psycopg.Error`; either way the caller sees one classified, retryable error whose
-message is the driver's first line (never the SQL or its parameters).
+`psycopg.Error`; either way the caller sees one classified, retryable error.
+
+The message is the error class, its SQLSTATE and the server's primary message only:
+never the SQL or its parameters, never the DETAIL, CONTEXT or HINT lines (a COPY's
+CONTEXT quotes the offending row's value, a unique violation's DETAIL its key), and,
+for data and integrity errors (SQLSTATE classes 22 and 23), no quoted text either
+(`value "…" is out of range for type integer` quotes the value). It ends up in logs
+and in `sync_runs.error`, where a private value must never be.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,11 +34,46 @@ class DatabaseUnavailableError(SinkError):
     retryable = True
 
 
+MAX_MESSAGE_CHARS = 200
+_TRAILERS = re.compile(r"\b(?:CONTEXT|DETAIL|HINT)\b|\[SQL|\[parameters", re.IGNORECASE)
+_QUOTED = re.compile(r'"[^"]*"?')
+_VALUE_CLASSES = ("22", "23")
+"""SQLSTATE classes whose primary message may quote a value: data exception, integrity."""
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    return getattr(error, "sqlstate", None) if isinstance(error, psycopg.Error) else None
+
+
+def _may_quote_values(error: BaseException) -> bool:
+    if not isinstance(error, psycopg.Error):
+        return True
+    if isinstance(error, psycopg.DataError | psycopg.IntegrityError):
+        return True
+    sqlstate = _sqlstate(error)
+    return sqlstate is not None and sqlstate[:2] in _VALUE_CLASSES
+
+
+def _primary(error: BaseException) -> str:
+    """The primary message of `error`, without anything that may carry row values."""
+    diag = error.diag.message_primary if isinstance(error, psycopg.Error) else None
+    text = diag or (str(error).strip().splitlines() or [""])[0]
+    trailer = _TRAILERS.search(text)
+    if trailer:
+        text = text[: trailer.start()]
+    if _may_quote_values(error):
+        text = _QUOTED.sub('"…"', text)
+    return text.strip().rstrip(":").strip()[:MAX_MESSAGE_CHARS]
+
+
 def translate(exc: BaseException, what: str) -> SinkError:
     original = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
-    first_line = (str(original).strip().splitlines() or [""])[0][:200]
     kind = type(original).__name__
-    message = f"{what} failed: {kind}: {first_line}" if first_line else f"{what} failed: {kind}"
+    sqlstate = _sqlstate(original)
+    if sqlstate:
+        kind = f"{kind} (SQLSTATE {sqlstate})"
+    primary = _primary(original)
+    message = f"{what} failed: {kind}: {primary}" if primary else f"{what} failed: {kind}"
     if isinstance(original, psycopg.OperationalError | psycopg.InterfaceError) or isinstance(
         exc, sa.exc.OperationalError | sa.exc.InterfaceError
     ):

@@ -10,16 +10,25 @@ Choices, documented once:
 - Private fields (owner contact, private remarks, showing instructions,
   commissions; a private price or address; an associate's birthday) leave the
   public row *and* its `raw`: they live only in the private table.
-- The content hash covers the public `raw` (private fields have their own hash),
-  so a change anywhere in the public payload is seen, and nothing else is.
+- The content hash covers the public `raw` (private fields have their own hash)
+  and `NORMALISER_VERSION`, so a change anywhere in the public payload is seen, and
+  so is a change to how records are normalised; nothing else is.
+- Every typed field is bounded by its column (`migrations/`): an `Integer` column
+  gets `Id32`, a `BigInteger` one `Id`, a `Numeric(p, s)` one `numeric(p, s)`, so a
+  value the column cannot hold is a reject, never a failed COPY
+  (`tests/integration/test_column_bounds.py` checks them against a migrated database).
+- A reject's payload never holds a private value: every field that *can* be private
+  (the address and price too, whatever their flags say) is left out, and a record
+  that is not an object is kept as its type and length only.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import orjson
@@ -27,8 +36,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 MAX_TEXT_CHARS = 65_535
 MAX_BIGINT = 2**63 - 1
-MAX_MONEY = Decimal("1e15")
-MAX_SIZE = Decimal("1e12")
+MAX_INT = 2**31 - 1
+"""The largest value of a Postgres `integer` column."""
+
+NORMALISER_VERSION = 1
+"""Mixed into every content hash (`content_hash`). Bump it whenever a change here or in
+`records.py` changes what a stored row holds for the same raw record: a new or renamed
+column, a different parsing, rounding, bound or privacy rule. The stored hashes then
+match no record, so the next run rewrites every row once (counted as updated; the
+fast path and the merge skip only rows whose hash matches) and is back to
+"unchanged" after that. A change that stores exactly the same rows needs no bump."""
 
 PROPERTY_PRIVATE_FIELDS = (
     "ownerName",
@@ -45,6 +62,14 @@ PROPERTY_PRIVATE_FIELDS = (
 PRIVATE_ADDRESS_FIELDS = ("unparsedAddress", "postalCode")
 PRIVATE_PRICE_FIELDS = ("listPrice",)
 ASSOCIATE_PRIVATE_FIELDS = ("birthDay",)
+PROPERTY_REJECT_DROPPED = (
+    *PROPERTY_PRIVATE_FIELDS,
+    *PRIVATE_ADDRESS_FIELDS,
+    *PRIVATE_PRICE_FIELDS,
+)
+"""Left out of a rejected property's payload: every field that may be private. The flags
+that say whether the address and price are private may be what is broken, so both are
+always treated as private there."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +102,16 @@ switch interval (5 ms) per hash: profiling showed content_hash at ~0.4 ms a reco
 load, 2x pydantic. Fed in smaller chunks, the digest is the same and the GIL is kept."""
 
 
+@functools.cache
+def _hash_prefix(version: int) -> bytes:
+    return f"rei-sync normaliser v{version}\n".encode()
+
+
 def content_hash(document: dict[str, Any]) -> str:
-    """sha256 of the key-sorted JSON, first 32 hex digits (the stored `content_hash`)."""
+    """sha256 of `NORMALISER_VERSION` and the key-sorted JSON, first 32 hex digits (the
+    stored `content_hash`, and the fast path's fingerprint: both come from here)."""
     data = memoryview(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(_hash_prefix(NORMALISER_VERSION))
     for offset in range(0, len(data), HASH_CHUNK_BYTES):
         digest.update(data[offset : offset + HASH_CHUNK_BYTES])
     return digest.hexdigest()[:32]
@@ -108,7 +139,13 @@ def _drop_zone(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=None) if value is not None and value.tzinfo else value
 
 
-def _bounded(limit: Decimal) -> Any:
+def numeric(precision: int, scale: int) -> Any:
+    """A non-negative number a Postgres `numeric(precision, scale)` column holds: rounded
+    to `scale` places as Postgres would (half away from zero), below 10^(precision-scale)
+    after rounding; anything else is a validation error."""
+    limit = Decimal(10) ** (precision - scale)
+    step = Decimal(1).scaleb(-scale)
+
     def check(value: Any) -> Any:
         if value is None or value == "":
             return None
@@ -118,9 +155,11 @@ def _bounded(limit: Decimal) -> Any:
             number = Decimal(str(value))
         except InvalidOperation:
             raise ValueError("expected a number") from None
-        if not number.is_finite() or not (0 <= number < limit):
-            raise ValueError(f"absurd value (must be between 0 and {limit:.0e})")
-        return number.quantize(Decimal("0.0001"))
+        if number.is_finite() and 0 <= number < limit:
+            number = number.quantize(step, rounding=ROUND_HALF_UP)
+            if number < limit:
+                return number
+        raise ValueError(f"absurd value (must be at least 0 and below {limit:.0e})")
 
     return BeforeValidator(check)
 
@@ -144,10 +183,19 @@ def _not_bool(value: Any) -> Any:
 Flag = Annotated[bool | None, BeforeValidator(_flag)]
 Key = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=MAX_BIGINT)]
 Text = Annotated[str | None, BeforeValidator(_text)]
-Money = Annotated[Decimal | None, _bounded(MAX_MONEY)]
-Size = Annotated[Decimal | None, _bounded(MAX_SIZE)]
-Count = Annotated[int | None, Field(ge=0, le=10_000)]
+Money = Annotated[Decimal | None, numeric(18, 2)]
+"""A `Numeric(18, 2)` column: prices, closing commission amounts."""
+Size = Annotated[Decimal | None, numeric(18, 2)]
+"""A `Numeric(18, 2)` column: lot and construction sizes."""
+Commission = Annotated[Decimal | None, numeric(18, 4)]
+"""A `Numeric(18, 4)` column: listing/selling side commissions."""
+MAX_COUNT = 10_000
+Count = Annotated[int | None, Field(ge=0, le=MAX_COUNT)]
+"""Rooms: an `Integer` column, bounded tighter on purpose (more is a broken record)."""
 Id = Annotated[int | None, Field(ge=0, le=MAX_BIGINT)]
+"""An id in a `BigInteger` column."""
+Id32 = Annotated[int | None, Field(ge=0, le=MAX_INT)]
+"""An id in an `Integer` column (catalogue values: contract type, status, units...)."""
 LocalDate = Annotated[datetime | None, BeforeValidator(_zone_less)]
 
 
@@ -160,22 +208,22 @@ class PropertyRecord(BaseModel):
     listing_key: Text = Field(None, alias="listingKey")
     title_en: Text = Field(None, alias="listingTitle_en")
     title_es: Text = Field(None, alias="listingTitle_es")
-    contract_type_id: Id = Field(None, alias="listingContractType")
-    status_id: Id = Field(None, alias="standardStatusId")
-    probable_use_id: Id = Field(None, alias="listingProbableUseId")
-    property_type_id: Id = Field(None, alias="propertyTypeId")
-    general_location_id: Id = Field(None, alias="propertyGeneralLocationId")
+    contract_type_id: Id32 = Field(None, alias="listingContractType")
+    status_id: Id32 = Field(None, alias="standardStatusId")
+    probable_use_id: Id32 = Field(None, alias="listingProbableUseId")
+    property_type_id: Id32 = Field(None, alias="propertyTypeId")
+    general_location_id: Id32 = Field(None, alias="propertyGeneralLocationId")
     list_price: Money = Field(None, alias="listPrice")
-    list_price_currency_id: Id = Field(None, alias="listPriceCurrencyID")
+    list_price_currency_id: Id32 = Field(None, alias="listPriceCurrencyID")
     list_price_private: Flag = Field(None, alias="listPricePrivateYN")
     address_public: Flag = Field(None, alias="unparsedAddressPublicYN")
     bedrooms: Count = Field(None, alias="bedroomsTotal")
     bathrooms_full: Count = Field(None, alias="bathroomsFull")
     bathrooms_half: Count = Field(None, alias="bathroomsHalf")
     lot_size: Size = Field(None, alias="lotSizeArea")
-    lot_size_units_id: Id = Field(None, alias="lotSizeUnitsId")
+    lot_size_units_id: Id32 = Field(None, alias="lotSizeUnitsId")
     construction_size: Size = Field(None, alias="constructionSize")
-    construction_size_units_id: Id = Field(None, alias="constructionSizeUnitsId")
+    construction_size_units_id: Id32 = Field(None, alias="constructionSizeUnitsId")
     country_id: Id = Field(None, alias="countryId")
     state_id: Id = Field(None, alias="stateDepProvId")
     location_id: Id = Field(None, alias="locationId")
@@ -203,8 +251,8 @@ class PropertyPrivateRecord(BaseModel):
     private_remarks_en: Text = Field(None, alias="privateRemarks_en")
     private_remarks_es: Text = Field(None, alias="privateRemarks_es")
     showing_instruction: Text = Field(None, alias="showingInstruction")
-    listing_side_comm: Money = Field(None, alias="listingSideComm")
-    selling_side_comm: Money = Field(None, alias="sellingSideComm")
+    listing_side_comm: Commission = Field(None, alias="listingSideComm")
+    selling_side_comm: Commission = Field(None, alias="sellingSideComm")
     close_listing_comm_amount: Money = Field(None, alias="closeListingCommAmount")
     close_selling_comm_amount: Money = Field(None, alias="closeSellingCommAmount")
 
@@ -270,18 +318,26 @@ def coordinate(value: Any, limit: int) -> Decimal | None:
     return number.quantize(Decimal("0.0000001"))
 
 
+def not_an_object(raw: Any) -> Reject:
+    """The reject of a record that is not an object: its payload is the type and length only
+    (a list or string can hold anything, private values included)."""
+    kind = type(raw).__name__
+    length = len(raw) if isinstance(raw, str | bytes | list | tuple | dict) else None
+    return Reject(None, f"record is a {kind}, not an object", {"type": kind, "length": length})
+
+
 def normalise_property(raw: Any) -> Row | Reject:
     if not isinstance(raw, dict):
-        return Reject(None, f"record is a {type(raw).__name__}, not an object", raw)
+        return not_an_object(raw)
     source_id = _source_id(raw, "listingId")
     problem = _unstorable_text(raw)
     if problem:
-        return Reject(source_id, problem, _strip(raw, PROPERTY_PRIVATE_FIELDS))
+        return Reject(source_id, problem, _strip(raw, PROPERTY_REJECT_DROPPED))
     try:
         record = PropertyRecord.model_validate(raw)
         private_record = PropertyPrivateRecord.model_validate(raw)
     except ValidationError as exc:
-        return Reject(source_id, _reason(exc), _strip(raw, PROPERTY_PRIVATE_FIELDS))
+        return Reject(source_id, _reason(exc), _strip(raw, PROPERTY_REJECT_DROPPED))
     private_keys = _property_private_keys(record.address_public, record.list_price_private)
     public_raw = _strip(raw, private_keys)
     private_raw = {k: raw.get(k) for k in private_keys if k in raw}
@@ -366,7 +422,7 @@ def associate_fingerprint(raw: Any) -> Fingerprint | None:
 
 def normalise_associate(raw: Any) -> Row | Reject:
     if not isinstance(raw, dict):
-        return Reject(None, f"record is a {type(raw).__name__}, not an object", raw)
+        return not_an_object(raw)
     source_id = _source_id(raw, "associateID")
     problem = _unstorable_text(raw)
     if problem:

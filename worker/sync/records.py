@@ -17,6 +17,7 @@ from worker.sync.normalise import (
     Reject,
     Row,
     content_hash,
+    not_an_object,
     unstorable,
 )
 
@@ -78,7 +79,7 @@ def _small_int(value: Any, what: str) -> int | None:
 def _guarded(build: Callable[[dict[str, Any]], Row], id_key: str) -> Callable[[Any], Row | Reject]:
     def normalise(raw: Any) -> Row | Reject:
         if not isinstance(raw, dict):
-            return Reject(None, f"record is a {type(raw).__name__}, not an object", raw)
+            return not_an_object(raw)
         problem = unstorable(raw)
         if problem:
             source = _lower(raw).get(id_key.lower())
