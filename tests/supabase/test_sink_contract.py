@@ -127,6 +127,21 @@ def test_stale_keys_and_delisting(sink: Store, db_engine: sa.Engine) -> None:
     assert scalar(db_engine, "SELECT count(*) FROM properties WHERE delisted_at IS NOT NULL") == 0
 
 
+def test_delisting_candidates_are_the_active_rows_a_scan_did_not_see(sink: Store) -> None:
+    begin(sink)
+    sink.upsert(PROPERTIES_TABLE, BRAND, rows(10))
+    sink.upsert(PROPERTIES_TABLE, "BLUE_OCEAN", rows(12))
+    assert sink.mark_delisted(PROPERTIES_TABLE, BRAND, [4]) == 1
+    # repeats in `seen` (offset drift) and ids never stored are harmless
+    seen = [1, 2, 2, 3, 5, 7, 7, 99]
+    assert sink.delisting_candidates(PROPERTIES_TABLE, BRAND, seen) == (9, [6, 8, 9, 10])
+    assert sink.delisting_candidates(PROPERTIES_TABLE, BRAND, []) == (
+        9,
+        [1, 2, 3, 5, 6, 7, 8, 9, 10],
+    )
+    assert sink.delisting_candidates(PROPERTIES_TABLE, "BLUE_OCEAN", range(1, 13)) == (12, [])
+
+
 def test_delist_absent_respects_the_guard(sink: Store, db_engine: sa.Engine) -> None:
     begin(sink)
     values = [replace(r, scope_id=lookup) for lookup in (1, 2) for r in rows(10)]

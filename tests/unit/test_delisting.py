@@ -21,6 +21,11 @@ class FakeSink:
     def active_ids(self, spec: TableSpec, brand: str) -> set[int]:
         return set(self.active)
 
+    def delisting_candidates(
+        self, spec: TableSpec, brand: str, seen: Sequence[int]
+    ) -> tuple[int, list[int]]:
+        return len(self.active), sorted(self.active - set(seen))
+
     def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int:
         self.delisted.extend(ids)
         return len(ids)

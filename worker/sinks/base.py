@@ -128,6 +128,14 @@ class Sink(Protocol):
 
     def active_ids(self, spec: TableSpec, brand: str) -> set[int]: ...
 
+    def delisting_candidates(
+        self, spec: TableSpec, brand: str, seen: Sequence[int]
+    ) -> tuple[int, list[int]]:
+        """(active rows, sorted keys of the active rows not in `seen`): the rows a complete
+        scan that saw `seen` did not see. Worked out where the rows are (Postgres: `seen`
+        COPY'd into a temp table and anti-joined), so the caller holds neither set."""
+        ...
+
     def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int: ...
 
     def delist_absent(

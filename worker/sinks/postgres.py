@@ -15,6 +15,7 @@ import orjson
 import psycopg
 import sqlalchemy as sa
 
+from worker.errors import SinkError
 from worker.sinks.base import TableSpec, UpsertResult
 from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.runs import PostgresRunLedger
@@ -68,6 +69,18 @@ def active_ids_sql(spec: TableSpec) -> sa.TextClause:
     )
 
 
+SEEN_TABLE = "rei_sync_seen"
+
+
+def delisting_candidates_sql(spec: TableSpec) -> str:
+    """Active keys of `brand` not in the seen table, in key order (psycopg parameters)."""
+    return (
+        f"SELECT t.{spec.key} FROM {spec.table} t WHERE t.brand = %(brand)s "
+        "AND t.delisted_at IS NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM {SEEN_TABLE} s WHERE s.id = t.{spec.key}) ORDER BY t.{spec.key}"
+    )
+
+
 def mark_delisted_sql(spec: TableSpec) -> sa.TextClause:
     return sa.text(
         f"UPDATE {spec.table} SET delisted_at = now() WHERE brand = :brand "
@@ -113,19 +126,17 @@ def delist_absent_sql(spec: TableSpec) -> sa.TextClause:
 
 @translate_db_errors
 class PostgresSink(PostgresRunLedger):
-    """Entity tables and the run ledger of one database.
-
-    Database errors are left to `translate_db_errors` (no method catches them itself):
-    a lost connection becomes a retryable `DatabaseUnavailableError`, and no message
-    carries a row's values (see `dberrors`).
-    """
+    """Entity tables and the run ledger of one database."""
 
     def upsert(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> UpsertResult:
         unique = _unique(rows)
         if not unique:
             return UpsertResult()
-        with self._engine.begin() as connection:
-            return self._upsert(_cursor(connection), spec, brand, unique)
+        try:
+            with self._engine.begin() as connection:
+                return self._upsert(_cursor(connection), spec, brand, unique)
+        except psycopg.Error as exc:
+            raise SinkError(f"upsert into {spec.table} failed: {exc}") from exc
 
     def replace_children(
         self, spec: TableSpec, brand: str, scope_ids: Sequence[int], rows: Sequence[Row]
@@ -134,19 +145,22 @@ class PostgresSink(PostgresRunLedger):
         if not scope_ids:
             return UpsertResult()
         unique = _unique(rows)
-        with self._engine.begin() as connection:
-            cursor = _cursor(connection)
-            result = self._upsert(cursor, spec, brand, unique) if unique else UpsertResult()
-            cursor.execute(
-                delete_missing_children_sql(spec),
-                {
-                    "brand": brand,
-                    "scopes": list(scope_ids),
-                    "kept_scopes": [r.scope_id for r in unique],
-                    "kept_keys": [r.source_id for r in unique],
-                },
-            )
-            return result + UpsertResult(deleted=cursor.rowcount)
+        try:
+            with self._engine.begin() as connection:
+                cursor = _cursor(connection)
+                result = self._upsert(cursor, spec, brand, unique) if unique else UpsertResult()
+                cursor.execute(
+                    delete_missing_children_sql(spec),
+                    {
+                        "brand": brand,
+                        "scopes": list(scope_ids),
+                        "kept_scopes": [r.scope_id for r in unique],
+                        "kept_keys": [r.source_id for r in unique],
+                    },
+                )
+                return result + UpsertResult(deleted=cursor.rowcount)
+        except psycopg.Error as exc:
+            raise SinkError(f"replacing rows of {spec.table} failed: {exc}") from exc
 
     def stale_keys(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> set[int]:
         if spec.scope is not None:
@@ -164,17 +178,42 @@ class PostgresSink(PostgresRunLedger):
             raise ValueError("stored_hashes is for tables keyed by one id")
         if not ids:
             return {}
-        with self._engine.connect() as connection:
-            cursor = _cursor(connection)
-            cursor.execute(stored_hashes_sql(spec), {"brand": brand, "ids": list(ids)})
-            return {
-                int(key): (str(public), None if private is None else str(private))
-                for key, public, private in cursor.fetchall()
-            }
+        try:
+            with self._engine.connect() as connection:
+                cursor = _cursor(connection)
+                cursor.execute(stored_hashes_sql(spec), {"brand": brand, "ids": list(ids)})
+                return {
+                    int(key): (str(public), None if private is None else str(private))
+                    for key, public, private in cursor.fetchall()
+                }
+        except psycopg.Error as exc:
+            raise SinkError(f"reading hashes of {spec.table} failed: {exc}") from exc
 
     def active_ids(self, spec: TableSpec, brand: str) -> set[int]:
         with self._engine.connect() as connection:
             return set(connection.execute(active_ids_sql(spec), {"brand": brand}).scalars())
+
+    def delisting_candidates(
+        self, spec: TableSpec, brand: str, seen: Sequence[int]
+    ) -> tuple[int, list[int]]:
+        """`seen` COPY'd into a temp table (text, 50,000 ids a write), then an anti-join."""
+        with self._engine.begin() as connection:
+            cursor = _cursor(connection)
+            cursor.execute(f"CREATE TEMP TABLE {SEEN_TABLE} (id bigint) ON COMMIT DROP")
+            with cursor.copy(f"COPY {SEEN_TABLE} (id) FROM STDIN") as copy:
+                for offset in range(0, len(seen), 50_000):
+                    chunk = seen[offset : offset + 50_000]
+                    copy.write("".join(f"{key}\n" for key in chunk))
+            cursor.execute(f"ANALYZE {SEEN_TABLE}")
+            cursor.execute(delisting_candidates_sql(spec), {"brand": brand})
+            candidates = [int(key) for (key,) in cursor.fetchall()]
+            cursor.execute(
+                f"SELECT count(*) FROM {spec.table} WHERE brand = %(brand)s "
+                "AND delisted_at IS NULL",
+                {"brand": brand},
+            )
+            row = cursor.fetchone()
+        return (0 if row is None else int(row[0])), candidates
 
     def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int:
         if not ids:

@@ -237,6 +237,12 @@ class SupabaseSink:
             key for (_, key), (_, delisted) in self._hashes(spec, brand).items() if not delisted
         }
 
+    def delisting_candidates(
+        self, spec: TableSpec, brand: str, seen: Sequence[int]
+    ) -> tuple[int, list[int]]:
+        active = self.active_ids(spec, brand)
+        return len(active), sorted(active.difference(seen))
+
     def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int:
         stored = self._hashes(spec, brand)
         active = [(None, i) for i in dict.fromkeys(ids) if (None, i) in stored]

@@ -10,6 +10,7 @@ confirmation call fails is left alone this run. When candidates exceed the guard
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,17 +57,20 @@ def reconcile(
     client: ReiClient,
     sink: Sink,
     entity: Entity,
-    seen: set[int],
+    seen: Sequence[int],
     *,
     parallelism: int,
     guard_minimum: int = DELIST_GUARD_MINIMUM,
     guard_fraction: float = DELIST_GUARD_FRACTION,
 ) -> DelistOutcome:
-    """Delist the active rows of `entity` missing from a complete scan that saw `seen`."""
+    """Delist the active rows of `entity` missing from a complete scan that saw `seen`.
+
+    The sink compares `seen` with the stored active rows (in the database for
+    Postgres): neither the active ids nor a set of the seen ones is held here.
+    """
     brand = client.brand.key
-    active = sink.active_ids(entity.table, brand)
-    candidates = sorted(active - seen)
-    limit = guard_limit(len(active), guard_minimum, guard_fraction)
+    active, candidates = sink.delisting_candidates(entity.table, brand, seen)
+    limit = guard_limit(active, guard_minimum, guard_fraction)
     if len(candidates) > limit:
         metrics.DELIST_GUARD_TRIPPED.labels(brand, entity.name).inc()
         log.error(
@@ -74,10 +78,10 @@ def reconcile(
             brand=brand,
             entity=entity.name,
             candidates=len(candidates),
-            active=len(active),
+            active=active,
             limit=limit,
         )
-        return DelistOutcome(len(active), len(candidates), guard_tripped=True)
+        return DelistOutcome(active, len(candidates), guard_tripped=True)
 
     def confirm(source_id: int) -> tuple[int, str, Any]:
         try:
@@ -101,7 +105,7 @@ def reconcile(
     if delisted:
         metrics.DELISTED.labels(brand, entity.name).inc(delisted)
     return DelistOutcome(
-        len(active),
+        active,
         len(candidates),
         delisted=delisted,
         unconfirmed=sum(1 for _, verdict, _ in answers if verdict == "unconfirmed"),
