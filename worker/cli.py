@@ -54,7 +54,7 @@ def main_options(
 def migrate() -> None:
     """Upgrade the database schema to the latest migration (DATABASE_URL, or the embedded one)."""
     with domain_errors():
-        settings = command_settings(require_brands=False)
+        settings = command_settings(require_brands=False, with_brands=False)
         with open_engine(settings) as engine:
             upgrade_head(engine)
         out.print("database migrated to head")

@@ -149,3 +149,15 @@ def summary(output: str) -> dict[tuple[str, str], tuple[int, int]]:
             row = dict(zip(header, cells, strict=True))
             rows[(row["brand"], row["entity"])] = (int(row["seen"]), int(row["inserted"]))
     return rows
+
+
+def test_migrate_needs_no_brands_even_with_a_half_filled_env(
+    clean_env: Path, migrated_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (clean_env / ".env").write_text(
+        "REMAX_AZURA_API_URL=https://remax-cca.com/api/v1\nREMAX_AZURA_API_KEY=\n"
+    )
+    monkeypatch.setenv("DATABASE_URL", migrated_db_url)
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 0, result.output
+    assert "migrated" in result.output
