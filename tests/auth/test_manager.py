@@ -578,3 +578,48 @@ def test_an_endpoint_slower_than_the_token_lifetime_backs_off_instead_of_serving
     # backoff (full jitter, up to 300 s) spaces the requests out: far fewer than one per call
     assert requester.calls < 3 * 3600 / 100
     assert refused > requester.calls * 10
+
+
+def test_a_refused_token_read_before_a_racing_install_is_not_put_back_on_the_fast_path(
+    brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock
+) -> None:
+    """Thread A reads the slot's token T; while it is preempted, thread B gets a 401 for T,
+    renews it (T2) and clears the refused mark. A must not then publish T over T2."""
+    manager = manager_for(brands, requester, clock)
+    refused = manager.get_valid_token("AZURA")
+    requester.script.append(TransientAuthError("AZURA", "token endpoint answered HTTP 503"))
+    with pytest.raises(TransientAuthError):
+        manager.force_refresh("AZURA", rejected=refused)  # T refused, renewal failed
+    clock.advance(5)  # past the backoff
+    slot = manager._slots["AZURA"]
+    reader = threading.current_thread()
+    raced: list[str] = []
+
+    def race() -> None:
+        worker = threading.Thread(
+            target=lambda: raced.append(manager.force_refresh("AZURA", rejected=refused))
+        )
+        worker.start()
+        worker.join(10)
+
+    class PreemptedSlot(type(slot)):  # type: ignore[misc]
+        @property
+        def token(self) -> Token | None:
+            value: Token | None = self.__dict__["token"]
+            if threading.current_thread() is reader and not raced:
+                race()  # B runs to completion between A's read and A's next step
+            return value
+
+        @token.setter
+        def token(self, value: Token | None) -> None:
+            self.__dict__["token"] = value
+
+    slot.__class__ = PreemptedSlot
+    served = manager.get_valid_token("AZURA")
+    slot.__class__ = PreemptedSlot.__mro__[1]
+    assert len(raced) == 1
+    renewed = raced[0]
+    assert renewed != refused
+    assert served != refused
+    assert manager.get_valid_token("AZURA") == renewed
+    assert manager._serving["AZURA"].access_token == renewed

@@ -169,6 +169,15 @@ class TokenManager:
             and current.state(self._clock()) is not TokenState.EXPIRED
         ):
             metrics.REFRESHES_AVOIDED.labels(brand, "replaced").inc()
+            with self._install_lock:
+                serving = self._serving.get(brand)
+                if (
+                    serving is not None
+                    and serving.access_token == rejected
+                    and slot.token is current
+                ):
+                    # the refused token is on the fast path: put the slot's current one back
+                    self._serving[brand] = current
             return current.access_token
         self._reject(slot, rejected)
         return self._flights.run(
@@ -255,13 +264,16 @@ class TokenManager:
     def _get_slow(self, brand: str) -> str:
         slot = self._slot(brand)
         now = self._clock()
+        # `rejected` before `token`: an install in between clears `rejected` only after it
+        # replaced `token`, so this order can never pair a refused token with a cleared mark.
+        rejected = slot.rejected
         token = slot.token
-        if token is None or token.access_token == slot.rejected:
+        if token is None or token.access_token == rejected:
             token = self._adopt_stored(slot)
         if token is not None:
             state = token.state(now)
             if state is TokenState.FRESH:
-                self._serve(brand, token)
+                self._serve(slot, token)
                 return token.access_token
             if state is TokenState.STALE:
                 self._refresh_in_background(slot, now)
@@ -438,9 +450,15 @@ class TokenManager:
                 except Exception:
                     log.exception("token.listener_failed", brand=brand)
 
-    def _serve(self, brand: str, token: Token) -> None:
+    def _serve(self, slot: _BrandSlot, token: Token) -> None:
+        """Put `token` on the lock-free path, only if it is still the slot's and not refused.
+
+        A compare-and-set: between reading `slot.token` and getting here, another thread
+        may have rejected it and installed a successor, which must not be overwritten.
+        """
         with self._install_lock:
-            self._serving[brand] = token
+            if slot.token is token and token.access_token != slot.rejected:
+                self._serving[slot.brand.key] = token
 
     def _reject(self, slot: _BrandSlot, rejected: str) -> None:
         """Stop serving a token the API refused, so no other caller sends it again."""
