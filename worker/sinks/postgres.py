@@ -15,7 +15,6 @@ import orjson
 import psycopg
 import sqlalchemy as sa
 
-from worker.errors import SinkError
 from worker.sinks.base import TableSpec, UpsertResult
 from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.runs import PostgresRunLedger
@@ -126,17 +125,19 @@ def delist_absent_sql(spec: TableSpec) -> sa.TextClause:
 
 @translate_db_errors
 class PostgresSink(PostgresRunLedger):
-    """Entity tables and the run ledger of one database."""
+    """Entity tables and the run ledger of one database.
+
+    Database errors are left to `translate_db_errors` (no method catches them itself):
+    a lost connection becomes a retryable `DatabaseUnavailableError`, and no message
+    carries a row's values (see `dberrors`).
+    """
 
     def upsert(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> UpsertResult:
         unique = _unique(rows)
         if not unique:
             return UpsertResult()
-        try:
-            with self._engine.begin() as connection:
-                return self._upsert(_cursor(connection), spec, brand, unique)
-        except psycopg.Error as exc:
-            raise SinkError(f"upsert into {spec.table} failed: {exc}") from exc
+        with self._engine.begin() as connection:
+            return self._upsert(_cursor(connection), spec, brand, unique)
 
     def replace_children(
         self, spec: TableSpec, brand: str, scope_ids: Sequence[int], rows: Sequence[Row]
@@ -145,22 +146,19 @@ class PostgresSink(PostgresRunLedger):
         if not scope_ids:
             return UpsertResult()
         unique = _unique(rows)
-        try:
-            with self._engine.begin() as connection:
-                cursor = _cursor(connection)
-                result = self._upsert(cursor, spec, brand, unique) if unique else UpsertResult()
-                cursor.execute(
-                    delete_missing_children_sql(spec),
-                    {
-                        "brand": brand,
-                        "scopes": list(scope_ids),
-                        "kept_scopes": [r.scope_id for r in unique],
-                        "kept_keys": [r.source_id for r in unique],
-                    },
-                )
-                return result + UpsertResult(deleted=cursor.rowcount)
-        except psycopg.Error as exc:
-            raise SinkError(f"replacing rows of {spec.table} failed: {exc}") from exc
+        with self._engine.begin() as connection:
+            cursor = _cursor(connection)
+            result = self._upsert(cursor, spec, brand, unique) if unique else UpsertResult()
+            cursor.execute(
+                delete_missing_children_sql(spec),
+                {
+                    "brand": brand,
+                    "scopes": list(scope_ids),
+                    "kept_scopes": [r.scope_id for r in unique],
+                    "kept_keys": [r.source_id for r in unique],
+                },
+            )
+            return result + UpsertResult(deleted=cursor.rowcount)
 
     def stale_keys(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> set[int]:
         if spec.scope is not None:
@@ -178,16 +176,13 @@ class PostgresSink(PostgresRunLedger):
             raise ValueError("stored_hashes is for tables keyed by one id")
         if not ids:
             return {}
-        try:
-            with self._engine.connect() as connection:
-                cursor = _cursor(connection)
-                cursor.execute(stored_hashes_sql(spec), {"brand": brand, "ids": list(ids)})
-                return {
-                    int(key): (str(public), None if private is None else str(private))
-                    for key, public, private in cursor.fetchall()
-                }
-        except psycopg.Error as exc:
-            raise SinkError(f"reading hashes of {spec.table} failed: {exc}") from exc
+        with self._engine.connect() as connection:
+            cursor = _cursor(connection)
+            cursor.execute(stored_hashes_sql(spec), {"brand": brand, "ids": list(ids)})
+            return {
+                int(key): (str(public), None if private is None else str(private))
+                for key, public, private in cursor.fetchall()
+            }
 
     def active_ids(self, spec: TableSpec, brand: str) -> set[int]:
         with self._engine.connect() as connection:
