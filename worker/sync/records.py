@@ -33,6 +33,22 @@ class _Invalid(ValueError):
     pass
 
 
+MAX_INT_DIGITS = 20
+"""Longer digit strings are no id we can store (and `int()` refuses past 4,300 digits)."""
+
+
+def _ascii_int(text: str) -> int | str:
+    """An integer written in ASCII digits (optionally signed), else the text unchanged.
+
+    `str.isdigit()` also accepts superscripts like "²", which `int()` then refuses.
+    """
+    digits = text.strip()
+    unsigned = digits.removeprefix("-")
+    if unsigned.isascii() and unsigned.isdigit() and len(unsigned) <= MAX_INT_DIGITS:
+        return int(digits)
+    return text
+
+
 def _id(value: Any, what: str, *, required: bool = True) -> int | None:
     if value is None or value == "":
         if required:
@@ -40,8 +56,8 @@ def _id(value: Any, what: str, *, required: bool = True) -> int | None:
         return None
     if isinstance(value, bool):
         raise _Invalid(f"{what}: expected an integer id, got a bool")
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        value = _ascii_int(value)
     if not isinstance(value, int) or not 0 <= value <= MAX_BIGINT:
         raise _Invalid(f"{what}: expected a non-negative integer id")
     return value
@@ -69,8 +85,8 @@ def _small_int(value: Any, what: str) -> int | None:
         return None
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        value = _ascii_int(value)
     if not isinstance(value, int) or abs(value) > 2**31 - 1:
         raise _Invalid(f"{what}: expected a small integer")
     return value
