@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Iterator
 
@@ -106,3 +107,34 @@ def test_the_safety_check_rearms_missing_or_drifted_jobs(
     scheduler.remove_job(token_job_id("AZURA"))
     assert jobs.safety_check() == ["AZURA"]
     assert scheduler.get_job(token_job_id("AZURA")) is not None
+
+
+def test_a_refused_token_whose_renewal_failed_is_retried_by_the_job(
+    scheduler: BackgroundScheduler,
+    manager: TokenManager,
+    requester: FakeRequester,
+    clock: FakeClock,
+    leak_guard: io.StringIO,
+) -> None:
+    jobs = schedule_token_refresh(scheduler, manager)
+    jobs.run_brand("AZURA")
+    refused = manager.get_valid_token("AZURA")
+    requester.script.append(TransientAuthError("AZURA", "token endpoint answered HTTP 503"))
+    with pytest.raises(TransientAuthError):
+        manager.force_refresh("AZURA", rejected=refused)
+    failure = [line for line in leak_guard.getvalue().splitlines() if "refresh_failed" in line]
+    assert '"still_serving_valid_token": false' in failure[-1]
+    assert manager.needs_refresh("AZURA")
+    retry_at = manager.status()[0].retry_at
+    assert retry_at is not None
+    assert clock() <= retry_at <= clock() + 1
+    # the job is due at the gate's retry time, not at the refused token's refresh_at
+    assert manager.next_refresh_at("AZURA") == retry_at
+    assert jobs.safety_check() == ["AZURA"]
+    assert next_run(scheduler, "AZURA") == pytest.approx(retry_at, abs=1e-3)
+    clock.now = retry_at
+    calls = requester.calls
+    jobs.run_brand("AZURA")
+    assert requester.calls == calls + 1
+    assert manager.get_valid_token("AZURA") not in (refused,)
+    assert not manager.needs_refresh("AZURA")

@@ -190,8 +190,13 @@ class TokenManager:
     def needs_refresh(self, brand: str) -> bool:
         """True unless the brand's token is FRESH."""
         slot = self._slot(brand)
+        rejected = slot.rejected
         token = slot.token
-        return token is None or token.state(self._clock()) is not TokenState.FRESH
+        return (
+            token is None
+            or token.access_token == rejected
+            or token.state(self._clock()) is not TokenState.FRESH
+        )
 
     def status(self) -> list[TokenStatus]:
         now = self._clock()
@@ -209,8 +214,11 @@ class TokenManager:
         now = self._clock()
         if gate.failures and gate.retry_at > now:
             return gate.retry_at
+        rejected = slot.rejected
         token = slot.token
-        return token.refresh_at if token is not None else now
+        if token is None or token.access_token == rejected:
+            return max(now, gate.retry_at)  # the API refused it: renew as soon as allowed
+        return token.refresh_at
 
     def refresh_if_due(self, brand: str) -> Token | None:
         """Renew now if the token is not FRESH and the gate allows; the scheduler's job body.
@@ -390,8 +398,13 @@ class TokenManager:
     def _record_failure(self, slot: _BrandSlot, error: AuthError) -> None:
         brand = slot.brand.key
         state = slot.gate.record_failure(error, self._clock())
+        rejected = slot.rejected
         token = slot.token
-        serving = token is not None and token.state(self._clock()) is not TokenState.EXPIRED
+        serving = (
+            token is not None
+            and token.access_token != rejected
+            and token.state(self._clock()) is not TokenState.EXPIRED
+        )
         if isinstance(error, PermanentAuthError):
             metrics.REFRESHES.labels(brand, "permanent_error").inc()
             metrics.CIRCUIT_OPEN.labels(brand).set(1)
