@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from worker.api.client import Page
-from worker.errors import ApiStatusError
+from worker.errors import ApiStatusError, StopRequested
 from worker.sync.delisting import guard_limit
 from worker.sync.pipeline import fetch_pages, map_bounded
 
@@ -82,3 +82,22 @@ def test_map_bounded_keeps_order() -> None:
 @pytest.mark.parametrize(("active", "limit"), [(0, 25), (100, 25), (250, 25), (1000, 100)])
 def test_delist_guard_is_max_of_minimum_and_ten_percent(active: int, limit: int) -> None:
     assert guard_limit(active, 25, 0.10) == limit
+
+
+def test_map_bounded_starts_no_call_once_stop_is_set_and_raises_stop_requested() -> None:
+    stop = threading.Event()
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def work(item: int) -> int:
+        with lock:
+            started.append(item)
+        if item == 0:
+            stop.set()
+        return item
+
+    with pytest.raises(StopRequested):
+        map_bounded(work, range(200), parallelism=2, stop=stop)
+    assert len(started) < 200
+    with pytest.raises(StopRequested):
+        map_bounded(work, range(5), parallelism=1, stop=stop)

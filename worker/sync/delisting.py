@@ -10,6 +10,7 @@ confirmation call fails is left alone this run. When candidates exceed the guard
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,7 @@ def reconcile(
     parallelism: int,
     guard_minimum: int = DELIST_GUARD_MINIMUM,
     guard_fraction: float = DELIST_GUARD_FRACTION,
+    stop: threading.Event | None = None,
 ) -> DelistOutcome:
     """Delist the active rows of `entity` missing from a complete scan that saw `seen`.
 
@@ -99,7 +101,8 @@ def reconcile(
             )
             return source_id, "unconfirmed", None
 
-    answers = map_bounded(confirm, candidates, parallelism=parallelism)
+    # `stop` set: no further confirmation starts, nothing is delisted (StopRequested).
+    answers = map_bounded(confirm, candidates, parallelism=parallelism, stop=stop)
     gone = [source_id for source_id, verdict, _ in answers if verdict == "gone"]
     delisted = sink.mark_delisted(entity.table, brand, gone)
     if delisted:

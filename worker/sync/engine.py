@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from worker.api.client import Page, ReiClient
-from worker.errors import ReiSyncError
+from worker.errors import ReiSyncError, StopRequested
 from worker.log import get_logger
 from worker.sinks.base import RunCounts, RunRecord, Store, UpsertResult
 from worker.sync import metrics
@@ -150,6 +150,7 @@ def sync_entity(
     interrupt) is recorded as `failed`/`aborted` and re-raised.
     """
     options = options or SyncOptions()
+    client = client.stopping(stop)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     brand = client.brand.key
@@ -190,11 +191,13 @@ def sync_entity(
             )
         elif isinstance(target, Catalogue) or entity in CATALOGUES:
             catalogue = target if isinstance(target, Catalogue) else CATALOGUES[entity]
-            status = _catalogue(client, store, catalogue, run, options)
+            status = _catalogue(client, store, catalogue, run, options, stop)
         elif entity == IMAGES:
             status = _image_sweep(client, store, run, options, start, stop, progress)
         else:
             raise ValueError(f"unknown entity {entity!r}")
+    except StopRequested:
+        return _finish(store, run, ABORTED, monotonic)
     except ReiSyncError as exc:
         return _finish(store, run, FAILED, monotonic, str(exc))
     except BaseException as exc:
@@ -291,6 +294,7 @@ def _scan(
         parallelism=options.parallelism,
         guard_minimum=options.delist_guard_minimum,
         guard_fraction=options.delist_guard_fraction,
+        stop=stop,
     )
     run.details["delisting"] = outcome.details()
     run.counts = replace(run.counts, delisted=outcome.delisted)
@@ -481,11 +485,16 @@ def _image_sweep(
 
 
 def _catalogue(
-    client: ReiClient, store: Store, catalogue: Catalogue, run: _Run, options: SyncOptions
+    client: ReiClient,
+    store: Store,
+    catalogue: Catalogue,
+    run: _Run,
+    options: SyncOptions,
+    stop: threading.Event | None = None,
 ) -> str:
     """Fetch the whole catalogue, merge each table, delist what it no longer lists."""
     tripped = False
-    for spec, items in catalogue.collect(client, options.parallelism):
+    for spec, items in catalogue.collect(client, options.parallelism, stop):
         rows, rejects = _split(items)
         written = store.upsert(spec, run.brand, rows) if rows else UpsertResult()
         store.record_rejects(run.run_id, run.brand, catalogue.name, rejects)

@@ -7,6 +7,7 @@ by-id calls, loaded whole. Images hang off listings (see `sync/images.py`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -95,10 +96,13 @@ Batch = tuple[TableSpec, list[Row | Reject]]
 
 @dataclass(frozen=True)
 class Catalogue:
-    """A small entity fetched whole by `collect(client, parallelism)` into table batches."""
+    """A small entity fetched whole by `collect(client, parallelism, stop)` into table batches.
+
+    `stop` set: no further call starts (`StopRequested`).
+    """
 
     name: str
-    collect: Callable[[ReiClient, int], list[Batch]]
+    collect: Callable[[ReiClient, int, threading.Event | None], list[Batch]]
 
 
 PROPERTIES_TABLE = TableSpec(
@@ -119,7 +123,9 @@ STATES_TABLE = TableSpec("geo_states", "state_id", STATE_COLUMNS)
 LOCATIONS_TABLE = TableSpec("geo_locations", "location_id", LOCATION_COLUMNS)
 
 
-def collect_lookups(client: ReiClient, parallelism: int) -> list[Batch]:
+def collect_lookups(
+    client: ReiClient, parallelism: int, stop: threading.Event | None = None
+) -> list[Batch]:
     names = [
         normalise_lookup(item) for item in as_list(client.get_json(LOOKUP_NAMES_PATH), "names")
     ]
@@ -130,11 +136,15 @@ def collect_lookups(client: ReiClient, parallelism: int) -> list[Batch]:
         normalise = lookup_value_normaliser(lookup_id)
         return [normalise(item) for item in as_list(body, f"lookup {lookup_id}")]
 
-    all_values = [v for chunk in map_bounded(values, ids, parallelism=parallelism) for v in chunk]
+    all_values = [
+        v for chunk in map_bounded(values, ids, parallelism=parallelism, stop=stop) for v in chunk
+    ]
     return [(LOOKUPS_TABLE, names), (LOOKUP_VALUES_TABLE, all_values)]
 
 
-def collect_geo(client: ReiClient, parallelism: int) -> list[Batch]:
+def collect_geo(
+    client: ReiClient, parallelism: int, stop: threading.Event | None = None
+) -> list[Batch]:
     countries = [
         normalise_country(c) for c in as_list(client.get_json(COUNTRIES_PATH), "countries")
     ]
@@ -145,7 +155,9 @@ def collect_geo(client: ReiClient, parallelism: int) -> list[Batch]:
         return [normalise_state(item) for item in as_list(body, "states")]
 
     states = [
-        s for chunk in map_bounded(states_of, country_ids, parallelism=parallelism) for s in chunk
+        s
+        for chunk in map_bounded(states_of, country_ids, parallelism=parallelism, stop=stop)
+        for s in chunk
     ]
     pairs = [
         (int(row.public["country_id"] or 0), row.source_id)
@@ -158,7 +170,9 @@ def collect_geo(client: ReiClient, parallelism: int) -> list[Batch]:
         return [normalise_location(item) for item in as_list(body, "locations")]
 
     locations = [
-        loc for chunk in map_bounded(locations_of, pairs, parallelism=parallelism) for loc in chunk
+        loc
+        for chunk in map_bounded(locations_of, pairs, parallelism=parallelism, stop=stop)
+        for loc in chunk
     ]
     return [(COUNTRIES_TABLE, countries), (STATES_TABLE, states), (LOCATIONS_TABLE, locations)]
 

@@ -18,6 +18,7 @@ from contextlib import closing
 from typing import TypeVar
 
 from worker.api.client import Page, PagePath, ReiClient
+from worker.errors import StopRequested
 
 DEFAULT_PARALLELISM = 4
 DEFAULT_PREFETCH_PAGES = 8
@@ -105,16 +106,34 @@ def fetch_page_batches(
 
 
 def map_bounded(
-    work: Callable[[T], R], items: Iterable[T], *, parallelism: int = DEFAULT_PARALLELISM
+    work: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+    stop: threading.Event | None = None,
 ) -> list[R]:
     """`[work(x) for x in items]` on at most `parallelism` threads, in input order.
 
-    The first exception is raised once the running calls finish.
+    The first exception is raised once the running calls finish; calls not yet
+    started are cancelled. With `stop`: once it is set, no further call starts and
+    `StopRequested` is raised (the calls running finish first).
     """
     inputs: Sequence[T] = list(items)
+
+    def guarded(item: T) -> R:
+        if stop is not None and stop.is_set():
+            raise StopRequested("stop requested")
+        return work(item)
+
     if len(inputs) <= 1 or parallelism <= 1:
-        return [work(item) for item in inputs]
-    with ThreadPoolExecutor(
+        return [guarded(item) for item in inputs]
+    pool = ThreadPoolExecutor(
         max_workers=min(parallelism, len(inputs)), thread_name_prefix="rei-fetch"
-    ) as pool:
-        return list(pool.map(work, inputs))
+    )
+    futures = [pool.submit(guarded, item) for item in inputs]
+    try:
+        return [future.result() for future in futures]
+    finally:
+        for future in futures:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
