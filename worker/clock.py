@@ -14,6 +14,11 @@ def system_clock() -> float:
     return time.time()
 
 
+def monotonic() -> float:
+    """Seconds on a clock that never jumps: for measuring spans, not for timestamps."""
+    return time.monotonic()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

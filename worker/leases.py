@@ -27,7 +27,7 @@ from types import TracebackType
 import sqlalchemy as sa
 from prometheus_client import Counter
 
-from worker.clock import Clock, to_datetime
+from worker.clock import Clock, monotonic, to_datetime
 from worker.errors import ReiSyncError
 from worker.log import get_logger
 
@@ -37,10 +37,14 @@ LEASE_TTL_SECONDS = 60.0
 RENEW_FRACTION = 1 / 3
 """The keeper renews after this share of the TTL: two renewals can fail before the lease lapses."""
 WAIT_POLL_SECONDS = 2.0
+POOL_SIZE = 2
+POOL_OVERFLOW = 4
+POOL_TIMEOUT_SECONDS = 5.0
+"""Lease statements wait at most this long for a connection of their own small pool."""
 
 LEASES = Counter(
     "rei_sync_lease_attempts",
-    "Attempts to take a job lease, by outcome (acquired, busy, lost).",
+    "Lease operations by outcome: acquired, busy, lost, renew_failed (a renewal that raised).",
     ["job", "outcome"],
 )
 
@@ -95,6 +99,23 @@ def job_key(brand: str, entity: str) -> str:
     return f"sync:{brand}:{entity}"
 
 
+def lease_engine(engine: sa.Engine, *, pool_timeout: float = POOL_TIMEOUT_SECONDS) -> sa.Engine:
+    """An engine with its own small pool on the same database and connect arguments.
+
+    Renewals must not queue behind sync jobs for a connection of the shared pool:
+    a renewal that waits past the TTL loses the lease while the job keeps running.
+    """
+    pool = sa.pool.QueuePool(
+        engine.pool._creator,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        timeout=pool_timeout,
+        pre_ping=True,
+        dialect=engine.dialect,
+    )
+    return sa.create_engine(engine.url, pool=pool)
+
+
 class LeaseStore:
     """Takes, renews and releases lease rows for one holder (this process)."""
 
@@ -105,11 +126,14 @@ class LeaseStore:
         holder: str | None = None,
         ttl_seconds: float = LEASE_TTL_SECONDS,
         clock: Clock | None = None,
+        monotonic_clock: Clock = monotonic,
     ) -> None:
         self._engine = engine
         self.holder = holder or new_holder_id()
         self.ttl_seconds = ttl_seconds
         self._clock = clock
+        self.monotonic = monotonic_clock
+        """Measures the time since the last good renewal (tests inject it)."""
 
     def _params(self, key: str) -> dict[str, object]:
         now: datetime | None = to_datetime(self._clock()) if self._clock is not None else None
@@ -160,9 +184,11 @@ class LeaseStore:
 class Lease:
     """A held lease. As a context manager it renews in a background thread and releases at exit.
 
-    If a renewal finds the lease gone (this process stalled past the TTL and
-    someone else took it), `lost` is set and `on_lost` is called, so the job
-    can stop at its next batch boundary instead of running twice.
+    The lease counts as lost, `lost` is set and `on_lost` called (so the job stops
+    at its next batch boundary instead of running twice) when a renewal finds it
+    gone (this process stalled past the TTL and someone else took it), or when
+    renewals keep failing (database unreachable, pool exhausted) until the next
+    one could come too late: `now - last_ok >= ttl - interval`.
     """
 
     def __init__(self, store: LeaseStore, key: str) -> None:
@@ -172,10 +198,19 @@ class Lease:
         self._stop = threading.Event()
         self._keeper: threading.Thread | None = None
         self._on_lost: Callable[[], None] | None = None
+        self._last_ok = store.monotonic()
+
+    @property
+    def interval(self) -> float:
+        return self.store.ttl_seconds * RENEW_FRACTION
 
     def keep(self, on_lost: Callable[[], None] | None = None) -> Lease:
-        """Start renewing every `ttl × RENEW_FRACTION` seconds until released."""
-        self._on_lost = on_lost
+        """Start renewing every `ttl × RENEW_FRACTION` seconds until released (once only)."""
+        if on_lost is not None:
+            self._on_lost = on_lost
+        if self._keeper is not None:
+            return self  # already kept: a second keeper would only double the renewals
+        self._last_ok = self.store.monotonic()
         self._keeper = threading.Thread(
             target=self._renew_until_released, name=f"lease:{self.key}", daemon=True
         )
@@ -186,27 +221,46 @@ class Lease:
         self._stop.set()
         if self._keeper is not None and self._keeper is not threading.current_thread():
             self._keeper.join(timeout=10)
-        if not self.lost.is_set():
-            try:
-                self.store.release(self.key)
-            except Exception as exc:
-                # It will expire by itself; never mask the job's own outcome for this.
-                log.warning("lease.release_failed", job=self.key, error=type(exc).__name__)
+        try:
+            # Holder-guarded: after a loss this deletes nothing of the new holder's.
+            self.store.release(self.key)
+        except Exception as exc:
+            # It will expire by itself; never mask the job's own outcome for this.
+            log.warning("lease.release_failed", job=self.key, error=type(exc).__name__)
+
+    def renew_once(self) -> bool:
+        """One renewal; False once the lease is lost (the keeper then stops)."""
+        try:
+            renewed = self.store.renew(self.key)
+        except Exception as exc:
+            LEASES.labels(self.key, "renew_failed").inc()
+            since = self.store.monotonic() - self._last_ok
+            log.warning(
+                "lease.renew_failed",
+                job=self.key,
+                error=type(exc).__name__,
+                seconds_since_renewal=round(since, 1),
+            )
+            if since >= self.store.ttl_seconds - self.interval:
+                self._lose("renewals failing")
+                return False
+            return True
+        if not renewed:
+            self._lose("taken over")
+            return False
+        self._last_ok = self.store.monotonic()
+        return True
+
+    def _lose(self, reason: str) -> None:
+        LEASES.labels(self.key, "lost").inc()
+        log.error("lease.lost", job=self.key, holder=self.store.holder, reason=reason)
+        self.lost.set()
+        if self._on_lost is not None:
+            self._on_lost()
 
     def _renew_until_released(self) -> None:
-        interval = self.store.ttl_seconds * RENEW_FRACTION
-        while not self._stop.wait(interval):
-            try:
-                renewed = self.store.renew(self.key)
-            except Exception as exc:
-                log.warning("lease.renew_failed", job=self.key, error=type(exc).__name__)
-                continue
-            if not renewed:
-                LEASES.labels(self.key, "lost").inc()
-                log.error("lease.lost", job=self.key, holder=self.store.holder)
-                self.lost.set()
-                if self._on_lost is not None:
-                    self._on_lost()
+        while not self._stop.wait(self.interval):
+            if not self.renew_once():
                 return
 
     def __enter__(self) -> Lease:

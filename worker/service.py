@@ -41,7 +41,7 @@ from worker.config import Settings
 from worker.db.migrate import current_revision, head_revision
 from worker.errors import ReiSyncError
 from worker.health import HealthServer, Probe
-from worker.leases import LeaseStore, job_key
+from worker.leases import POOL_TIMEOUT_SECONDS, RENEW_FRACTION, LeaseStore, job_key, lease_engine
 from worker.log import get_logger
 from worker.runtime import build_client
 from worker.scheduler import (
@@ -137,7 +137,12 @@ class Daemon:
         self.settings = settings
         self.engine = engine
         self.tokens = tokens
-        self.leases = leases or LeaseStore(engine, ttl_seconds=settings.lease_ttl_seconds)
+        ttl = settings.lease_ttl_seconds
+        # Leases on a small pool of their own: a renewal never queues behind the sync jobs.
+        self.leases = leases or LeaseStore(
+            lease_engine(engine, pool_timeout=min(POOL_TIMEOUT_SECONDS, ttl * RENEW_FRACTION)),
+            ttl_seconds=ttl,
+        )
         self.alerter = alerter or Alerter(
             settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None,
             min_interval_seconds=settings.alert_min_interval_seconds,

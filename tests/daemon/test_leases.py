@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
-from worker.leases import Lease, LeaseBusyError, LeaseStore, job_key
+from worker.leases import Lease, LeaseBusyError, LeaseStore, job_key, lease_engine
 
 KEY = job_key("AZURA", "properties")
 
@@ -132,3 +133,101 @@ def test_acquire_with_wait_gets_the_lease_once_freed(db_engine: sa.Engine) -> No
     lease = b.acquire(KEY, wait=True, poll_seconds=0.05)
     assert lease.key == KEY
     assert b.holder_of(KEY) == "b"
+
+
+class FailingRenewals(LeaseStore):
+    """A store whose renewals raise (database down, pool exhausted); acquiring still works."""
+
+    def renew(self, key: str) -> bool:
+        raise sa.exc.OperationalError("UPDATE job_leases", {}, Exception("connection refused"))
+
+
+def renew_failures(key: str) -> float:
+    labels = {"job": key, "outcome": "renew_failed"}
+    return REGISTRY.get_sample_value("rei_sync_lease_attempts_total", labels) or 0.0
+
+
+def test_failing_renewals_signal_a_lost_lease_before_it_lapses(
+    db_engine: sa.Engine, clock: FakeClock
+) -> None:
+    """Injected monotonic clock, renewals called by hand: TTL 60 s, renewed every 20 s."""
+    mono = FakeClock(1000.0)
+    store = FailingRenewals(
+        db_engine, holder="a", ttl_seconds=60, clock=clock, monotonic_clock=mono
+    )
+    lease = store.try_acquire(KEY)
+    assert lease is not None
+    lost: list[str] = []
+    lease._on_lost = lambda: lost.append("lost")
+    before = renew_failures(KEY)
+
+    mono.now += 20
+    assert lease.renew_once()  # one failure, 20 s since the last good renewal: keep going
+    assert not lease.lost.is_set()
+    mono.now += 19.9
+    assert lease.renew_once()
+    assert not lease.lost.is_set()
+    mono.now += 0.1  # 40 s = ttl - interval: the next renewal would come too late
+    assert not lease.renew_once()
+    assert lease.lost.is_set()
+    assert lost == ["lost"]
+    assert renew_failures(KEY) == before + 3
+
+
+def test_a_good_renewal_resets_the_failure_window(db_engine: sa.Engine, clock: FakeClock) -> None:
+    mono = FakeClock(1000.0)
+    store = LeaseStore(db_engine, holder="a", ttl_seconds=60, clock=clock, monotonic_clock=mono)
+    lease = store.try_acquire(KEY)
+    assert lease is not None
+    healthy = store.renew
+    failing = FailingRenewals.renew.__get__(store)
+    store.renew = failing  # type: ignore[method-assign]
+    mono.now += 30
+    assert lease.renew_once()
+    store.renew = healthy  # type: ignore[method-assign]
+    mono.now += 5
+    assert lease.renew_once()  # renewed at 35 s
+    store.renew = failing  # type: ignore[method-assign]
+    mono.now += 39
+    assert lease.renew_once()  # 39 s since the good one
+    assert not lease.lost.is_set()
+    mono.now += 1
+    assert not lease.renew_once()
+    assert lease.lost.is_set()
+
+
+def test_keeper_thread_stops_the_job_when_renewals_keep_failing(db_engine: sa.Engine) -> None:
+    """Real keeper thread, 0.3 s TTL: the loss is signalled within the TTL (a bounded wait)."""
+    store = FailingRenewals(db_engine, holder="a", ttl_seconds=0.3)
+    lease = store.try_acquire(KEY)
+    assert lease is not None
+    stop = threading.Event()
+    lease.keep(on_lost=stop.set)
+    assert stop.wait(5)
+    assert lease.lost.is_set()
+    lease.release()
+
+
+def test_keep_twice_starts_one_keeper(db_engine: sa.Engine) -> None:
+    store = LeaseStore(db_engine, holder="a", ttl_seconds=30)
+    lease = store.try_acquire(KEY)
+    assert lease is not None
+    lease.keep()
+    keeper = lease._keeper
+    with lease:  # __enter__ after keep(): still the same keeper
+        lease.keep()
+        assert lease._keeper is keeper
+        assert [t.name for t in threading.enumerate()].count(f"lease:{KEY}") == 1
+    assert store.holder_of(KEY) is None
+
+
+def test_lease_engine_has_its_own_small_pool(db_engine: sa.Engine) -> None:
+    engine = lease_engine(db_engine, pool_timeout=0.5)
+    try:
+        assert engine.pool is not db_engine.pool
+        assert engine.pool.timeout() == 0.5  # type: ignore[attr-defined]
+        store = LeaseStore(engine, holder="a", ttl_seconds=30)
+        assert store.try_acquire(KEY) is not None
+        assert LeaseStore(db_engine, holder="b").holder_of(KEY) == "a"
+    finally:
+        engine.dispose()
