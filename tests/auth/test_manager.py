@@ -21,7 +21,7 @@ from tests.auth.conftest import (
 from worker.auth.endpoint import TokenResponse
 from worker.auth.failures import BackoffPolicy
 from worker.auth.manager import TokenManager
-from worker.auth.store import MemoryTokenStore, Renewal, TokenStore
+from worker.auth.store import MemoryTokenStore, Renewal, TokenStore, TokenStoreError
 from worker.auth.token import Token, TokenState, fingerprint
 from worker.config import Brand
 from worker.errors import AuthError, ConfigError, PermanentAuthError, TransientAuthError
@@ -623,3 +623,68 @@ def test_a_refused_token_read_before_a_racing_install_is_not_put_back_on_the_fas
     assert served != refused
     assert manager.get_valid_token("AZURA") == renewed
     assert manager._serving["AZURA"].access_token == renewed
+
+
+class BrokenStore(CountingStore):
+    """`renew` crashes with a non-auth error (a bug, a driver error nobody translated)."""
+
+    def renew(self, brand: str, credentials: str, renewal: Renewal) -> Token:
+        self.renews += 1
+        raise RuntimeError("store bug")
+
+
+def test_a_crash_inside_a_refresh_goes_through_the_failure_gate(
+    brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock
+) -> None:
+    store = BrokenStore(MemoryTokenStore())
+    manager = manager_for(brands, requester, clock, store)
+    with pytest.raises(TransientAuthError, match="token refresh crashed: RuntimeError") as caught:
+        manager.get_valid_token("AZURA")
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    status = manager.status()[0]
+    assert status.last_error == "token refresh crashed: RuntimeError"
+    assert status.retry_at is not None
+    # the gate is closed: the next call fails at once, without another crashing attempt
+    with pytest.raises(TransientAuthError, match="next attempt in"):
+        manager.get_valid_token("AZURA")
+    assert store.renews == 1
+
+
+def test_a_stale_token_whose_background_refresh_crashes_backs_off(
+    brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock
+) -> None:
+    store = CountingStore(MemoryTokenStore())
+    manager = manager_for(brands, requester, clock, store)
+    token = manager.get_valid_token("AZURA")
+    store.__class__ = BrokenStore
+    clock.advance(DAY - 30 - 1800 + 1)
+    for _ in range(20):
+        assert manager.get_valid_token("AZURA") == token
+        manager.wait_for_background(5)
+    assert store.renews == 2, "every STALE call started another crashing refresh"
+    assert manager.status()[0].last_error == "token refresh crashed: RuntimeError"
+
+
+class UnwritableStore(CountingStore):
+    """Reads work; writing the renewed token fails (database gone read-only, say)."""
+
+    def renew(self, brand: str, credentials: str, renewal: Renewal) -> Token:
+        self.renews += 1
+        renewal(self.inner.load(brand, credentials))
+        raise TokenStoreError(brand, "token store write failed: read-only transaction")
+
+
+def test_a_token_acquired_when_the_store_write_fails_is_still_used(
+    brands: tuple[Brand, ...],
+    requester: FakeRequester,
+    clock: FakeClock,
+    leak_guard: object,
+) -> None:
+    manager = manager_for(brands, requester, clock, UnwritableStore(MemoryTokenStore()))
+    token = manager.get_valid_token("AZURA")
+    assert token == requester.issued[-1]
+    clock.advance(3600)
+    assert manager.get_valid_token("AZURA") == token
+    assert requester.calls == 1
+    assert manager.status()[0].state is TokenState.FRESH
+    assert '"token.store_write_failed"' in leak_guard.getvalue()  # type: ignore[attr-defined]

@@ -322,9 +322,27 @@ class TokenManager:
 
         try:
             token = self._store.renew(brand, slot.credentials, renewal)
-        except AuthError as exc:
-            self._record_failure(slot, exc)
-            raise
+        except Exception as exc:
+            if not acquired:
+                error = (
+                    exc
+                    if isinstance(exc, AuthError)
+                    else TransientAuthError(brand, f"token refresh crashed: {type(exc).__name__}")
+                )
+                self._record_failure(slot, error)
+                if error is exc:
+                    raise
+                raise error from exc
+            # The endpoint answered; only storing the token failed. Keep it in this process
+            # (other replicas will renew their own) rather than throw a valid token away.
+            token = acquired[-1]
+            log.warning(
+                "token.store_write_failed",
+                brand=brand,
+                fingerprint=token.fingerprint,
+                store=self._store.name,
+                error=str(exc) if isinstance(exc, AuthError) else type(exc).__name__,
+            )
         if slot.gate.circuit_open:
             metrics.CIRCUIT_OPEN.labels(brand).set(0)
             log.info("token.circuit_closed", brand=brand)
