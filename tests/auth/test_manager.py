@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import secrets
 import threading
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from worker.auth.store import MemoryTokenStore, Renewal, TokenStore, TokenStoreE
 from worker.auth.token import Token, TokenState, fingerprint
 from worker.config import Brand
 from worker.errors import AuthError, ConfigError, PermanentAuthError, TransientAuthError
+from worker.log import REDACTED, redactor
 
 DAY = 86399
 
@@ -688,3 +690,23 @@ def test_a_token_acquired_when_the_store_write_fails_is_still_used(
     assert requester.calls == 1
     assert manager.status()[0].state is TokenState.FRESH
     assert '"token.store_write_failed"' in leak_guard.getvalue()  # type: ignore[attr-defined]
+
+
+def test_a_token_adopted_through_renew_is_registered_with_the_redactor(
+    brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock
+) -> None:
+    store = MemoryTokenStore()
+    manager = manager_for(brands, requester, clock, store)
+    manager.get_valid_token("AZURA")
+    clock.advance(2 * DAY)  # expired: the next call renews through the store
+    credentials = brands[0].credentials_fingerprint()
+    # another process renewed it meanwhile; this process never saw that token
+    other = "from-another-replica-" + secrets.token_hex(6)
+    store.renew(
+        "AZURA",
+        credentials,
+        lambda _stored: Token(other, clock(), clock() + DAY, clock() + DAY / 2),
+    )
+    assert manager.get_valid_token("AZURA") == other
+    assert requester.calls == 1
+    assert redactor.scrub(f"sent {other} to the API") == f"sent {REDACTED} to the API"

@@ -372,7 +372,6 @@ class TokenManager:
             log.error("token.requester_crashed", brand=brand, error_type=type(exc).__name__)
             raise TransientAuthError(brand, f"token request failed: {type(exc).__name__}") from None
         received_at = self._clock()
-        redactor.register([response.access_token], group=f"token:{brand}")
         metrics.REFRESH_SECONDS.labels(brand).observe(max(0.0, received_at - sent_at))
         if response.server_date is not None:
             self._observe_skew(brand, response.server_date - received_at)
@@ -461,13 +460,14 @@ class TokenManager:
             or stored.state(self._clock()) is TokenState.EXPIRED
         ):
             return None
-        redactor.register([stored.access_token], group=f"token:{slot.brand.key}")
         self._install(slot, stored, self._store.name)
         return stored
 
     def _install(self, slot: _BrandSlot, token: Token, source: str) -> None:
         brand = slot.brand.key
         changed = slot.token is not token
+        # Every token this process may send passes here, whoever obtained it: register it once.
+        redactor.register([token.access_token], group=f"token:{brand}")
         with self._install_lock:
             slot.token = token
             slot.source = source
