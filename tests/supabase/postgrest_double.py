@@ -8,8 +8,10 @@ uses, backed by the real test Postgres:
   `Prefer: resolution=merge-duplicates` (or `ignore-duplicates`) is an upsert;
   `Prefer: return=minimal` answers 201 with no body, `return=representation` the rows;
 - `GET /rest/v1/<table>?select=a,b` with `col=eq.v`, `in.(v1,v2)`, `is.null`,
-  `not.is.null`, `order=col.desc`, `limit`/`offset`, and `Range: 0-99` +
-  `Range-Unit: items` pagination answered with `Content-Range: 0-99/*`;
+  `not.is.null`, a JSON field `col->>field=eq.v`, `order=col.desc`, `limit`/`offset`,
+  and `Range: 0-99` + `Range-Unit: items` pagination answered with
+  `Content-Range: 0-99/*` (`0-99/N` with `Prefer: count=exact`); at most `max_rows`
+  rows per answer, whatever the `Range` asked for (Supabase's `max-rows`);
 - `PATCH` and `DELETE` with the same filters; `Prefer: count=exact` gives `*/N`;
 - errors as PostgREST's JSON `{"code", "message", "details", "hint"}` with its HTTP
   statuses (23505 → 409, 42501 → 403, unknown table → 404 PGRST205, ...);
@@ -17,7 +19,11 @@ uses, backed by the real test Postgres:
   each request is one transaction run `SET LOCAL ROLE service_role`, as PostgREST
   switches to the JWT's role, so the migration's grants and policies are exercised.
 
-Fault knobs for the retry tests: `fail_next(status, times, retry_after)`.
+Fault knobs for the retry tests: `fail_next(status, times, retry_after)` answers the
+next requests with an error *without* doing them; `fail_next(..., after_commit=True)`
+does them (the transaction commits) and then answers the error, as a gateway timeout
+or a lost answer does. `hold_next(method, table)` parks the next such request before
+it is done until the test releases it (for interleaving concurrent callers).
 """
 
 from __future__ import annotations
@@ -76,9 +82,32 @@ class Logged:
 
 
 @dataclass
+class Fault:
+    status: int
+    retry_after: str | None = None
+    after_commit: bool = False
+    method: str | None = None
+    table: str | None = None
+
+    def matches(self, method: str, table: str) -> bool:
+        return self.method in (None, method) and self.table in (None, table)
+
+
+@dataclass
+class Hold:
+    """The next `method` request on `table` waits, once `arrived` is set, for `release`."""
+
+    method: str
+    table: str
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class _Faults:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    queue: deque[tuple[int, str | None]] = field(default_factory=deque)
+    queue: deque[Fault] = field(default_factory=deque)
+    holds: list[Hold] = field(default_factory=list)
 
 
 class PostgrestDouble:
@@ -127,9 +156,26 @@ class PostgrestDouble:
         self._server.server_close()
         self._thread.join(10)
 
-    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        retry_after: str | None = None,
+        *,
+        after_commit: bool = False,
+        method: str | None = None,
+        table: str | None = None,
+    ) -> None:
+        """The next `times` requests (of `method` on `table`, when given) fail."""
+        fault = Fault(status, retry_after, after_commit, method, table)
         with self._faults.lock:
-            self._faults.queue.extend([(status, retry_after)] * times)
+            self._faults.queue.extend([fault] * times)
+
+    def hold_next(self, method: str, table: str) -> Hold:
+        hold = Hold(method, table)
+        with self._faults.lock:
+            self._faults.holds.append(hold)
+        return hold
 
     def requests(self, method: str, table: str | None = None) -> list[Logged]:
         return [r for r in self.log if r.method == method and table in (None, r.table)]
@@ -139,18 +185,18 @@ class PostgrestDouble:
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         headers: dict[str, str] = {}
         try:
-            with self._faults.lock:
-                fault = self._faults.queue.popleft() if self._faults.queue else None
-            if fault is not None:
-                status, retry_after = fault
-                if retry_after is not None:
-                    headers["Retry-After"] = retry_after
-                raise PostgrestError(status, "PGRST000", "injected fault")
-            self._authorise(handler)
             parts = urlsplit(handler.path)
+            table = parts.path.removeprefix("/rest/v1/")
+            fault = self._take_fault(method, table)
+            if fault is not None:
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = fault.retry_after
+                if not fault.after_commit:
+                    raise PostgrestError(fault.status, "PGRST000", "injected fault")
+            self._authorise(handler)
             if not parts.path.startswith("/rest/v1/"):
                 raise PostgrestError(404, "PGRST125", "Invalid path specified in request URL")
-            table = parts.path.removeprefix("/rest/v1/")
+            self._wait_if_held(method, table)
             params = parse_qsl(parts.query, keep_blank_values=True)
             length = int(handler.headers.get("Content-Length") or 0)
             body = json.loads(handler.rfile.read(length)) if length else None
@@ -163,6 +209,8 @@ class PostgrestDouble:
                 logged.rows = len(payload)
             if isinstance(body, list):
                 logged.rows = len(body)
+            if fault is not None:  # done and committed, but answered as a failure
+                raise PostgrestError(fault.status, "PGRST000", "injected fault after commit")
         except PostgrestError as exc:
             status, payload = exc.status, exc.body
         data = b"" if payload is None else json.dumps(payload, default=_json_default).encode()
@@ -174,6 +222,25 @@ class PostgrestDouble:
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
+
+    def _take_fault(self, method: str, table: str) -> Fault | None:
+        with self._faults.lock:
+            for fault in self._faults.queue:
+                if fault.matches(method, table):
+                    self._faults.queue.remove(fault)
+                    return fault
+        return None
+
+    def _wait_if_held(self, method: str, table: str) -> None:
+        with self._faults.lock:
+            hold = next(
+                (h for h in self._faults.holds if (h.method, h.table) == (method, table)), None
+            )
+            if hold is not None:
+                self._faults.holds.remove(hold)
+        if hold is not None:
+            hold.arrived.set()
+            hold.release.wait(30)
 
     def _authorise(self, handler: BaseHTTPRequestHandler) -> None:
         apikey = handler.headers.get("apikey")
@@ -237,11 +304,15 @@ class PostgrestDouble:
         for name, expression in params:
             if name in RESERVED:
                 continue
+            name, arrow, field_name = name.partition("->>")
             self._column(types, name)
-            column = sql.Identifier(table, name)
+            column: sql.Composable = sql.Identifier(table, name)
+            kind = sql.SQL(types[name])
+            if arrow:  # a JSON field as text, as PostgREST's `col->>field`
+                column = sql.SQL("({} ->> {})").format(column, sql.Literal(field_name))
+                kind = sql.SQL("text")
             negate = expression.startswith("not.")
             operator, _, operand = expression.removeprefix("not.").partition(".")
-            kind = sql.SQL(types[name])
             if operator == "eq":
                 clause = sql.SQL("{} = CAST(%s AS {})").format(column, kind)
                 values.append(operand)
@@ -301,7 +372,12 @@ class PostgrestDouble:
         )
         rows = [r[0] for r in connection.execute(statement, [*values, limit, offset]).fetchall()]
         span = f"{offset}-{offset + len(rows) - 1}" if rows else "*"
-        return 200, rows, {"Content-Range": f"{span}/*", "Range-Unit": "items"}
+        total = "*"
+        if _prefer(handler.headers.get_all("Prefer") or []).get("count") == "exact":
+            counting = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)) + where
+            counted = connection.execute(counting, values).fetchone()
+            total = str(counted[0] if counted else 0)
+        return 200, rows, {"Content-Range": f"{span}/{total}", "Range-Unit": "items"}
 
     def _insert(
         self,

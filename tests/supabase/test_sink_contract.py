@@ -29,7 +29,10 @@ from worker.sync.records import normalise_image
 
 SERVICE_ROLE_KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2VydmljZS1yb2xlLXNpZw"
 PAGE = 50
-"""The double's max-rows and the REST sink's page size: small, so reads paginate."""
+"""The double's max-rows: small, so reads paginate."""
+PAGE_SIZE = 2 * PAGE
+"""The REST sink's page size: above max-rows, as when a project lowers `max-rows`, so every
+page comes back shorter than asked for."""
 
 
 class Sleeps(list[float]):
@@ -52,7 +55,7 @@ def make_supabase_sink(
     api: PostgrestDouble, sleeps: Sleeps, key: str = SERVICE_ROLE_KEY
 ) -> SupabaseSink:
     client = create_supabase_client(api.url, key, sleep=sleeps, read_timeout=10)
-    return SupabaseSink(client, page_size=PAGE, batch_size=40)
+    return SupabaseSink(client, page_size=PAGE_SIZE, batch_size=40)
 
 
 @pytest.fixture(params=["postgres", "supabase"])
@@ -327,8 +330,9 @@ def test_rest_sink_reads_hashes_once_per_run_paginated_and_sends_only_changes(
     for chunk in (rows(120)[:60], rows(120)[60:]):
         assert sink.upsert(PROPERTIES_TABLE, BRAND, chunk).unchanged == 60
     reads = api.requests("GET", "properties")
-    assert len(reads) == 3  # 120 rows in pages of 50, read once for both batches
-    assert [r.headers["Range"] for r in reads] == ["0-49", "50-99", "100-149"]
+    assert len(reads) == 3  # 120 rows in pages of 50 (max-rows), read once for both batches
+    assert [r.headers["Range"] for r in reads] == ["0-99", "50-149", "100-199"]
+    assert [r.rows for r in reads] == [50, 50, 20]
     assert all(r.headers["Range-Unit"] == "items" for r in reads)
     assert {r.table for r in api.requests("POST")} == {"sync_runs"}  # no row was sent
     changed = rows(120)
@@ -374,7 +378,10 @@ def test_rest_sink_retries_5xx_429_and_gives_up_with_a_sink_error(
     api.fail_next(503, 2)
     api.fail_next(429, 1, retry_after="7")
     assert sink.upsert(PROPERTIES_TABLE, BRAND, rows(5)).inserted == 5
-    assert sleeps == [0.5, 1.0, 7.0]
+    assert len(sleeps) == 3
+    assert 0 <= sleeps[0] <= 0.5  # full jitter, as the API client's `RetryPolicy`
+    assert 0 <= sleeps[1] <= 1.0
+    assert sleeps[2] == 7.0  # Retry-After is a lower bound
     api.fail_next(500, 10)
     with pytest.raises(SinkError, match="PGRST000"):
         sink.upsert(PROPERTIES_TABLE, BRAND, rows(6))

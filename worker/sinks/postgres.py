@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 import psycopg
 import sqlalchemy as sa
 
 from worker.sinks.base import TableSpec, UpsertResult
 from worker.sinks.dberrors import translate_db_errors
+from worker.sinks.encoding import json_text as _json
+from worker.sinks.encoding import storable as _storable
+from worker.sinks.encoding import unique_rows as _unique
 from worker.sinks.runs import PostgresRunLedger
 from worker.sync.normalise import Reject, Row
 
@@ -430,27 +432,7 @@ def _merge(
     return [(int(row[0]), bool(row[1])) for row in cursor.fetchall()]
 
 
-def _unique(rows: Sequence[Row]) -> list[Row]:
-    """Last occurrence wins when a batch repeats a key (offset drift can do that)."""
-    return list({(row.scope_id, row.source_id): row for row in rows}.values())
-
-
 def _cursor(connection: sa.Connection) -> psycopg.Cursor[Any]:
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     return driver.cursor()
-
-
-def _json(document: Any) -> str:
-    """JSON text for a jsonb column; NUL and lone surrogates (which jsonb refuses) are replaced."""
-    try:
-        data = orjson.dumps(document, default=str)
-    except TypeError:  # lone surrogates: keep a readable, storable rendering instead
-        data = orjson.dumps(_storable(repr(document)))
-    return data.decode().replace("\\u0000", "\\ufffd")
-
-
-def _storable(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return text.replace("\x00", "\ufffd").encode("utf-8", errors="replace").decode("utf-8")

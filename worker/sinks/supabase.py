@@ -3,7 +3,8 @@
 For deployments that only have a project URL and the service-role key (the
 `rei-sync[supabase]` extra). Change detection works as in Postgres, but on the
 client: the stored `content_hash` (and `delisted_at`) of a brand's rows are read
-once per run and table, paginated with `Range`, and only new or changed rows are
+once per run and table, paginated with `Range` (a page shorter than asked for is not
+the last: Supabase's `max-rows` caps every answer), and only new or changed rows are
 sent, as batched upserts (`on_conflict` on the natural key, `Prefer:
 resolution=merge-duplicates, return=minimal`). Image sets are replaced per listing
 (upsert the new ones, delete the ones the API dropped); delistings are `PATCH`es
@@ -11,15 +12,27 @@ of `delisted_at`; runs and rejects are rows like any other.
 
 PostgREST has no multi-statement transactions, so a batch is not atomic as it is
 in Postgres: a run killed mid-batch leaves some rows written, which the next run's
-hash comparison simply finds unchanged. Requests are retried on 5xx, 429 (after
-`Retry-After`) and timeouts, at the HTTP transport, with an injectable `sleep`.
+hash comparison simply finds unchanged. Requests are retried at the HTTP transport
+with the project's `RetryPolicy` (full jitter, `Retry-After`, a total time cap), but
+a request is sent again only when doing it twice is the same as once (reads, `PATCH`,
+`DELETE`, upserts with `resolution=merge-duplicates`) or when the failure proves it
+was not done (no connection, 429, 503 with `Retry-After`): a plain insert (a run, a
+reject) whose answer is lost may have been committed (see `start_run`).
+
+One sink serves concurrent runs (the daemon's jobs share it): the stored-hash cache is
+one per (table, brand), kept equal to the table by updating it after each write with
+the table's lock held (reads of the table wait for writes in flight), and a run's start
+reads afresh only the tables its entity writes or reads (`ENTITY_TABLES`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -29,8 +42,15 @@ import orjson
 from postgrest import APIError, CountMethod, ReturnMethod, SyncRequestBuilder
 from supabase import Client, ClientOptions, create_client
 
+from worker.api.retry import (
+    DEFAULT_BASE_DELAY_SECONDS,
+    DEFAULT_MAX_DELAY_SECONDS,
+    DEFAULT_TOTAL_CAP_SECONDS,
+    RetryPolicy,
+    with_retries,
+)
 from worker.clock import Clock, system_clock
-from worker.errors import SinkError
+from worker.errors import ApiStatusError, ApiTransportError, SinkError
 from worker.sinks.base import (
     SUCCESS_STATUSES,
     RejectRecord,
@@ -39,7 +59,18 @@ from worker.sinks.base import (
     TableSpec,
     UpsertResult,
 )
-from worker.sinks.postgres import _json, _storable, _unique
+from worker.sinks.encoding import json_text, storable, unique_rows
+from worker.sync.entities import (
+    ASSOCIATES_TABLE,
+    COUNTRIES_TABLE,
+    IMAGES,
+    IMAGES_TABLE,
+    LOCATIONS_TABLE,
+    LOOKUP_VALUES_TABLE,
+    LOOKUPS_TABLE,
+    PROPERTIES_TABLE,
+    STATES_TABLE,
+)
 from worker.sync.normalise import Reject, Row
 
 PAGE_SIZE = 1000
@@ -49,14 +80,33 @@ BATCH_SIZE = 500
 FILTER_CHUNK = 200
 """Ids per `in.(…)` filter, to keep URLs short."""
 RETRY_ATTEMPTS = 5
-RETRY_BASE_SECONDS = 0.5
-RETRY_MAX_SECONDS = 30.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Failures before the request left: sending it again cannot do it twice."""
 CONNECT_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 60.0
 ABANDONED_ERROR = "left running by a process that stopped"
 REJECT_COLUMNS = "id,run_id,brand,entity,source_id,reason,created_at"
 """What `latest_rejects` selects: never `payload` (it may hold private fields)."""
+RUN_KEY = "run_key"
+"""The `details` field of a running run that `start_run` finds it by (see there)."""
+
+
+def _tables(*specs: TableSpec) -> frozenset[str]:
+    return frozenset(
+        name for spec in specs for name in (spec.table, spec.private_table) if name is not None
+    )
+
+
+ENTITY_TABLES: dict[str, frozenset[str]] = {
+    "properties": _tables(PROPERTIES_TABLE, IMAGES_TABLE),
+    "associates": _tables(ASSOCIATES_TABLE),
+    IMAGES: _tables(IMAGES_TABLE) | {PROPERTIES_TABLE.table},  # it reads the active listings
+    "lookups": _tables(LOOKUPS_TABLE, LOOKUP_VALUES_TABLE),
+    "geo": _tables(COUNTRIES_TABLE, STATES_TABLE, LOCATIONS_TABLE),
+}
+"""The tables a run of each entity reads or writes through the sink: its start reads them
+afresh. A run of any other entity (a custom `Entity`) reads all of the brand's afresh."""
 
 Key = tuple[int | None, int]
 """(scope id or None, key) of a stored row."""
@@ -65,53 +115,107 @@ Stored = dict[Key, tuple[str, bool]]
 T = TypeVar("T")
 
 
+def may_repeat(request: httpx.Request) -> bool:
+    """Whether doing `request` twice is the same as doing it once.
+
+    Reads, `PATCH`es (they set values) and `DELETE`s can be repeated; a `POST` only
+    when it is an upsert that merges duplicates. A plain insert cannot: its answer may
+    be lost after the server committed it.
+    """
+    if request.method != "POST":
+        return True
+    return "resolution=merge-duplicates" in request.headers.get("Prefer", "")
+
+
+class _FailedAnswer(ApiStatusError):
+    """A retryable error status, kept to be returned if it is the last attempt's."""
+
+    def __init__(self, request: httpx.Request, response: httpx.Response) -> None:
+        retry_after = _retry_after(response)
+        super().__init__(
+            response.status_code, "error answer", path=request.url.path, retry_after=retry_after
+        )
+        self.response = response
+
+
+class _NoAnswer(ApiTransportError):
+    """A timeout or a network error, kept to be raised if it is the last attempt's."""
+
+    def __init__(self, request: httpx.Request, error: httpx.HTTPError, retryable: bool) -> None:
+        super().__init__(f"{type(error).__name__} on {request.url.path}")
+        self.error = error
+        self.retryable = retryable
+
+
 class RetryingTransport(httpx.BaseTransport):
-    """Retries a request on 5xx/429 answers and on timeouts or connection errors."""
+    """Retries a request that failed with 5xx/429, a timeout or a connection error, per
+    `RetryPolicy` (`worker/api/retry.py`: full jitter, `Retry-After`, a total time cap).
+
+    A request that cannot be repeated (`may_repeat`) is retried only when the failure
+    proves it was not done: no connection was made (`NOT_SENT`), or the server refused it
+    (429, or 503 with `Retry-After`). Any other failure of it is answered as it came.
+    """
 
     def __init__(
         self,
         inner: httpx.BaseTransport | None = None,
         *,
-        attempts: int = RETRY_ATTEMPTS,
-        base_seconds: float = RETRY_BASE_SECONDS,
-        max_seconds: float = RETRY_MAX_SECONDS,
+        policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._inner = inner or httpx.HTTPTransport()
-        self._attempts = attempts
-        self._base = base_seconds
-        self._max = max_seconds
-        self._sleep = sleep
+        base = policy or RetryPolicy(
+            max_attempts=RETRY_ATTEMPTS,
+            base_delay_seconds=DEFAULT_BASE_DELAY_SECONDS,
+            max_delay_seconds=DEFAULT_MAX_DELAY_SECONDS,
+            total_cap_seconds=DEFAULT_TOTAL_CAP_SECONDS,
+            sleep=sleep,
+        )
+        self._policy = dataclasses.replace(base, sleep=self._counted(base.sleep))
         self.retries = 0
+
+    def _counted(self, sleep: Callable[[float], None]) -> Callable[[float], None]:
+        def counted(seconds: float) -> None:
+            self.retries += 1
+            sleep(seconds)
+
+        return counted
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()  # a body sent again must be in memory
-        for attempt in range(1, self._attempts + 1):
-            delay = min(self._max, self._base * 2 ** (attempt - 1))
+        repeatable = may_repeat(request)
+
+        def attempt() -> httpx.Response:
             try:
                 response = self._inner.handle_request(request)
-            except (httpx.TimeoutException, httpx.NetworkError):
-                if attempt == self._attempts:
-                    raise
-            else:
-                if response.status_code not in RETRY_STATUSES or attempt == self._attempts:
-                    return response
-                delay = _retry_after(response, delay, self._max)
-                response.close()
-            self.retries += 1
-            self._sleep(delay)
-        raise AssertionError("unreachable")
+            except (httpx.TimeoutException, httpx.NetworkError) as exc:
+                raise _NoAnswer(request, exc, repeatable or isinstance(exc, NOT_SENT)) from exc
+            status = response.status_code
+            if status not in RETRY_STATUSES:
+                return response
+            refused = status == 429 or (status == 503 and "Retry-After" in response.headers)
+            if not (repeatable or refused):
+                return response
+            response.read()  # returned as it is if no retry follows
+            response.close()
+            raise _FailedAnswer(request, response)
+
+        try:
+            return with_retries(attempt, self._policy, what=f"supabase {request.method}")
+        except _FailedAnswer as exc:
+            return exc.response
+        except _NoAnswer as exc:
+            raise exc.error from None
 
     def close(self) -> None:
         self._inner.close()
 
 
-def _retry_after(response: httpx.Response, default: float, cap: float) -> float:
-    value = response.headers.get("Retry-After", "")
+def _retry_after(response: httpx.Response) -> float | None:
     try:
-        return min(cap, max(0.0, float(value)))
+        return max(0.0, float(response.headers.get("Retry-After", "")))
     except ValueError:
-        return default
+        return None
 
 
 def create_supabase_client(
@@ -120,11 +224,13 @@ def create_supabase_client(
     *,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    retry: RetryPolicy | None = None,
     read_timeout: float = READ_TIMEOUT_SECONDS,
 ) -> Client:
-    """A supabase-py client whose PostgREST calls go through `RetryingTransport`."""
+    """A supabase-py client whose PostgREST calls go through `RetryingTransport`
+    (with `retry`, or the default policy sleeping with `sleep`)."""
     http = httpx.Client(
-        transport=RetryingTransport(transport, sleep=sleep),
+        transport=RetryingTransport(transport, policy=retry, sleep=sleep),
         timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT_SECONDS),
         follow_redirects=True,
     )
@@ -151,14 +257,16 @@ class SupabaseSink:
         self._batch_size = batch_size
         self._clock = clock
         self._lock = threading.Lock()
+        """Guards `_stored`, `_table_locks` and the counter; never held across a request."""
         self._stored: dict[tuple[str, str], Stored] = {}
+        self._table_locks: dict[tuple[str, str], threading.RLock] = {}
         self.requests_for_hashes = 0
         """How many pages of stored hashes were read (for tests: once per run)."""
 
     # --- entity tables ---------------------------------------------------------------------
 
     def upsert(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> UpsertResult:
-        unique = _unique(rows)
+        unique = unique_rows(rows)
         if not unique:
             return UpsertResult()
         if spec.private_table is not None:
@@ -186,56 +294,68 @@ class SupabaseSink:
         if not scope_ids:
             return UpsertResult()
         assert spec.scope is not None
-        result = self.upsert(spec, brand, rows)
-        stored = self._hashes(spec, brand)
-        kept = {(r.scope_id, r.source_id) for r in rows}
-        scopes = set(scope_ids)
-        dropped: dict[int, list[int]] = {}
-        for scope, key in list(stored):
-            if scope in scopes and (scope, key) not in kept:
-                dropped.setdefault(int(scope), []).append(key)
-        deleted = 0
-        for scope, keys in dropped.items():
-            for chunk in _chunks(keys, FILTER_CHUNK):
-                self._run(
-                    f"deleting rows of {spec.table}",
-                    self._table(spec.table)
-                    .delete(returning=ReturnMethod.minimal)
-                    .eq("brand", brand)
-                    .eq(spec.scope, scope)
-                    .in_(spec.key, chunk),
-                )
-                for key in chunk:
-                    stored.pop((scope, key), None)
-                deleted += len(chunk)
+        with self._holding(spec, brand):
+            result = self.upsert(spec, brand, rows)
+            stored = self._hashes(spec, brand)
+            kept = {(r.scope_id, r.source_id) for r in rows}
+            scopes = set(scope_ids)
+            dropped: dict[int, list[int]] = {}
+            for scope, key in stored:
+                if scope in scopes and (scope, key) not in kept:
+                    dropped.setdefault(int(scope), []).append(key)
+            deleted = 0
+            for scope, keys in dropped.items():
+                for chunk in _chunks(keys, FILTER_CHUNK):
+                    self._run(
+                        f"deleting rows of {spec.table}",
+                        self._table(spec.table)
+                        .delete(returning=ReturnMethod.minimal)
+                        .eq("brand", brand)
+                        .eq(spec.scope, scope)
+                        .in_(spec.key, chunk),
+                    )
+                    for key in chunk:
+                        stored.pop((scope, key), None)
+                    deleted += len(chunk)
         return result + UpsertResult(deleted=deleted)
 
     def stale_keys(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> set[int]:
         if spec.scope is not None:
             raise ValueError("stale_keys is for tables keyed by one id")
-        stored = self._hashes(spec, brand)
-        return {
-            r.source_id for r in rows if stored.get((None, r.source_id)) != (r.content_hash, False)
-        }
+        with self._holding(spec, brand):
+            stored = self._hashes(spec, brand)
+            return {
+                r.source_id
+                for r in rows
+                if stored.get((None, r.source_id)) != (r.content_hash, False)
+            }
 
     def stored_hashes(
         self, spec: TableSpec, brand: str, ids: Sequence[int]
     ) -> dict[int, tuple[str, str | None]]:
         """(content hash, private hash or None) of the active stored rows among `ids`."""
-        stored = self._hashes(spec, brand)
-        private = self._hashes(self._private_spec(spec), brand) if spec.private_table else {}
-        found: dict[int, tuple[str, str | None]] = {}
-        for key in ids:
-            entry = stored.get((None, key))
-            if entry is not None and not entry[1]:
-                secret = private.get((None, key))
-                found[key] = (entry[0], None if secret is None else secret[0])
-        return found
+        with self._holding(spec, brand):
+            stored = self._hashes(spec, brand)
+            active: dict[int, str] = {}
+            for key in ids:
+                entry = stored.get((None, key))
+                if entry is not None and not entry[1]:
+                    active[key] = entry[0]
+        private: dict[int, str] = {}
+        if spec.private_table is not None:
+            private_spec = self._private_spec(spec)
+            with self._holding(private_spec, brand):
+                secrets = self._hashes(private_spec, brand)
+                for key in active:
+                    secret = secrets.get((None, key))
+                    if secret is not None:
+                        private[key] = secret[0]
+        return {key: (digest, private.get(key)) for key, digest in active.items()}
 
     def active_ids(self, spec: TableSpec, brand: str) -> set[int]:
-        return {
-            key for (_, key), (_, delisted) in self._hashes(spec, brand).items() if not delisted
-        }
+        with self._holding(spec, brand):
+            stored = self._hashes(spec, brand)
+            return {key for (_, key), (_, delisted) in stored.items() if not delisted}
 
     def delisting_candidates(
         self, spec: TableSpec, brand: str, seen: Sequence[int]
@@ -244,10 +364,11 @@ class SupabaseSink:
         return len(active), sorted(active.difference(seen))
 
     def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int:
-        stored = self._hashes(spec, brand)
-        active = [(None, i) for i in dict.fromkeys(ids) if (None, i) in stored]
-        active = [k for k in active if not stored[k][1]]
-        return self._delist(spec, brand, active)
+        with self._holding(spec, brand):
+            stored = self._hashes(spec, brand)
+            active = [(None, i) for i in dict.fromkeys(ids) if (None, i) in stored]
+            active = [k for k in active if not stored[k][1]]
+            return self._delist(spec, brand, active)
 
     def delist_absent(
         self,
@@ -258,25 +379,29 @@ class SupabaseSink:
         guard_minimum: int,
         guard_fraction: float,
     ) -> int | None:
-        stored = self._hashes(spec, brand)
-        active = [key for key, (_, delisted) in stored.items() if not delisted]
-        wanted = {(scope if spec.scope else None, key) for scope, key in seen}
-        missing = [key for key in active if key not in wanted]
-        if len(missing) > max(guard_minimum, int(len(active) * guard_fraction)):
-            return None
-        return self._delist(spec, brand, missing)
+        with self._holding(spec, brand):
+            stored = self._hashes(spec, brand)
+            active = [key for key, (_, delisted) in stored.items() if not delisted]
+            wanted = {(scope if spec.scope else None, key) for scope, key in seen}
+            missing = [key for key in active if key not in wanted]
+            if len(missing) > max(guard_minimum, int(len(active) * guard_fraction)):
+                return None
+            return self._delist(spec, brand, missing)
 
     def record_rejects(
         self, run_id: int, brand: str, entity: str, rejects: Sequence[Reject]
     ) -> None:
+        """Insert the rejects, in batches; a batch is never sent twice (`may_repeat`), so
+        a batch whose answer is lost fails the call: it may or may not be stored, never
+        twice."""
         records = [
             {
                 "run_id": run_id,
                 "brand": brand,
                 "entity": entity,
-                "source_id": _storable(r.source_id),
-                "reason": _storable(r.reason),
-                "payload": orjson.loads(_json(r.payload)),
+                "source_id": storable(r.source_id),
+                "reason": storable(r.reason),
+                "payload": orjson.loads(json_text(r.payload)),
             }
             for r in rejects
         ]
@@ -299,27 +424,56 @@ class SupabaseSink:
     ) -> int:
         """A new `running` row (stale `running` rows of the key are abandoned first).
 
-        Also the start of "once per run": the brand's stored hashes are read afresh.
+        Also the start of "once per run": the stored hashes of the tables this entity
+        touches (`ENTITY_TABLES`) are read afresh; other runs' caches are kept.
+
+        Idempotent without a second insert: the row carries a run key made here (in
+        `details`, which `finish_run` replaces; `get_run` and `recent_runs` never show
+        it). The insert is not retried once it may have been done (see `may_repeat`): if
+        its answer is lost, the run is looked up by its key, so a run committed without
+        an answer is found, not inserted again. If it is not found the start fails
+        (`SinkError`) and nothing is retried: were the insert committed after all, its
+        row is abandoned by the job's next start, as a crashed worker's is. (A unique
+        run-key column would allow an upsert instead, but needs a migration a REST-only
+        deployment may not have applied.)
         """
-        with self._lock:
-            for cached in [k for k in self._stored if k[1] == brand]:
-                del self._stored[cached]
+        self._forget(brand, entity)
         self.abandon_stale_runs(brand, entity)
-        response = self._run(
-            "starting a run",
-            self._table("sync_runs").insert(
-                {
-                    "brand": brand,
-                    "entity": entity,
-                    "mode": mode,
-                    "status": "running",
-                    "take": take,
-                    "resumed_from": resumed_from,
-                },
-                returning=ReturnMethod.representation,
-            ),
+        key = uuid.uuid4().hex
+        insert = self._table("sync_runs").insert(
+            {
+                "brand": brand,
+                "entity": entity,
+                "mode": mode,
+                "status": "running",
+                "take": take,
+                "resumed_from": resumed_from,
+                "details": {RUN_KEY: key},
+            },
+            returning=ReturnMethod.representation,
         )
+        try:
+            response: Any = insert.execute()
+        except (APIError, httpx.HTTPError) as exc:
+            found = self._run_by_key(brand, entity, key)
+            if found is None:
+                raise _sink_error("starting a run", exc) from None
+            return found
         return int(response.data[0]["id"])
+
+    def _run_by_key(self, brand: str, entity: str, key: str) -> int | None:
+        query = (
+            self._table("sync_runs")
+            .select("id")
+            .eq("brand", brand)
+            .eq("entity", entity)
+            .eq(f"details->>{RUN_KEY}", key)
+        )
+        try:
+            rows: Any = query.execute().data
+        except (APIError, httpx.HTTPError):
+            return None
+        return int(rows[0]["id"]) if rows else None
 
     def checkpoint_run(self, run_id: int, counts: RunCounts, checkpoint: int) -> None:
         self._run(
@@ -446,15 +600,37 @@ class SupabaseSink:
         """Execute a built query; PostgREST and network errors become `SinkError`."""
         try:
             return query.execute()
-        except APIError as exc:
-            raise SinkError(f"{what} failed: {exc.code or 'error'} {exc.message or ''}") from None
-        except httpx.HTTPError as exc:
-            raise SinkError(f"{what} failed: {type(exc).__name__}") from None
+        except (APIError, httpx.HTTPError) as exc:
+            raise _sink_error(what, exc) from None
+
+    def _forget(self, brand: str, entity: str) -> None:
+        """Drop the cached hashes of the tables a run of `entity` touches (all the brand's
+        for an entity not in `ENTITY_TABLES`). A run working on one of them meanwhile
+        finishes its operation on the dropped copy and reads the table afresh for the next
+        one, after its writes (the table's lock orders them)."""
+        tables = ENTITY_TABLES.get(entity)
+        with self._lock:
+            for cached in [k for k in self._stored if k[1] == brand]:
+                if tables is None or cached[0] in tables:
+                    del self._stored[cached]
+
+    @contextmanager
+    def _holding(self, spec: TableSpec, brand: str) -> Iterator[None]:
+        """The lock of the brand's `spec.table` (re-entrant): held from reading the cached
+        hashes to updating them after a write, so that no run caches a table while another
+        run's write to it is in flight, and no two runs mutate one cache at once."""
+        with self._lock:
+            lock = self._table_locks.setdefault((spec.table, brand), threading.RLock())
+        with lock:
+            yield
 
     def _hashes(self, spec: TableSpec, brand: str) -> Stored:
-        """The brand's stored (hash, delisted) per key: read once per run, `Range`-paginated."""
-        with self._lock:
-            cached = self._stored.get((spec.table, brand))
+        """The brand's stored (hash, delisted) per key: read once per run, `Range`-paginated.
+
+        Callers hold the table's lock (`_holding`) while they use the result."""
+        with self._holding(spec, brand):
+            with self._lock:
+                cached = self._stored.get((spec.table, brand))
             if cached is not None:
                 return cached
             stored: Stored = {}
@@ -464,22 +640,39 @@ class SupabaseSink:
                 scope = int(row[spec.scope]) if spec.scope else None
                 delisted = tracks and row.get("delisted_at") is not None
                 stored[(scope, int(row[spec.key]))] = (str(row["content_hash"]), delisted)
-            self._stored[(spec.table, brand)] = stored
+            with self._lock:
+                self._stored[(spec.table, brand)] = stored
             return stored
 
     def _pages(self, spec: TableSpec, brand: str, columns: str) -> Iterator[dict[str, Any]]:
+        """The brand's rows of `spec.table` in key order, one `Range` page per request.
+
+        The server may answer fewer rows than asked for (Supabase's `max-rows` caps every
+        answer, and may be below `page_size`), so a short page is not the last one: the
+        next page starts where this one ended, until the total the first answer counted
+        (`count=exact`) is read, or, without a total, until a page is empty.
+        """
         start = 0
-        while True:
-            query = self._table(spec.table).select(columns).eq("brand", brand)
+        total: int | None = None
+        while total is None or start < total:
+            query = (
+                self._table(spec.table)
+                .select(columns, count=CountMethod.exact if start == 0 else None)
+                .eq("brand", brand)
+            )
             for column in spec.key_columns:
                 query = query.order(column)
             query.request.headers["Range-Unit"] = "items"
             query.request.headers["Range"] = f"{start}-{start + self._page_size - 1}"
-            self.requests_for_hashes += 1
-            page = self._run(f"reading stored hashes of {spec.table}", query).data
-            yield from page
-            if len(page) < self._page_size:
+            with self._lock:
+                self.requests_for_hashes += 1
+            response = self._run(f"reading stored hashes of {spec.table}", query)
+            if start == 0:
+                total = response.count
+            page = response.data
+            if not page:
                 return
+            yield from page
             start += len(page)
 
     def _write(
@@ -489,33 +682,34 @@ class SupabaseSink:
         candidates: list[tuple[Row, str, dict[str, Any]]],
     ) -> list[tuple[bool, int]]:
         """Upsert the candidates whose hash differs from the stored one; (was new, key) each."""
-        stored = self._hashes(spec, brand)
-        changed = [
-            (row, digest, record)
-            for row, digest, record in candidates
-            if stored.get(_key(spec, row)) != (digest, False)
-        ]
-        on_conflict = ",".join(("brand", *spec.key_columns))
-        written: list[tuple[bool, int]] = []
-        for batch in _chunks(changed, self._batch_size):
-            self._run(
-                f"upsert into {spec.table}",
-                self._table(spec.table).upsert(
-                    [record for _, _, record in batch],
-                    on_conflict=on_conflict,
-                    returning=ReturnMethod.minimal,
-                ),
-            )
-            for row, digest, _ in batch:
-                key = _key(spec, row)
-                written.append((key not in stored, row.source_id))
-                stored[key] = (digest, False)
+        with self._holding(spec, brand):
+            stored = self._hashes(spec, brand)
+            changed = [
+                (row, digest, record)
+                for row, digest, record in candidates
+                if stored.get(_key(spec, row)) != (digest, False)
+            ]
+            on_conflict = ",".join(("brand", *spec.key_columns))
+            written: list[tuple[bool, int]] = []
+            for batch in _chunks(changed, self._batch_size):
+                self._run(
+                    f"upsert into {spec.table}",
+                    self._table(spec.table).upsert(
+                        [record for _, _, record in batch],
+                        on_conflict=on_conflict,
+                        returning=ReturnMethod.minimal,
+                    ),
+                )
+                for row, digest, _ in batch:
+                    key = _key(spec, row)
+                    written.append((key not in stored, row.source_id))
+                    stored[key] = (digest, False)
         return written
 
     def _record(self, spec: TableSpec, brand: str, row: Row) -> dict[str, Any]:
         record: dict[str, Any] = {"brand": brand, **_key_values(spec, row)}
         record.update({c: _plain(row.public[c]) for c in spec.columns})
-        record["raw"] = orjson.loads(_json(row.raw))
+        record["raw"] = orjson.loads(json_text(row.raw))
         record["content_hash"] = row.content_hash
         record["updated_at"] = self._now()
         if spec.tracks_delisting:
@@ -525,12 +719,13 @@ class SupabaseSink:
     def _private_record(self, spec: TableSpec, brand: str, row: Row) -> dict[str, Any]:
         record: dict[str, Any] = {"brand": brand, **_key_values(spec, row)}
         record.update({c: _plain((row.private or {}).get(c)) for c in spec.private_columns})
-        record["raw"] = orjson.loads(_json(row.private_raw or {}))
+        record["raw"] = orjson.loads(json_text(row.private_raw or {}))
         record["content_hash"] = row.private_hash
         record["updated_at"] = self._now()
         return record
 
     def _delist(self, spec: TableSpec, brand: str, keys: Sequence[Key]) -> int:
+        """Set `delisted_at` of `keys`; callers hold the table's lock (`_holding`)."""
         stored = self._hashes(spec, brand)
         by_scope: dict[int | None, list[int]] = {}
         for scope, key in keys:
@@ -571,7 +766,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, str):
-        return _storable(value)
+        return storable(value)
     return value
 
 
@@ -584,6 +779,20 @@ def _chunks(items: Sequence[T] | Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def _sink_error(what: str, exc: APIError | httpx.HTTPError) -> SinkError:
+    """`exc` as a `SinkError` saying what failed (PostgREST's code, or the network error)."""
+    if isinstance(exc, APIError):
+        return SinkError(f"{what} failed: {exc.code or 'error'} {exc.message or ''}")
+    return SinkError(f"{what} failed: {type(exc).__name__}")
+
+
+def _details(value: Any) -> Any:
+    """Stored `details` without `start_run`'s run key (None if that was all)."""
+    if isinstance(value, dict) and RUN_KEY in value:
+        return {k: v for k, v in value.items() if k != RUN_KEY} or None
+    return value
 
 
 def _when(value: Any) -> datetime | None:
@@ -604,5 +813,5 @@ def _record(row: dict[str, Any]) -> RunRecord:
         duration_seconds=row["duration_seconds"],
         error=row["error"],
         resumed_from=row["resumed_from"],
-        details=row["details"],
+        details=_details(row["details"]),
     )
