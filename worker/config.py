@@ -148,7 +148,9 @@ class Settings(BaseSettings):
             if password:
                 values.append(password)
         if self.token_encryption_key is not None:
-            values.extend(self.token_encryption_key.get_secret_value().split(","))
+            values.extend(
+                k.strip() for k in self.token_encryption_key.get_secret_value().split(",")
+            )
         if self.alert_webhook_url is not None:
             values.append(self.alert_webhook_url.get_secret_value())
         if self.supabase_service_role_key is not None:

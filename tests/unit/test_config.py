@@ -115,3 +115,26 @@ def test_commands_without_the_api_can_skip_half_filled_brands() -> None:
     with pytest.raises(ConfigError):
         load_settings(half, env_file=None, require_brands=False)
     assert load_settings(half, env_file=None, require_brands=False, with_brands=False).brands == ()
+
+
+def test_secret_values_lists_every_configured_secret_exactly() -> None:
+    new, old = "N" * 43 + "=", "O" * 43 + "="
+    env = {
+        **brand_env("AZURA"),
+        "TOKEN_ENCRYPTION_KEY": f"{new}, {old} ",
+        "DATABASE_URL": "postgresql://sync:db-pass-word@db.example:5432/rei",
+        "ALERT_WEBHOOK_URL": "https://hooks.example/T0/secret-hook",
+        "SUPABASE_SERVICE_ROLE_KEY": "service-role-key-value",
+    }
+    values = load_settings(env, env_file=None).secret_values()
+    assert set(values) == {
+        "apikey-AZURA",
+        "integrator-AZURA",
+        SECRET,
+        "db-pass-word",
+        new,
+        old,  # the rotated key after ", " is registered without its space, so it is redacted
+        "https://hooks.example/T0/secret-hook",
+        "service-role-key-value",
+    }
+    assert all(v == v.strip() and v for v in values)
