@@ -137,9 +137,11 @@ class RedactingFilter(logging.Filter):
             return True  # a structlog event: `redact_event` scrubs it
         record.msg = redactor.scrub(record.getMessage())
         record.args = None
-        if record.exc_info:
+        if record.exc_info and not record.exc_text:
+            # `exc_info` stays: our formatter renders it (`format_exc_info`) and scrubs it
+            # (`redact_event`). The scrubbed `exc_text` is what plain stdlib formatters on
+            # other handlers (pytest's caplog, say) print instead of formatting it afresh.
             record.exc_text = redactor.scrub(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
         return True
 
 

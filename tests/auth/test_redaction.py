@@ -80,3 +80,24 @@ def test_variable_names_in_prose_are_not_mistaken_for_assignments() -> None:
     assert redactor.scrub("REMAX_AZURA_API_KEY: missing") == "REMAX_AZURA_API_KEY: missing"
     assert redactor.scrub('{"secretkey": "hunter22"}') == '{"secretkey": "[REDACTED]"}'
     assert redactor.scrub("apikey=abc123&x=1") == "apikey=[REDACTED]&x=1"
+
+
+def test_a_third_party_traceback_is_logged_and_scrubbed() -> None:
+    """An APScheduler job that crashes: its traceback reaches the log, its secrets do not."""
+    secret = "job-secret-" + secrets.token_hex(8)
+    redactor.register([secret])
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream=stream)
+
+    def failing_job() -> None:
+        raise RuntimeError(f"connection refused for password={secret}")
+
+    try:
+        failing_job()
+    except RuntimeError:
+        logging.getLogger("apscheduler.executors.default").exception('Job "sync" raised')
+    text = stream.getvalue()
+    assert "Traceback (most recent call last)" in text
+    assert "failing_job" in text
+    assert "RuntimeError: connection refused" in text
+    assert secret not in text
