@@ -38,7 +38,13 @@ def stage_table(table: str) -> str:
 def merge_sql(
     table: str, keys: Sequence[str], columns: Sequence[str], *, tracks_delisting: bool
 ) -> str:
-    """`INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE hash differs`, returning key + inserted."""
+    """`INSERT … SELECT … ORDER BY key ON CONFLICT DO UPDATE … WHERE hash differs`, returning
+    key + inserted.
+
+    Rows are written (and so locked) in key order: two writers merging overlapping keys
+    (the properties job and the image sweep, under separate leases) wait for each other
+    instead of deadlocking.
+    """
     all_columns = ["brand", *keys, *columns, "raw", "content_hash"]
     column_list = ", ".join(all_columns)
     updates = [f"{c} = EXCLUDED.{c}" for c in [*columns, "raw", "content_hash"]]
@@ -49,6 +55,7 @@ def merge_sql(
         changed += f" OR {table}.delisted_at IS NOT NULL"
     return (
         f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {stage_table(table)} "
+        f"ORDER BY {', '.join(keys)} "
         f"ON CONFLICT (brand, {', '.join(keys)}) DO UPDATE SET {', '.join(updates)} "
         f"WHERE {changed} RETURNING {keys[-1]}, (xmax = 0) AS inserted"
     )
@@ -273,6 +280,8 @@ class PostgresSink(PostgresRunLedger):
         runs under a savepoint; a unique violation (a concurrent writer inserted one of
         them meanwhile) rolls it back and the whole batch takes the merge instead.
         """
+        # Key order for the direct COPY too: concurrent writers lock shared keys in one order.
+        rows = sorted(rows, key=lambda r: (r.scope_id or 0, r.source_id))
         stored = _stored_keys(cursor, spec, brand, rows)
         new = [r for r in rows if _key(spec, r) not in stored]
         merged = [r for r in rows if _key(spec, r) in stored] if new else rows
