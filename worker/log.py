@@ -145,6 +145,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def scrubbed(renderer: Any) -> Any:
+    """Scrub the rendered line too: values the renderer turns into text itself (objects,
+    sets, a `CaseInsensitiveDict` of headers) never passed through `redact_event` as text."""
+
+    def render(logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
+        rendered = renderer(logger, method, event)
+        return redactor.scrub(rendered) if isinstance(rendered, str) else rendered
+
+    return render
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: str = "auto",
@@ -184,7 +195,7 @@ def configure_logging(
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             redact_event,
-            renderer,
+            scrubbed(renderer),
         ],
     )
     handler = logging.StreamHandler(out)

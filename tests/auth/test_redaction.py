@@ -101,3 +101,32 @@ def test_a_third_party_traceback_is_logged_and_scrubbed() -> None:
     assert "failing_job" in text
     assert "RuntimeError: connection refused" in text
     assert secret not in text
+
+
+class Headers:
+    """Some object that renders its secret only when the renderer calls repr()."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return f"Headers(Authorization=Token {self.token})"
+
+
+def test_values_rendered_by_the_renderer_are_scrubbed_too() -> None:
+    from requests.structures import CaseInsensitiveDict
+
+    secret = "renderer-secret-" + secrets.token_hex(8)
+    redactor.register([secret])
+    for fmt in ("json", "console"):
+        stream = io.StringIO()
+        configure_logging("INFO", fmt, stream=stream)
+        get_logger("test").info(
+            "request.sent",
+            headers=Headers(secret),
+            seen={secret},
+            raw=CaseInsensitiveDict({"X-Key": secret}),
+        )
+        text = stream.getvalue()
+        assert "request.sent" in text
+        assert secret not in text, fmt
