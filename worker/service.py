@@ -17,14 +17,18 @@ still makes one token request per lifetime however many replicas run.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
+from typing import NoReturn
 
 import requests
 import sqlalchemy as sa
@@ -116,6 +120,8 @@ class _ActiveRuns:
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: threading.Condition = field(init=False)
     events: dict[str, threading.Event] = field(default_factory=dict)
+    jobs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Job key → (brand, entity) of the same runs, to mark them `aborted` on a timeout."""
 
     def __post_init__(self) -> None:
         self.done = threading.Condition(self.lock)
@@ -235,12 +241,37 @@ class Daemon:
                 self._active.done.wait(left)
             clean = not self._active.events
         if not clean:
-            log.error("daemon.shutdown_timeout", still_running=list(self._active.events))
+            with self._active.lock:
+                stuck = dict(self._active.jobs)
+            log.error("daemon.shutdown_timeout", still_running=list(stuck))
+            self._abort_unfinished(stuck.values())
         self.tokens.close(timeout=max(0.1, deadline - time.monotonic() + SHUTDOWN_MARGIN_SECONDS))
         if self.health is not None:
             self.health.stop()
         log.info("daemon.stopped", clean=clean)
         return clean
+
+    def _abort_unfinished(self, jobs: Iterable[tuple[str, str]]) -> None:
+        """Mark the `running` rows of runs that outlived the grace `aborted`, checkpoint kept.
+
+        The process exits right after, so they would otherwise stay `running` until
+        the next start abandons them, and resume without their checkpoint.
+        """
+        for brand, entity in jobs:
+            try:
+                latest = self.sink.recent_runs(brand, limit=1, entity=entity)
+                if latest and latest[0].status == "running":
+                    run = latest[0]
+                    self.sink.finish_run(
+                        run.id,
+                        "aborted",
+                        run.counts,
+                        "stopped at shutdown: the grace period ran out",
+                        checkpoint=run.checkpoint,
+                    )
+                    log.warning("sync.aborted_at_timeout", brand=brand, entity=entity, run=run.id)
+            except (ReiSyncError, sa.exc.SQLAlchemyError) as exc:
+                log.error("sync.abort_failed", brand=brand, entity=entity, error=type(exc).__name__)
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -286,6 +317,7 @@ class Daemon:
                 lease.release()
                 return None
             self._active.events[key] = stop
+            self._active.jobs[key] = (brand, entity)
         try:
             with lease.keep(on_lost=stop.set), requests.Session() as session:
                 # We hold the lease: a `running` row for this job is a dead holder's.
@@ -309,6 +341,7 @@ class Daemon:
         finally:
             with self._active.done:
                 self._active.events.pop(key, None)
+                self._active.jobs.pop(key, None)
                 self._active.done.notify_all()
 
     def _record(self, result: RunResult) -> None:
@@ -414,14 +447,34 @@ def install_signal_handlers(
     signal.signal(signal.SIGINT, handle)
 
 
+def exit_process(code: int) -> NoReturn:
+    """Flush the logs and end the process now, without waiting for worker threads.
+
+    After an orderly shutdown nothing is left to save, but the interpreter would still
+    join APScheduler's pool threads (an in-flight token request or webhook POST can
+    take a full HTTP timeout), overrunning the container's grace and ending in SIGKILL.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def run_daemon(
     settings: Settings,
     engine: sa.Engine,
     *,
     stop: threading.Event | None = None,
     on_ready: Callable[[Daemon], None] | None = None,
+    exit_when_done: bool = False,
 ) -> int:
-    """Run until `stop` is set (by a signal); 0 after a clean shutdown within the grace."""
+    """Run until `stop` is set (by a signal); 0 after a clean shutdown within the grace.
+
+    A shutdown that ran out of grace exits the process with 1 at once (runs still in a
+    batch are marked `aborted` first). With `exit_when_done` (`rei-sync run`) a clean
+    one exits the process with 0 at once too, instead of returning.
+    """
     stopped = stop or threading.Event()
     install_signal_handlers(stopped)
     with requests.Session() as session:
@@ -435,7 +488,10 @@ def run_daemon(
             on_ready(daemon)
         stopped.wait()
         clean = daemon.shutdown(settings.shutdown_grace_seconds)
-    if not clean:
-        # Scheduler threads still inside a batch would keep the interpreter alive past the grace.
-        os._exit(1)
+        if not clean:
+            # Scheduler threads still inside a batch would keep the interpreter alive past
+            # the grace.
+            exit_process(1)
+        if exit_when_done:
+            exit_process(0)
     return 0

@@ -42,7 +42,7 @@ def run_command(
     with domain_errors():
         settings = command_settings()
         with open_engine(settings, migrate=migrate) as engine:
-            code = run_daemon(settings, engine)
+            code = run_daemon(settings, engine, exit_when_done=True)
     raise typer.Exit(code)
 
 
