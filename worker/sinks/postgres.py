@@ -289,6 +289,7 @@ class PostgresSink(PostgresRunLedger):
         if new:
             if _copy_new(cursor, spec, brand, new):
                 changed.extend((r.source_id, True) for r in new)
+                _refresh_statistics(cursor, spec, len(new))
             else:
                 merged = rows
         if merged:
@@ -401,6 +402,32 @@ def _copy_new(cursor: psycopg.Cursor[Any], spec: TableSpec, brand: str, rows: li
         cursor.execute("ROLLBACK TO SAVEPOINT rei_sync_direct")
         return False
     return True
+
+
+ANALYZE_GROWTH = 0.1
+"""Re-analyse a table's key columns when one COPY adds this fraction of its known rows."""
+
+
+def _refresh_statistics(cursor: psycopg.Cursor[Any], spec: TableSpec, copied: int) -> None:
+    """ANALYZE the key columns of a table that a direct COPY just grew by >= 10 %.
+
+    A table filled by a first sync has no statistics until autovacuum gets to it, and
+    then the planner answers `stored_hashes` (key = ANY(ids) AND delisted_at IS NULL)
+    by walking the partial active-rows index over the whole brand: every batch reads
+    every row stored so far (quadratic in a cold run, 190 ms a batch at 20k rows in the
+    no-change run that follows). Key columns only: the `raw` jsonb is what makes a full
+    ANALYZE slow. Rows this transaction inserted count, so the first batch already helps.
+    """
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = CAST(%s AS regclass)", (spec.table,))
+    found = cursor.fetchone()
+    known = -1.0 if found is None else float(found[0])
+    if known >= 0 and copied < ANALYZE_GROWTH * known:
+        return
+    keys = ["brand", *spec.key_columns]
+    active = ["delisted_at"] if spec.tracks_delisting else []
+    cursor.execute(f"ANALYZE {spec.table} ({', '.join([*keys, *active])})")
+    if spec.private_table is not None:
+        cursor.execute(f"ANALYZE {spec.private_table} ({', '.join(keys)})")
 
 
 def _copy(
