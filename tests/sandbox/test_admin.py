@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import requests
@@ -123,3 +124,28 @@ def test_json_token_requests_are_attributed_and_strangers_counted(
     stats = admin.get("stats")
     assert stats["auth_calls"] == {"AZURA": 1, "BLUE_OCEAN": 0}
     assert stats["auth_calls_unattributed"] == 1
+
+
+def test_admin_refuses_a_non_loopback_client_over_http() -> None:
+    """The real request path: the server's accepted peer address is rewritten to a LAN one."""
+    with SandboxServer(SandboxConfig()).start() as srv:
+        httpd = srv._httpd
+        assert httpd is not None
+        accept = httpd.get_request
+
+        def from_the_lan() -> tuple[socket.socket, tuple[str, int]]:
+            connection, address = accept()
+            return connection, ("203.0.113.9", int(address[1]))
+
+        httpd.get_request = from_the_lan  # type: ignore[method-assign]
+        refused = requests.get(f"{srv.admin_url}/stats", timeout=5)
+        assert refused.status_code == 403
+        assert refused.json() == {"error": "admin API is loopback-only"}
+        posted = requests.post(
+            f"{srv.admin_url}/keys", json={"brand": "AZURA", "revoked": True}, timeout=5
+        )
+        assert posted.status_code == 403
+        # The API itself still answers that client; and nothing was revoked.
+        assert Client(srv, "AZURA").token_request().status_code == 200
+        httpd.get_request = accept  # type: ignore[method-assign]
+        assert requests.get(f"{srv.admin_url}/stats", timeout=5).status_code == 200
