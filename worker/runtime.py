@@ -32,6 +32,10 @@ def database_url(settings: Settings) -> str:
 def open_engine(settings: Settings, *, migrate: bool = False) -> Iterator[sa.Engine]:
     engine = create_db_engine(database_url(settings), pooler=settings.database_pooler)
     try:
+        # Connect now: an unreachable database is one clear error at the start (the
+        # commands' `domain_errors` turn it into one line), not a warning per brand later.
+        with engine.connect():
+            pass
         if migrate:
             upgrade_head(engine)
         yield engine

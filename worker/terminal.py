@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
+import psycopg
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 
@@ -34,6 +36,15 @@ def domain_errors() -> Iterator[None]:
         fail(2, f"config error: {exc}")
     except ReiSyncError as exc:
         fail(1, f"error: {exc}")
+    except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:
+        fail(1, f"error: database: {database_error(exc)}")
+
+
+def database_error(exc: BaseException) -> str:
+    """The driver's first line (`connection failed: … Connection refused`), no SQL, no URL."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(cause).__name__
 
 
 def command_settings(require_brands: bool = True, *, with_brands: bool = True) -> Settings:

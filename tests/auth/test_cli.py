@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
+import socket
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
 from tests.auth.conftest import Sandbox, SecretLedger
+from tests.conftest import with_database
 from worker.auth.cli import token_app
 from worker.auth.crypto import generate_key
 
@@ -90,3 +95,51 @@ def test_config_errors_exit_2_with_one_line(
     result = runner.invoke(token_app, ["refresh", "--brand", "NOPE", "--store", "memory"])
     assert result.exit_code == 2
     assert "unknown brand" in result.stderr
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # closed again when the block ends
+
+
+@pytest.mark.parametrize("args", [["token", "status"], ["token", "refresh"], ["migrate"]])
+def test_an_unreachable_database_is_one_line_and_exit_1(
+    cli_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    ledger: SecretLedger,
+    args: list[str],
+) -> None:
+    from worker.cli import app
+
+    password = "db-pass-" + secrets.token_hex(6)
+    ledger.add(password)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://sync:{password}@127.0.0.1:{closed_port()}/x")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("error: database: ")
+    assert result.stderr.count("\n") == 1
+    ledger.output("CLI output", result.output)
+
+
+def test_status_does_not_migrate(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, pg_server_url: str
+) -> None:
+    name = f"reisync_empty_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        monkeypatch.setenv("DATABASE_URL", with_database(pg_server_url, name))
+        result = runner.invoke(token_app, ["status"])
+        assert result.exit_code == 0, result.output
+        assert "MISSING" in result.stdout
+        with psycopg.connect(with_database(pg_server_url, name)) as connection:
+            tables = connection.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+            ).fetchone()
+        assert tables == (0,), "token status created tables"
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -94,7 +94,7 @@ def status_table(statuses: list[TokenStatus], now: float) -> Table:
 @token_app.command("status")
 def status(store: StoreOption = "auto") -> None:
     """Show each brand's token: state, expiry, next refresh, fingerprint, store."""
-    with _manager(store, migrate=True) as manager:
+    with _manager(store, migrate=False) as manager:  # a read-only look: never change the schema
         manager.preload()
         out.print(status_table(manager.status(), system_clock()))
 
