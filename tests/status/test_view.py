@@ -154,7 +154,7 @@ def test_failed_token_shows_error_retry_and_no_times() -> None:
         retry_at=NOW + 30,
     )
     view = token_view(status, NOW, scrub=lambda s: s.replace("401", "[x]"))
-    assert view.last_error == "keys refused ([x]) second line"
+    assert view.last_error == "keys refused ([x])"  # the first line only
     assert view.retry_in == "in 30s"
     assert (view.expires_in, view.renews_in, view.fingerprint) == ("—", "—", None)
 
@@ -311,3 +311,21 @@ def test_json_has_the_same_data_as_the_page() -> None:
     assert azura["token"]["state"]["label"] == "FRESH"
     assert azura["jobs"][0]["last"]["counts"]["seen"] == 100
     assert len(azura["jobs"][0]["history"]) == 3
+
+
+def test_error_texts_show_their_first_line_only() -> None:
+    assert fmt.first_line("boom\nTraceback (most recent call last):\n  x") == "boom"
+    assert fmt.first_line("\n\n  second is first  \nthird") == "second is first"
+    assert fmt.first_line(None) is None
+    assert fmt.first_line("") == ""
+    data = DatabaseData(
+        runs=[replace(run(1, "failed"), error="sink failed\n[SQL: INSERT …]")],
+        error="database unreachable\nDETAIL: more",
+    )
+    view = build_view(snapshot(database=data))
+    last = view.brands[0].jobs[0].last
+    assert last is not None
+    assert last.error == "sink failed"
+    assert view.database_error == "database unreachable"
+    assert "[SQL" not in render_html(view)
+    assert "DETAIL" not in render_json(view)

@@ -11,6 +11,7 @@ schedule instead.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 
 STYLES = {"ok": "green", "warn": "yellow", "bad": "bold red", "idle": "cyan"}
 BARS = "▁▂▃▄▅▆▇█"
+
+
+def cell(value: str) -> Text:
+    """Text as shown: never parsed as rich markup or emoji codes (it may come from the API)."""
+    return Text(value)
 
 
 def badge(b: Badge) -> Text:
@@ -53,28 +59,28 @@ def brand_tables(brand: BrandView) -> Group:
     t = brand.token
     if t is not None:
         token.add_row("token", badge(t.state))
-        token.add_row("expires", t.expires_in)
-        token.add_row("renews", t.renews_in)
-        token.add_row("fingerprint", t.fingerprint or "—")
+        token.add_row("expires", cell(t.expires_in))
+        token.add_row("renews", cell(t.renews_in))
+        token.add_row("fingerprint", cell(t.fingerprint or "—"))
         if t.last_error:
             token.add_row("last error", Text(t.last_error, style="red"))
     jobs = Table(
         "entity", "last run", "when", "took", "seen", "ins", "upd", "same", "rej", "delist",
         "schedule", "last 20",
-        title=f"{brand.brand}: {brand.summary.label}",
+        title=cell(f"{brand.brand}: {brand.summary.label}"),
         title_justify="left",
     )  # fmt: skip
     for job in brand.jobs:
         last = job.last
         counts = [str(v) for v in vars(last.counts).values()] if last is not None else ["—"] * 6
         jobs.add_row(
-            job.entity,
+            cell(job.entity),
             badge(job.status),
-            last.started_ago if last else "—",
-            last.duration if last else "—",
-            *counts,
-            job.schedule or "not scheduled",
-            bars(job.history),
+            cell(last.started_ago if last else "—"),
+            cell(last.duration if last else "—"),
+            *map(cell, counts),
+            cell(job.schedule or "not scheduled"),
+            cell(bars(job.history)),
         )
     return Group(jobs, token)
 
@@ -89,14 +95,16 @@ def print_view(console: Console, view: StatusView) -> None:
         console.print(brand_tables(brand))
     leases = Table("job", "holder", "held for", "expires", title="Leases", title_justify="left")
     for lease in view.leases:
-        leases.add_row(lease.job, lease.holder, lease.held_for, lease.expires_in)
+        leases.add_row(*map(cell, (lease.job, lease.holder, lease.held_for, lease.expires_in)))
     console.print(leases if view.leases else Text("Leases: none held now", style="dim"))
     rejects = Table(
         "when", "brand", "entity", "source id", "reason", "run",
         title="Latest rejects", title_justify="left",
     )  # fmt: skip
     for r in view.rejects:
-        rejects.add_row(r.ago, r.brand, r.entity, r.source_id, r.reason, str(r.run_id))
+        rejects.add_row(
+            *map(cell, (r.ago, r.brand, r.entity, r.source_id, r.reason, str(r.run_id)))
+        )
     console.print(rejects if view.rejects else Text("Rejects: none", style="dim"))
 
 
@@ -133,8 +141,9 @@ def register(app: typer.Typer) -> None:
                     view = source.view()
                 finally:
                     tokens.close()
-            console = Console(soft_wrap=as_json)
             if as_json:
-                console.print(render_json(view), markup=False, highlight=False)
+                # Plain bytes: a rich Console would still turn `:x:` into an emoji.
+                sys.stdout.write(render_json(view) + "\n")
+                sys.stdout.flush()
             else:
-                print_view(console, view)
+                print_view(Console(), view)

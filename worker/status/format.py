@@ -61,3 +61,15 @@ def one_line(text: str | None, limit: int = 240) -> str | None:
         return None
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def first_line(text: str | None, limit: int = 240) -> str | None:
+    """Free text (an error, a reason) as its first non-blank line only, cut at `limit`.
+
+    Tracebacks, SQL and response bodies follow on later lines; the page, the JSON and
+    the CLI show what went wrong, not the whole story (that is in the log).
+    """
+    if text is None:
+        return None
+    lines = [line for line in text.splitlines() if line.strip()]
+    return one_line(lines[0] if lines else "", limit)

@@ -3,7 +3,7 @@
 Every state carries a text label and a tone (`ok`, `warn`, `bad`, `idle`); the
 page colours by tone but always prints the label, so nothing is said by
 colour alone. Free text (errors, reasons) goes through the injected `scrub`
-(the daemon passes the log redactor) and is cut to one line.
+(the daemon passes the log redactor) and is cut to its first line.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def _keep(text: str) -> str:
 
 
 def token_view(status: TokenStatus, now: float, scrub: Scrub = _keep) -> TokenView:
-    error = fmt.one_line(status.last_error)
+    error = fmt.first_line(status.last_error)
     return TokenView(
         state=token_badge(status.state),
         expires_at=status.expires_at,
@@ -188,7 +188,7 @@ def token_view(status: TokenStatus, now: float, scrub: Scrub = _keep) -> TokenVi
 
 
 def last_run(run: RunRow, now: float, scrub: Scrub = _keep) -> LastRun:
-    error = fmt.one_line(run.error)
+    error = fmt.first_line(run.error)
     return LastRun(
         id=run.id,
         mode=run.mode,
@@ -279,7 +279,7 @@ def reject_view(reject: RejectRow, now: float, scrub: Scrub = _keep) -> RejectVi
         brand=reject.brand,
         entity=reject.entity,
         source_id=reject.source_id or fmt.NOTHING,
-        reason=scrub(fmt.one_line(reject.reason) or ""),
+        reason=scrub(fmt.first_line(reject.reason) or ""),
         run_id=reject.run_id,
     )
 
@@ -287,7 +287,7 @@ def reject_view(reject: RejectRow, now: float, scrub: Scrub = _keep) -> RejectVi
 def build_view(snapshot: Snapshot, scrub: Scrub = _keep) -> StatusView:
     now = snapshot.now
     brands = [brand_view(b, snapshot, scrub) for b in brand_names(snapshot)]
-    db_error = snapshot.database.error
+    db_error = fmt.first_line(snapshot.database.error)
     tones = [b.summary.tone for b in brands] + (["bad"] if db_error else [])
     overall = summary_badge(worst(tones)) if brands or db_error else summary_badge("idle")
     return StatusView(
