@@ -78,3 +78,19 @@ def db_engine(migrated_db_url: str) -> Iterator[sa.Engine]:
     engine = create_db_engine(migrated_db_url)
     yield engine
     engine.dispose()
+
+
+REQUIRED_IN_CI = ("promtool missing", "chromium is not installed")
+"""Skip reasons that mean a tool `.ci/run` installs is missing: under CI they fail instead."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not os.environ.get("CI") or not report.skipped or not isinstance(report.longrepr, tuple):
+        return
+    reason = str(report.longrepr[2])
+    if any(needle in reason.lower() for needle in REQUIRED_IN_CI):
+        report.outcome = "failed"
+        report.longrepr = f"CI is set, so this may not skip: {reason}"
