@@ -38,7 +38,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from worker.alerts import Alerter, AlertKind
 from worker.auth import TokenManager, TokenState
-from worker.auth.build import build_token_manager, build_token_store
+from worker.auth.build import build_token_manager, build_token_store, require_shared_store
 from worker.auth.schedule import TokenJobs, schedule_token_refresh
 from worker.clock import Clock, system_clock
 from worker.config import Settings
@@ -475,11 +475,12 @@ def run_daemon(
     batch are marked `aborted` first). With `exit_when_done` (`rei-sync run`) a clean
     one exits the process with 0 at once too, instead of returning.
     """
+    require_shared_store(settings)
     stopped = stop or threading.Event()
     install_signal_handlers(stopped)
     with requests.Session() as session:
         tokens = build_token_manager(
-            settings, store=build_token_store(settings, engine), session=session
+            settings, store=build_token_store(settings, engine, "postgres"), session=session
         )
         daemon = Daemon(settings, engine, tokens)
         daemon.serve_health()

@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 import requests
 import sqlalchemy as sa
 import typer
+from pydantic import SecretStr
 from rich.table import Table
 
-from worker.auth.build import build_token_manager, build_token_store
+from worker.auth.build import build_token_manager, build_token_store, require_shared_store
+from worker.auth.crypto import generate_key
 from worker.config import Settings, is_loopback
 from worker.errors import ConfigError, ReiSyncError
 from worker.log import redactor
@@ -41,6 +43,7 @@ def run_command(
 
     with domain_errors():
         settings = command_settings()
+        require_shared_store(settings)  # before touching the database
         with open_engine(settings, migrate=migrate) as engine:
             code = run_daemon(settings, engine, exit_when_done=True)
     raise typer.Exit(code)
@@ -50,7 +53,14 @@ def serve_demo(settings: Settings, *, say: Callable[[str], None] = out.print) ->
     """`demo --serve`: the daemon on the demo's sandbox and embedded Postgres until Ctrl-C."""
     from worker.service import run_daemon
 
-    served = settings.model_copy(update={"health_bind": "127.0.0.1", "run_at_start": False})
+    update: dict[str, object] = {"health_bind": "127.0.0.1", "run_at_start": False}
+    if settings.token_encryption_key is None:
+        # The daemon needs the shared encrypted store; the demo's embedded database is
+        # throwaway, so an ephemeral key (registered with the redactor) is enough.
+        key = generate_key()
+        redactor.register([key])
+        update["token_encryption_key"] = SecretStr(key)
+    served = settings.model_copy(update=update)
 
     def ready(daemon: Daemon) -> None:
         if daemon.health is not None:

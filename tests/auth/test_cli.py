@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import secrets
 import socket
 import uuid
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
@@ -143,3 +146,38 @@ def test_status_does_not_migrate(
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_run_refuses_to_start_without_an_encryption_key(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker.cli import app
+
+    monkeypatch.delenv("TOKEN_ENCRYPTION_KEY")
+    # an unreachable database: the key is checked before any connection is tried
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://sync@127.0.0.1:{closed_port()}/x")
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("config error: TOKEN_ENCRYPTION_KEY")
+    assert "rei-sync token gen-key" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_manual_commands_say_which_token_store_they_use_in_one_info_line(
+    cli_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    pg_engine: sa.Engine,
+    leak_guard: io.StringIO,
+) -> None:
+    from worker.auth.build import build_token_store
+    from worker.config import load_settings
+
+    monkeypatch.delenv("TOKEN_ENCRYPTION_KEY")
+    store = build_token_store(load_settings(env_file=None), pg_engine)
+    assert store.name == "memory"
+    lines = [json.loads(line) for line in leak_guard.getvalue().splitlines()]
+    said = [line for line in lines if line["event"] == "tokens.store"]
+    assert len(said) == 1
+    assert said[0]["level"] == "info"
+    assert said[0]["store"] == "memory"
+    assert not [line for line in lines if line["level"] == "warning"]

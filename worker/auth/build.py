@@ -7,7 +7,7 @@ from typing import Literal
 import requests
 import sqlalchemy as sa
 
-from worker.auth.crypto import KEY_VARIABLE, TokenCipher
+from worker.auth.crypto import GEN_KEY_HINT, KEY_VARIABLE, TokenCipher
 from worker.auth.failures import BackoffPolicy
 from worker.auth.manager import TokenManager
 from worker.auth.postgres import PostgresTokenStore
@@ -40,15 +40,29 @@ def build_token_store(
     key = encryption_key(settings)
     if choice == "memory" or (choice == "auto" and (key is None or engine is None)):
         if choice == "auto" and engine is not None:
-            log.warning(
-                "tokens.memory_store",
-                reason=f"{KEY_VARIABLE} is not set: tokens are not shared between processes "
+            log.info(
+                "tokens.store",
+                store="memory",
+                reason=f"{KEY_VARIABLE} is not set: this process's tokens are not shared "
                 "(create one with `rei-sync token gen-key`)",
             )
         return MemoryTokenStore()
     if engine is None:
         raise ConfigError("DATABASE_URL", "the postgres token store needs a database")
-    return PostgresTokenStore(engine, TokenCipher.from_setting(key))
+    store = PostgresTokenStore(engine, TokenCipher.from_setting(key))
+    if choice == "auto":
+        log.info("tokens.store", store="postgres", reason=f"{KEY_VARIABLE} is set")
+    return store
+
+
+def require_shared_store(settings: Settings) -> None:
+    """The daemon shares tokens between replicas through the encrypted store: it needs a key."""
+    if encryption_key(settings) is None:
+        raise ConfigError(
+            KEY_VARIABLE,
+            "is not set: `rei-sync run` keeps tokens in the shared encrypted store, so every "
+            f"replica makes one token request per brand; {GEN_KEY_HINT}",
+        )
 
 
 def build_token_manager(
@@ -68,4 +82,10 @@ def build_token_manager(
     )
 
 
-__all__ = ["KEY_VARIABLE", "build_token_manager", "build_token_store", "encryption_key"]
+__all__ = [
+    "KEY_VARIABLE",
+    "build_token_manager",
+    "build_token_store",
+    "encryption_key",
+    "require_shared_store",
+]
