@@ -11,6 +11,7 @@ of every rei-sync error created, any CLI/daemon output the test added with
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -87,9 +88,16 @@ def leak_guard_fixture(
         ledger.error_texts.append(f"{self!s} {self!r}")
 
     monkeypatch.setattr(errors.ReiSyncError, "__init__", recording_init)
+    formatter = logging.getLogger().handlers[0].formatter
+    assert formatter is not None
     caplog.set_level("DEBUG")
     yield stream
     ledger.assert_clean(stream.getvalue(), "rendered log output")
+    # The test's own records (not only teardown's), rendered as an operator would see them,
+    # and as pytest's plain formatter shows them.
+    for record in caplog.get_records("call"):
+        ledger.assert_clean(formatter.format(record), "a captured log record")
+        ledger.assert_clean(record.getMessage(), "a captured log record's message")
     ledger.assert_clean(caplog.text, "captured log records")
     for text in ledger.error_texts:
         ledger.assert_clean(text, "an exception message")

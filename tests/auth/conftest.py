@@ -13,7 +13,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.leak_guard import SecretLedger, leak_guard_fixture, ledger_fixture
+from tests.leak_guard import SecretLedger, leak_guard_fixture, ledger_fixture, watch_sandbox
 
 __all__ = ["SecretLedger", "leak_guard_fixture", "ledger_fixture"]
 from worker.auth.crypto import TokenCipher, generate_key
@@ -173,4 +173,4 @@ class RecordingRequester:
 @pytest.fixture
 def sandbox(ledger: SecretLedger) -> Iterator[Sandbox]:
     with SandboxServer(SandboxConfig(seed=11), host="127.0.0.1", port=0).start() as server:
-        yield Sandbox(server, ledger)
+        yield Sandbox(watch_sandbox(server, ledger), ledger)

@@ -93,11 +93,18 @@ def test_renewals_of_one_brand_are_serialised(store_factory: StoreFactory) -> No
     most_inside = 0
     lock = threading.Lock()
 
+    someone_else_inside = threading.Event()
+
     def renewal(current: Token | None) -> Token:
         nonlocal inside, most_inside
         with lock:
             inside += 1
             most_inside = max(most_inside, inside)
+            if inside > 1:
+                someone_else_inside.set()
+        # A rendezvous: without the brand's lock another renewal gets in while this one
+        # waits here, and the test fails (a wait for another thread, not for time to pass).
+        someone_else_inside.wait(0.1)
         count = 0 if current is None else int(current.access_token.rsplit("-", 1)[1])
         with lock:
             inside -= 1
