@@ -720,3 +720,22 @@ def test_a_token_adopted_through_renew_is_registered_with_the_redactor(
     assert manager.get_valid_token("AZURA") == other
     assert requester.calls == 1
     assert redactor.scrub(f"sent {other} to the API") == f"sent {REDACTED} to the API"
+
+
+def test_close_releases_the_session_the_manager_made_but_not_a_given_one(
+    brands: tuple[Brand, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[requests.Session] = []
+    original = requests.Session.close
+
+    def close(self: requests.Session) -> None:
+        closed.append(self)
+        original(self)
+
+    monkeypatch.setattr(requests.Session, "close", close)
+    TokenManager(brands).close()
+    assert len(closed) == 1
+    given = requests.Session()
+    TokenManager(brands, session=given).close()
+    assert given not in closed
+    given.close()

@@ -192,3 +192,11 @@ def test_the_cipher_binds_tokens_to_brand_and_credentials(cipher: TokenCipher) -
     assert cipher.open(sealed, brand="AZURA", credentials="c2") is None
     assert cipher.open(b"garbage", brand="AZURA", credentials="c1") is None
     assert "keys=1" in repr(cipher)
+
+
+def test_a_decrypted_row_does_not_show_its_token_in_repr() -> None:
+    from worker.auth.crypto import Sealed
+
+    sealed = Sealed(SECRET_TOKEN, "AZURA", "cred")
+    assert SECRET_TOKEN not in repr(sealed)
+    assert "AZURA" in repr(sealed)

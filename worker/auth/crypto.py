@@ -9,7 +9,7 @@ another brand's key does not decrypt into a usable token.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -28,7 +28,7 @@ def generate_key() -> str:
 class Sealed:
     """What decrypting a stored row gives back."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     brand: str
     credentials: str
 

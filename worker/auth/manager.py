@@ -105,11 +105,15 @@ class TokenManager:
         chance = rng or random.Random()
         self._slots = {b.key: _BrandSlot(b, FailureGate(b.key, policy, chance)) for b in brands}
         self._store: TokenStore = store if store is not None else MemoryTokenStore()
+        self._owned_requester: HttpTokenRequester | None = None
+        """Built here with its own Session (none was given): closed by `close`."""
         if requester is None:
             connect, read = timeout or (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
             requester = HttpTokenRequester(
                 session, connect_timeout_seconds=connect, read_timeout_seconds=read
             )
+            if session is None:
+                self._owned_requester = requester
         self._requester: TokenRequester = requester
         self._clock = clock
         self._buffer_seconds = buffer_seconds
@@ -253,6 +257,8 @@ class TokenManager:
         """Refuse new background refreshes, join the running ones, release the store."""
         self._background.close(timeout)
         self._store.close()
+        if self._owned_requester is not None:
+            self._owned_requester.close()
 
     def __enter__(self) -> TokenManager:
         return self

@@ -11,7 +11,7 @@ job cannot leave a brand to expire.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +45,6 @@ class TokenJobs:
     safety_interval_seconds: float = SAFETY_INTERVAL_SECONDS
     after_run: Callable[[str], None] | None = None
     """Called with the brand after each run (the daemon alerts on a FAILED brand from here)."""
-    armed_at: dict[str, float] = field(default_factory=dict)
 
     def install(self) -> TokenJobs:
         self.manager.add_listener(self._on_new_token)
@@ -73,7 +72,6 @@ class TokenJobs:
 
     def arm(self, brand: str) -> None:
         at = self.manager.next_refresh_at(brand)
-        self.armed_at[brand] = at
         self.scheduler.add_job(
             self.run_brand,
             DateTrigger(run_date=to_datetime(at), timezone=UTC),
