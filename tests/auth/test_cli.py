@@ -181,3 +181,13 @@ def test_manual_commands_say_which_token_store_they_use_in_one_info_line(
     assert said[0]["level"] == "info"
     assert said[0]["store"] == "memory"
     assert not [line for line in lines if line["level"] == "warning"]
+
+
+def test_store_is_one_of_three_names_in_any_case(cli_env: dict[str, str]) -> None:
+    bad = runner.invoke(token_app, ["status", "--store", "bogus"])
+    assert bad.exit_code == 2
+    assert "auto" in bad.output
+    assert "memory" in bad.output
+    good = runner.invoke(token_app, ["refresh", "--brand", "azura", "--store", "MEMORY"])
+    assert good.exit_code == 0, good.output
+    assert "memory" in good.stdout

@@ -7,6 +7,7 @@ error, 2 configuration error; errors are one scrubbed line on stderr.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Annotated
@@ -18,7 +19,7 @@ from worker.auth.build import StoreChoice, build_token_manager, build_token_stor
 from worker.auth.crypto import generate_key
 from worker.auth.manager import TokenManager, TokenStatus
 from worker.clock import system_clock
-from worker.errors import ConfigError, ReiSyncError
+from worker.errors import ReiSyncError
 from worker.log import redactor
 from worker.terminal import command_settings, domain_errors, err, fail, out
 
@@ -29,8 +30,21 @@ token_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+class StoreName(enum.StrEnum):
+    auto = "auto"
+    postgres = "postgres"
+    memory = "memory"
+
+
+STORE_CHOICES: dict[StoreName, StoreChoice] = {
+    StoreName.auto: "auto",
+    StoreName.postgres: "postgres",
+    StoreName.memory: "memory",
+}
+
 StoreOption = Annotated[
-    str,
+    StoreName,
     typer.Option(
         "--store",
         help="auto: Postgres when TOKEN_ENCRYPTION_KEY is set, else memory.",
@@ -40,12 +54,10 @@ StoreOption = Annotated[
 
 
 @contextmanager
-def _manager(store_choice: str, *, migrate: bool) -> Iterator[TokenManager]:
+def _manager(store_choice: StoreName, *, migrate: bool) -> Iterator[TokenManager]:
     """A manager over the configured store; every error becomes one line and an exit code."""
     with domain_errors():
-        if store_choice not in ("auto", "postgres", "memory"):
-            raise ConfigError("--store", "must be auto, postgres or memory")
-        choice: StoreChoice = store_choice  # type: ignore[assignment]
+        choice = STORE_CHOICES[StoreName(store_choice)]
         settings = command_settings()
         with ExitStack() as stack:
             engine = None
@@ -92,7 +104,7 @@ def status_table(statuses: list[TokenStatus], now: float) -> Table:
 
 
 @token_app.command("status")
-def status(store: StoreOption = "auto") -> None:
+def status(store: StoreOption = StoreName.auto) -> None:
     """Show each brand's token: state, expiry, next refresh, fingerprint, store."""
     with _manager(store, migrate=False) as manager:  # a read-only look: never change the schema
         manager.preload()
@@ -102,7 +114,7 @@ def status(store: StoreOption = "auto") -> None:
 @token_app.command("refresh")
 def refresh(
     brand: Annotated[str | None, typer.Option("--brand", "-b", help="Only this brand.")] = None,
-    store: StoreOption = "auto",
+    store: StoreOption = StoreName.auto,
 ) -> None:
     """Request a new token now for every brand (or one), and store it."""
     with _manager(store, migrate=True) as manager:
