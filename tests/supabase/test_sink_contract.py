@@ -23,7 +23,12 @@ from worker.sinks.base import RunCounts, Store, UpsertResult
 from worker.sinks.choose import build_store
 from worker.sinks.postgres import PostgresSink
 from worker.sinks.supabase import SupabaseSink, create_supabase_client
-from worker.sync.entities import IMAGES_TABLE, LOOKUP_VALUES_TABLE, PROPERTIES_TABLE
+from worker.sync.entities import (
+    IMAGES_TABLE,
+    LOOKUP_VALUES_TABLE,
+    PROPERTIES_TABLE,
+    STATES_TABLE,
+)
 from worker.sync.normalise import Reject, Row
 from worker.sync.records import normalise_image
 
@@ -174,6 +179,35 @@ def test_delist_absent_respects_the_guard(sink: Store, db_engine: sa.Engine) -> 
         "FROM lookup_values WHERE delisted_at IS NOT NULL",
     )
     assert gone == "1:1,1:2,1:3,2:1,2:2,2:3"
+
+
+def test_delist_absent_keeps_the_rows_of_kept_scopes(sink: Store, db_engine: sa.Engine) -> None:
+    """`keep_scopes` matches the scope of a scoped key, or a table's parent column."""
+    begin(sink)
+    values = [
+        Row(i, {"name_en": f"v{i}", "name_es": None}, {"i": i}, f"h{i}", scope_id=lookup)
+        for lookup in (1, 2, 3)
+        for i in (1, 2)
+    ]
+    sink.upsert(LOOKUP_VALUES_TABLE, BRAND, values)
+    done = sink.delist_absent(
+        LOOKUP_VALUES_TABLE, BRAND, [], guard_minimum=10, guard_fraction=0, keep_scopes=[2]
+    )
+    assert done == 4
+    active = "SELECT string_agg(lookup_id || ':' || value_id, ',' ORDER BY 1) FROM lookup_values "
+    assert scalar(db_engine, active + "WHERE delisted_at IS NULL") == "2:1,2:2"
+
+    states = [
+        Row(i, {"country_id": country, "name_en": None, "name_es": None}, {"i": i}, f"h{i}")
+        for i, country in ((1, 10), (2, 10), (3, 20), (4, None))
+    ]
+    sink.upsert(STATES_TABLE, BRAND, states)
+    done = sink.delist_absent(
+        STATES_TABLE, BRAND, [(None, 3)], guard_minimum=10, guard_fraction=0, keep_scopes=[10]
+    )
+    assert done == 1  # state 4 (no country); 1 and 2 kept, 3 seen
+    kept = "SELECT string_agg(state_id::text, ',' ORDER BY 1) FROM geo_states "
+    assert scalar(db_engine, kept + "WHERE delisted_at IS NULL") == "1,2,3"
 
 
 def test_image_sets_are_replaced_per_listing(sink: Store, db_engine: sa.Engine) -> None:

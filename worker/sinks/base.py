@@ -25,10 +25,17 @@ class TableSpec:
     private_columns: tuple[str, ...] = ()
     scope: str | None = None
     tracks_delisting: bool = True
+    parent: str | None = None
+    """A column naming the record's parent when that is not part of the key (a state's
+    country): with `scope`, what `delist_absent(keep_scopes=...)` matches."""
 
     @property
     def key_columns(self) -> tuple[str, ...]:
         return (self.scope, self.key) if self.scope else (self.key,)
+
+    @property
+    def parent_column(self) -> str | None:
+        return self.scope or self.parent
 
 
 @dataclass(frozen=True)
@@ -146,9 +153,11 @@ class Sink(Protocol):
         *,
         guard_minimum: int,
         guard_fraction: float,
+        keep_scopes: Sequence[int] = (),
     ) -> int | None:
         """Delist active rows whose key is not in `seen`; `None` (and nothing delisted)
-        when that would exceed max(guard_minimum, guard_fraction x active rows)."""
+        when that would exceed max(guard_minimum, guard_fraction x active rows). Rows
+        whose parent (`spec.parent_column`) is in `keep_scopes` are left as they are."""
         ...
 
     def record_rejects(

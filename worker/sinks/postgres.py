@@ -125,10 +125,12 @@ def count_active_sql(spec: TableSpec) -> sa.TextClause:
 
 def delist_absent_sql(spec: TableSpec) -> sa.TextClause:
     scope = spec.scope or "NULL::bigint"
+    parent = spec.parent_column or "NULL::bigint"
     return sa.text(
         f"UPDATE {spec.table} SET delisted_at = now() WHERE brand = :brand "
         f"AND delisted_at IS NULL AND (coalesce({scope}, -1), {spec.key}) NOT IN "
-        "(SELECT * FROM unnest(CAST(:scopes AS bigint[]), CAST(:keys AS bigint[])))"
+        "(SELECT * FROM unnest(CAST(:scopes AS bigint[]), CAST(:keys AS bigint[]))) "
+        f"AND coalesce({parent}, -1) <> ALL(CAST(:keep AS bigint[]))"
     )
 
 
@@ -234,7 +236,10 @@ class PostgresSink(PostgresRunLedger):
         *,
         guard_minimum: int,
         guard_fraction: float,
+        keep_scopes: Sequence[int] = (),
     ) -> int | None:
+        if keep_scopes and spec.parent_column is None:
+            raise ValueError(f"{spec.table} has no parent column to keep scopes by")
         with self._engine.connect() as connection, connection.begin() as transaction:
             active = connection.execute(count_active_sql(spec), {"brand": brand}).scalar_one()
             result = connection.execute(
@@ -243,6 +248,7 @@ class PostgresSink(PostgresRunLedger):
                     "brand": brand,
                     "scopes": [-1 if scope is None else scope for scope, _ in seen],
                     "keys": [key for _, key in seen],
+                    "keep": list(keep_scopes),
                 },
             )
             if result.rowcount > max(guard_minimum, int(active * guard_fraction)):

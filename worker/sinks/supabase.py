@@ -378,12 +378,26 @@ class SupabaseSink:
         *,
         guard_minimum: int,
         guard_fraction: float,
+        keep_scopes: Sequence[int] = (),
     ) -> int | None:
+        parent = spec.parent_column
+        if keep_scopes and parent is None:
+            raise ValueError(f"{spec.table} has no parent column to keep scopes by")
         with self._holding(spec, brand):
             stored = self._hashes(spec, brand)
             active = [key for key, (_, delisted) in stored.items() if not delisted]
             wanted = {(scope if spec.scope else None, key) for scope, key in seen}
             missing = [key for key in active if key not in wanted]
+            if keep_scopes and missing and parent is not None:
+                kept = set(keep_scopes)
+                if spec.scope:
+                    missing = [key for key in missing if key[0] not in kept]
+                else:
+                    parents = {
+                        int(row[spec.key]): row.get(parent)
+                        for row in self._pages(spec, brand, f"{spec.key},{parent}")
+                    }
+                    missing = [key for key in missing if parents.get(key[1]) not in kept]
             if len(missing) > max(guard_minimum, int(len(active) * guard_fraction)):
                 return None
             return self._delist(spec, brand, missing)

@@ -492,19 +492,38 @@ def _catalogue(
     options: SyncOptions,
     stop: threading.Event | None = None,
 ) -> str:
-    """Fetch the whole catalogue, merge each table, delist what it no longer lists."""
+    """Fetch the whole catalogue, merge each table, delist what it no longer lists.
+
+    Only what the answer speaks for is delisted: rejected records count as listed, and
+    the stored rows of a parent whose sub-list failed (a reject, the run goes on), came
+    back empty or was rejected are left as they are (`Batch`). An empty catalogue fails
+    the run before anything is written (`EmptyCatalogueError`).
+    """
     tripped = False
-    for spec, items in catalogue.collect(client, options.parallelism, stop):
-        rows, rejects = _split(items)
+    for batch in catalogue.collect(client, options.parallelism, stop):
+        spec = batch.spec
+        rows, rejects = _split(batch.items)
+        rejects += batch.failed
         written = store.upsert(spec, run.brand, rows) if rows else UpsertResult()
         store.record_rejects(run.run_id, run.brand, catalogue.name, rejects)
-        run.add(written, pages=1, seen=len(items), rejected=len(rejects))
+        run.add(written, pages=1, seen=len(batch.items), rejected=len(rejects))
+        if batch.failed:
+            run.add_detail("skipped_scopes", **{spec.table: len(batch.failed)})
+        if batch.empty:
+            run.add_detail("empty_scopes", **{spec.table: batch.empty})
+        if batch.keep_scopes:
+            run.add_detail("kept_scopes", **{spec.table: len(batch.keep_scopes)})
+        if not batch.may_delist:
+            run.details.setdefault("delisting_skipped", []).append(spec.table)
+            log.warning("sync.catalogue_delisting_skipped", brand=run.brand, table=spec.table)
+            continue
         delisted = store.delist_absent(
             spec,
             run.brand,
-            [(row.scope_id, row.source_id) for row in rows],
+            batch.seen,
             guard_minimum=options.delist_guard_minimum,
             guard_fraction=options.delist_guard_fraction,
+            keep_scopes=batch.keep_scopes,
         )
         if delisted is None:
             tripped = True

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from worker.api.client import ReiClient
 from worker.api.endpoints import (
@@ -26,10 +26,13 @@ from worker.api.endpoints import (
     property_details_path,
     states_path,
 )
+from worker.errors import ApiError
+from worker.log import get_logger
 from worker.sinks.base import TableSpec
 from worker.sync.normalise import (
     ASSOCIATE_COLUMNS,
     ASSOCIATE_PRIVATE_COLUMNS,
+    MAX_BIGINT,
     PROPERTY_COLUMNS,
     PROPERTY_PRIVATE_COLUMNS,
     Fingerprint,
@@ -47,6 +50,7 @@ from worker.sync.records import (
     LOCATION_COLUMNS,
     LOOKUP_COLUMNS,
     LOOKUP_VALUE_COLUMNS,
+    MAX_INT_DIGITS,
     STATE_COLUMNS,
     lookup_value_normaliser,
     normalise_country,
@@ -54,6 +58,8 @@ from worker.sync.records import (
     normalise_lookup,
     normalise_state,
 )
+
+log = get_logger(__name__)
 
 INACTIVE_STATUS_IDS = frozenset({5, 6, 7})
 """`StandardStatus` catalogue: 5 Sold, 6 Expired, 7 Cancelled. Anything else is still listed."""
@@ -91,18 +97,44 @@ class Entity:
     """The raw record's id field (for `fingerprint`)."""
 
 
-Batch = tuple[TableSpec, list[Row | Reject]]
+@dataclass(frozen=True)
+class Batch:
+    """One table of a catalogue answer, and what the answer proves about the stored rows.
+
+    Delisting is trusted only where the answer was complete: the keys of rejected
+    records count as `seen`; the stored rows of a parent in `keep_scopes` (its fetch
+    failed, its own record was rejected, or its sub-list came back empty) are left as
+    they are; `may_delist` False (a rejected record whose id is unknown could be any
+    stored row) leaves the whole table as it is.
+    """
+
+    spec: TableSpec
+    items: list[Row | Reject]
+    seen: list[tuple[int | None, int]]
+    """(scope, key) of every record the API listed, rejected ones included."""
+    keep_scopes: list[int] = field(default_factory=list)
+    """Parents (`spec.parent_column`) whose stored rows this answer does not speak for."""
+    may_delist: bool = True
+    failed: list[Reject] = field(default_factory=list)
+    """One reject per parent whose fetch failed (the parent's id, the error)."""
+    empty: int = 0
+    """Parents whose sub-list came back empty (not trusted: their rows are kept)."""
 
 
 @dataclass(frozen=True)
 class Catalogue:
     """A small entity fetched whole by `collect(client, parallelism, stop)` into table batches.
 
-    `stop` set: no further call starts (`StopRequested`).
+    `stop` set: no further call starts (`StopRequested`). An empty top-level answer
+    raises `EmptyCatalogueError` (nothing is written or delisted).
     """
 
     name: str
     collect: Callable[[ReiClient, int, threading.Event | None], list[Batch]]
+
+
+class EmptyCatalogueError(ApiError):
+    """The API answered an empty catalogue: not trusted, the run fails without delisting."""
 
 
 PROPERTIES_TABLE = TableSpec(
@@ -119,62 +151,178 @@ LOOKUP_VALUES_TABLE = TableSpec(
     "lookup_values", "value_id", LOOKUP_VALUE_COLUMNS, scope="lookup_id"
 )
 COUNTRIES_TABLE = TableSpec("geo_countries", "country_id", COUNTRY_COLUMNS)
-STATES_TABLE = TableSpec("geo_states", "state_id", STATE_COLUMNS)
-LOCATIONS_TABLE = TableSpec("geo_locations", "location_id", LOCATION_COLUMNS)
+STATES_TABLE = TableSpec("geo_states", "state_id", STATE_COLUMNS, parent="country_id")
+LOCATIONS_TABLE = TableSpec("geo_locations", "location_id", LOCATION_COLUMNS, parent="state_id")
+
+
+def _reject_key(reject: Reject) -> int | None:
+    """The id a rejected record carried, when it is one we could have stored."""
+    text = (reject.source_id or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= MAX_INT_DIGITS:
+        key = int(text)
+        return key if key <= MAX_BIGINT else None
+    return None
+
+
+def _top_level(client: ReiClient, path: str, what: str) -> list[Any]:
+    records = as_list(client.get_json(path), what)
+    if not records:
+        raise EmptyCatalogueError(
+            f"{path} answered an empty {what} list: not trusted, nothing written or delisted"
+        )
+    return records
+
+
+def _top_batch(spec: TableSpec, items: list[Row | Reject]) -> Batch:
+    """A catalogue's top table: rejected ids count as seen; an unknown one stops delisting."""
+    seen: list[tuple[int | None, int]] = []
+    may_delist = True
+    for item in items:
+        key = item.source_id if isinstance(item, Row) else _reject_key(item)
+        if key is None:
+            may_delist = False
+        else:
+            seen.append((None, key))
+    return Batch(spec, items, seen, may_delist=may_delist)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """The sub-list of one parent: its records, or the reject of its failed fetch."""
+
+    parent: int
+    items: list[Row | Reject]
+    failed: Reject | None = None
+
+
+T = TypeVar("T")
+
+
+def _children(
+    client: ReiClient,
+    parents: list[T],
+    parent_id: Callable[[T], int],
+    path: Callable[[T], str],
+    normalise: Callable[[T, Any], Row | Reject],
+    parallelism: int,
+    stop: threading.Event | None,
+) -> list[_Answer]:
+    """Every parent's sub-list; a parent whose fetch fails is skipped (a reject), not fatal."""
+
+    def fetch(parent: T) -> _Answer:
+        where = path(parent)
+        try:
+            records = as_list(client.get_json(where), where)
+        except ApiError as exc:
+            log.warning("sync.catalogue_scope_failed", path=where, error=str(exc))
+            reason = f"{where}: fetch failed, skipped this run: {exc}"
+            return _Answer(
+                parent_id(parent), [], Reject(str(parent_id(parent)), reason, {"path": where})
+            )
+        return _Answer(parent_id(parent), [normalise(parent, record) for record in records])
+
+    return map_bounded(fetch, parents, parallelism=parallelism, stop=stop)
+
+
+def _child_batch(
+    spec: TableSpec, answers: list[_Answer], keep: list[int], may_delist: bool = True
+) -> Batch:
+    """A child table: the stored rows of parents in `keep`, failed, empty or with a
+    rejected record of unknown id are left as they are."""
+    items: list[Row | Reject] = []
+    seen: list[tuple[int | None, int]] = []
+    keep = list(keep)
+    failed: list[Reject] = []
+    empty = 0
+    for answer in answers:
+        items.extend(answer.items)
+        if answer.failed is not None:
+            failed.append(answer.failed)
+            keep.append(answer.parent)
+            continue
+        if not answer.items:
+            empty += 1
+            keep.append(answer.parent)
+        scope = answer.parent if spec.scope else None
+        for item in answer.items:
+            key = item.source_id if isinstance(item, Row) else _reject_key(item)
+            if key is None:
+                keep.append(answer.parent)
+            else:
+                seen.append((item.scope_id if isinstance(item, Row) else scope, key))
+    return Batch(spec, items, seen, sorted(set(keep)), may_delist, failed, empty)
+
+
+def _with_parent(item: Row | Reject, column: str, parent: int) -> Row | Reject:
+    """A child row without its parent id gets the one it was fetched for."""
+    if isinstance(item, Row) and item.public.get(column) is None:
+        return replace(item, public={**item.public, column: parent})
+    return item
 
 
 def collect_lookups(
     client: ReiClient, parallelism: int, stop: threading.Event | None = None
 ) -> list[Batch]:
-    names = [
-        normalise_lookup(item) for item in as_list(client.get_json(LOOKUP_NAMES_PATH), "names")
-    ]
+    names = [normalise_lookup(item) for item in _top_level(client, LOOKUP_NAMES_PATH, "names")]
+    lookups = _top_batch(LOOKUPS_TABLE, names)
     ids = [row.source_id for row in names if isinstance(row, Row)]
-
-    def values(lookup_id: int) -> list[Row | Reject]:
-        body = client.get_json(lookup_values_path(lookup_id))
-        normalise = lookup_value_normaliser(lookup_id)
-        return [normalise(item) for item in as_list(body, f"lookup {lookup_id}")]
-
-    all_values = [
-        v for chunk in map_bounded(values, ids, parallelism=parallelism, stop=stop) for v in chunk
-    ]
-    return [(LOOKUPS_TABLE, names), (LOOKUP_VALUES_TABLE, all_values)]
+    rejected = [key for _, key in lookups.seen if key not in set(ids)]
+    answers = _children(
+        client,
+        ids,
+        lambda lookup_id: lookup_id,
+        lookup_values_path,
+        lambda lookup_id, raw: lookup_value_normaliser(lookup_id)(raw),
+        parallelism,
+        stop,
+    )
+    values = _child_batch(LOOKUP_VALUES_TABLE, answers, rejected, lookups.may_delist)
+    return [lookups, values]
 
 
 def collect_geo(
     client: ReiClient, parallelism: int, stop: threading.Event | None = None
 ) -> list[Batch]:
-    countries = [
-        normalise_country(c) for c in as_list(client.get_json(COUNTRIES_PATH), "countries")
-    ]
-    country_ids = [row.source_id for row in countries if isinstance(row, Row)]
-
-    def states_of(country_id: int) -> list[Row | Reject]:
-        body = client.get_json(states_path(country_id))
-        return [normalise_state(item) for item in as_list(body, "states")]
-
-    states = [
-        s
-        for chunk in map_bounded(states_of, country_ids, parallelism=parallelism, stop=stop)
-        for s in chunk
-    ]
+    raw = _top_level(client, COUNTRIES_PATH, "countries")
+    countries = _top_batch(COUNTRIES_TABLE, [normalise_country(c) for c in raw])
+    country_ids = [row.source_id for row in countries.items if isinstance(row, Row)]
+    rejected = [key for _, key in countries.seen if key not in set(country_ids)]
+    state_answers = _children(
+        client,
+        country_ids,
+        lambda country_id: country_id,
+        states_path,
+        lambda country_id, record: _with_parent(normalise_state(record), "country_id", country_id),
+        parallelism,
+        stop,
+    )
+    states = _child_batch(STATES_TABLE, state_answers, rejected, countries.may_delist)
+    # Locations are asked for with the country the states were fetched for (a state's
+    # own countryID may be missing). Which stored states belong to a country that was
+    # not fully answered is unknown here, so then no location is delisted this run.
     pairs = [
-        (int(row.public["country_id"] or 0), row.source_id)
-        for row in states
+        (answer.parent, row.source_id)
+        for answer in state_answers
+        for row in answer.items
         if isinstance(row, Row)
     ]
-
-    def locations_of(pair: tuple[int, int]) -> list[Row | Reject]:
-        body = client.get_json(locations_path(*pair))
-        return [normalise_location(item) for item in as_list(body, "locations")]
-
-    locations = [
-        loc
-        for chunk in map_bounded(locations_of, pairs, parallelism=parallelism, stop=stop)
-        for loc in chunk
-    ]
-    return [(COUNTRIES_TABLE, countries), (STATES_TABLE, states), (LOCATIONS_TABLE, locations)]
+    rejected_states = [key for _, key in states.seen if key not in {s for _, s in pairs}]
+    location_answers = _children(
+        client,
+        pairs,
+        lambda pair: pair[1],
+        lambda pair: locations_path(*pair),
+        lambda pair, record: _with_parent(normalise_location(record), "state_id", pair[1]),
+        parallelism,
+        stop,
+    )
+    locations = _child_batch(
+        LOCATIONS_TABLE,
+        location_answers,
+        rejected_states,
+        states.may_delist and not states.keep_scopes,
+    )
+    return [countries, states, locations]
 
 
 PROPERTIES_ENTITY = Entity(
