@@ -428,30 +428,21 @@ class TokenManager:
             and token.access_token != rejected
             and token.state(self._clock()) is not TokenState.EXPIRED
         )
+        fields = {
+            "brand": brand,
+            "error": state.last_error,
+            "failures": state.failures,
+            "retry_in": round(state.retry_at - self._clock(), 1),
+            "still_serving_valid_token": serving,
+        }
         if isinstance(error, PermanentAuthError):
             metrics.REFRESHES.labels(brand, "permanent_error").inc()
             metrics.CIRCUIT_OPEN.labels(brand).set(1)
-            log.critical(
-                "token.keys_refused",
-                brand=brand,
-                alert=True,
-                error=state.last_error,
-                failures=state.failures,
-                retry_in=round(state.retry_at - self._clock(), 1),
-                still_serving_valid_token=serving,
-            )
+            log.critical("token.keys_refused", alert=True, **fields)
         else:
-            kind = "store" if isinstance(error, TokenStoreError) else "endpoint"
             metrics.REFRESHES.labels(brand, "transient_error").inc()
-            log.warning(
-                "token.refresh_failed",
-                brand=brand,
-                source=kind,
-                error=state.last_error,
-                failures=state.failures,
-                retry_in=round(state.retry_at - self._clock(), 1),
-                still_serving_valid_token=serving,
-            )
+            source = "store" if isinstance(error, TokenStoreError) else "endpoint"
+            log.warning("token.refresh_failed", source=source, **fields)
 
     def _adopt_stored(self, slot: _BrandSlot) -> Token | None:
         """A lock-free read of the store: another process may already hold a valid token."""
