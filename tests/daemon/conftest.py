@@ -86,7 +86,14 @@ class DaemonProcess:
     def terminate(self, timeout: float = 30) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            tail = "".join(self.raw[-25:])
+            pytest.fail(
+                f"the daemon did not exit within {timeout}s of SIGTERM; its last lines:\n{tail}"
+            )
 
     def kill(self) -> None:
         if self.proc.poll() is None:
