@@ -116,4 +116,30 @@ def harness(sandbox: SandboxServer, settings: Settings, db_engine: sa.Engine) ->
     h.session.close()
 
 
+@pytest.fixture(params=["postgres", "supabase"])
+def harness_on_each_store(
+    request: pytest.FixtureRequest,
+    sandbox: SandboxServer,
+    settings: Settings,
+    db_engine: sa.Engine,
+    migrated_db_url: str,
+) -> Iterator[Harness]:
+    """`harness`, once with the Postgres sink and once with the REST sink (through the
+    PostgREST test double backed by the same database)."""
+    # Imported here: tests.supabase.test_sink_contract itself imports this module.
+    from tests.supabase.postgrest_double import PostgrestDouble
+    from tests.supabase.test_sink_contract import SERVICE_ROLE_KEY, Sleeps, make_supabase_sink
+
+    h = Harness(sandbox, settings, db_engine)
+    try:
+        if request.param == "postgres":
+            yield h
+        else:
+            with PostgrestDouble(migrated_db_url, SERVICE_ROLE_KEY, max_rows=50) as api:
+                h.store = make_supabase_sink(api, Sleeps())
+                yield h
+    finally:
+        h.session.close()
+
+
 Check = Callable[[Harness], None]

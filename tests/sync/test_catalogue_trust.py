@@ -16,14 +16,11 @@ Both sinks: Postgres and the Supabase sink over the PostgREST double.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from tests.supabase.postgrest_double import PostgrestDouble
-from tests.supabase.test_sink_contract import SERVICE_ROLE_KEY, Sleeps, make_supabase_sink
 from tests.sync.conftest import BRAND, Harness
 from tests.sync.truth import assert_matches_truth, expected, stored
 from worker.api.endpoints import (
@@ -32,9 +29,7 @@ from worker.api.endpoints import (
     lookup_values_path,
     states_path,
 )
-from worker.config import Settings
 from worker.errors import ApiStatusError
-from worker.sandbox import SandboxServer
 
 Rewrite = Callable[[Any], Any]
 
@@ -57,24 +52,9 @@ class Answers:
         return body if rewrite is None else rewrite(copy.deepcopy(body))
 
 
-@pytest.fixture(params=["postgres", "supabase"])
-def h(
-    request: pytest.FixtureRequest,
-    sandbox: SandboxServer,
-    settings: Settings,
-    db_engine: sa.Engine,
-    migrated_db_url: str,
-) -> Iterator[Harness]:
-    harness = Harness(sandbox, settings, db_engine)
-    try:
-        if request.param == "postgres":
-            yield harness
-        else:
-            with PostgrestDouble(migrated_db_url, SERVICE_ROLE_KEY, max_rows=50) as api:
-                harness.store = make_supabase_sink(api, Sleeps())
-                yield harness
-    finally:
-        harness.session.close()
+@pytest.fixture
+def h(harness_on_each_store: Harness) -> Harness:
+    return harness_on_each_store
 
 
 @pytest.fixture

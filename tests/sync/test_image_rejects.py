@@ -14,10 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from tests.supabase.postgrest_double import PostgrestDouble
-from tests.supabase.test_sink_contract import SERVICE_ROLE_KEY, Sleeps, make_supabase_sink
 from tests.sync.conftest import Harness
 from tests.sync.truth import assert_matches_truth
 from worker.api.endpoints import property_images_path
@@ -67,24 +64,9 @@ def settings(sandbox: SandboxServer, migrated_db_url: str) -> Settings:
     return load_settings(environ=env, env_file=None)
 
 
-@pytest.fixture(params=["postgres", "supabase"])
-def h(
-    request: pytest.FixtureRequest,
-    sandbox: SandboxServer,
-    settings: Settings,
-    db_engine: sa.Engine,
-    migrated_db_url: str,
-) -> Iterator[Harness]:
-    harness = Harness(sandbox, settings, db_engine)
-    try:
-        if request.param == "postgres":
-            yield harness
-        else:
-            with PostgrestDouble(migrated_db_url, SERVICE_ROLE_KEY, max_rows=50) as api:
-                harness.store = make_supabase_sink(api, Sleeps())
-                yield harness
-    finally:
-        harness.session.close()
+@pytest.fixture
+def h(harness_on_each_store: Harness) -> Harness:
+    return harness_on_each_store
 
 
 @pytest.fixture
