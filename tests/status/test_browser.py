@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from tests.daemon.conftest import DaemonFactory, DaemonProcess, wait_for
-from worker.sandbox import SandboxConfig, SandboxServer
+from worker.sandbox import SandboxServer
 
 pytestmark = pytest.mark.slow
 
@@ -40,28 +40,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 BRANDS = ("AZURA", "BLUE_OCEAN")
 EnvFactory = Callable[..., dict[str, str]]
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    config = SandboxConfig(seed=1, listings=50, associates=5, token_ttl=4)
-    with SandboxServer(config, port=0).start() as server:
-        yield server
-
-
-@pytest.fixture
-def issued_tokens(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every access token the sandbox hands out during the test."""
-    issued: list[str] = []
-    original = sandbox.state.tokens.issue
-
-    def recording(brand: str) -> str:
-        token = original(brand)
-        issued.append(token)
-        return token
-
-    monkeypatch.setattr(sandbox.state.tokens, "issue", recording)
-    return issued
 
 
 def status_json(daemon: DaemonProcess) -> dict[str, Any]:

@@ -4,7 +4,7 @@ no browser needed (the browser test checks the rendered page on top)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -17,32 +17,11 @@ from tests.status.test_browser import (
     last_runs_done,
     secrets_in,
 )
-from worker.sandbox import SandboxConfig, SandboxServer
+from worker.sandbox import SandboxServer
 
 pytestmark = pytest.mark.slow
 
 EnvFactory = Callable[..., dict[str, str]]
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxServer]:
-    config = SandboxConfig(seed=1, listings=50, associates=5, token_ttl=4)
-    with SandboxServer(config, port=0).start() as server:
-        yield server
-
-
-@pytest.fixture
-def issued_tokens(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    issued: list[str] = []
-    original = sandbox.state.tokens.issue
-
-    def recording(brand: str) -> str:
-        token = original(brand)
-        issued.append(token)
-        return token
-
-    monkeypatch.setattr(sandbox.state.tokens, "issue", recording)
-    return issued
 
 
 def test_no_secret_in_the_page_the_json_or_the_cli(
