@@ -5,16 +5,15 @@ value in the error). A new or retyped column without a matching bound fails here
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from tests.fixtures import sample_property
 from worker.sinks.postgres import PostgresSink
 from worker.sync.entities import (
     ASSOCIATES_TABLE,
@@ -45,7 +44,6 @@ from worker.sync.records import (
     normalise_state,
 )
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "property-sample.json"
 INTEGER_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 UNTYPED = {"text", "jsonb", "timestamp with time zone", "timestamp without time zone"}
 """Column types with no numeric bound (texts are bounded by `MAX_TEXT_CHARS`; a parsed
@@ -77,8 +75,7 @@ DERIVED = {("lookup_values", "lookup_id"): ("lookups", "lookup_id")}
 
 
 def property_base(n: int) -> dict[str, Any]:
-    record: dict[str, Any] = json.loads(SAMPLE.read_text())["result"][0]
-    return record | {"listingId": n, "unparsedAddressPublicYN": True}
+    return sample_property() | {"listingId": n, "unparsedAddressPublicYN": True}
 
 
 def _alias(model: type[Any], column: str) -> str:

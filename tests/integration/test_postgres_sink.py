@@ -1,21 +1,18 @@
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from tests.fixtures import sample_property
 from worker.sinks.base import RunCounts, UpsertResult
 from worker.sinks.postgres import PostgresSink
 from worker.sync.entities import PROPERTIES_ENTITY
 from worker.sync.normalise import Reject, Row, normalise_property
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "property-sample.json"
-
 
 def rows(n: int, **change: Any) -> list[Row]:
-    base = json.loads(SAMPLE.read_text())["result"][0]
+    base = sample_property()
     out = []
     for i in range(1, n + 1):
         result = normalise_property(base | {"listingId": i, "ownerName": f"Owner {i}"} | change)

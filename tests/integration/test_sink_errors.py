@@ -5,15 +5,14 @@ value it choked on, which may be private)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 
+from tests.fixtures import sample_property
 from worker.errors import SinkError
 from worker.sinks import postgres
 from worker.sinks.dberrors import DatabaseUnavailableError
@@ -21,13 +20,12 @@ from worker.sinks.postgres import PostgresSink
 from worker.sync.entities import PROPERTIES_TABLE
 from worker.sync.normalise import Row, normalise_property
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "property-sample.json"
 SECRET_COMMISSION = Decimal("512345678901234.5678")
 SECRET_ID = 2**35 + 4321
 
 
 def good_row(listing_id: int) -> Row:
-    raw: dict[str, Any] = json.loads(SAMPLE.read_text())["result"][0]
+    raw = sample_property()
     row = normalise_property(raw | {"listingId": listing_id, "ownerName": "Secret Owner"})
     assert isinstance(row, Row)
     return row

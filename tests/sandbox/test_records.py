@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.fixtures import sample_property
 from tests.sandbox.conftest import Admin, Client
 from worker.sandbox import SandboxConfig, SandboxServer
 
-SAMPLE = Path("/work/shared/reference/property-sample.json")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 PRIVATE = (
     "ownerName", "ownerPhones", "ownerEmail", "privateRemarks_en", "privateRemarks_es",
@@ -21,10 +17,7 @@ PRIVATE = (
 
 
 def _sample_record() -> dict[str, Any]:
-    if SAMPLE.exists():
-        record: dict[str, Any] = json.loads(SAMPLE.read_text())["result"][0]
-        return record
-    pytest.skip("reference sample not available")
+    return sample_property()
 
 
 def test_properties_page_is_an_object_with_result(client: Client) -> None:
