@@ -15,7 +15,6 @@ import typer
 from worker import __version__, service_commands
 from worker.auth.cli import token_app
 from worker.config import BRAND_VAR, Settings, load_settings
-from worker.db.migrate import upgrade_head
 from worker.log import configure_logging
 from worker.runtime import open_engine
 from worker.sandbox.cli import sandbox_command
@@ -31,6 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: flags show as `--full`, not `--full <bool>`
 )
 app.command("sandbox")(sandbox_command)
 
@@ -55,8 +55,8 @@ def migrate() -> None:
     """Upgrade the database schema to the latest migration (DATABASE_URL, or the embedded one)."""
     with domain_errors():
         settings = command_settings(require_brands=False, with_brands=False)
-        with open_engine(settings) as engine:
-            upgrade_head(engine)
+        with open_engine(settings, migrate=True):
+            pass
         out.print("database migrated to head")
 
 
@@ -92,7 +92,8 @@ def _settings_for_demo(sandbox_env: dict[str, str]) -> Settings:
     """The user's settings minus their brands and database: the demo is sandbox + embedded only."""
     ignored = ("DATABASE_URL", "REI_BRANDS")
     environ = {k: v for k, v in os.environ.items() if k not in ignored and not BRAND_VAR.match(k)}
-    settings = load_settings(environ={**environ, **sandbox_env}, env_file=None)
+    demo_env = {**environ, **sandbox_env, "REI_EMBEDDED_DB": "1"}
+    settings = load_settings(environ=demo_env, env_file=None, require_database=True)
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
     return settings
 

@@ -2,32 +2,46 @@
 
 Both read one merged view (`.env` overlaid by the process environment), so the
 settings and the brands can never disagree about where a value came from.
-Every problem becomes a `ConfigError` naming the variable; values are never
-echoed, because some of them are secrets.
+Every problem becomes a `ConfigError` naming the variable, and all of them are
+reported at once (`ConfigErrors`); values are never echoed, because some of them
+are secrets. `DATABASE_URL` is parsed here, once, so a password holding `@` or `#`
+can never be mistaken for a host name further down.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import ipaddress
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal
+from urllib.parse import quote, unquote, urlsplit
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
-from worker.errors import ConfigError
+from worker.errors import ConfigError, ConfigErrors
 
 BRAND_VAR = re.compile(
     r"^REMAX_(?P<brand>[A-Z0-9][A-Z0-9_]*?)_(?P<part>API_URL|API_KEY|INTEGRATOR_ID|SECRET_KEY)$"
 )
 BRAND_PARTS = ("API_URL", "API_KEY", "INTEGRATOR_ID", "SECRET_KEY")
 DEFAULT_ENV_FILE = Path(".env")
+DATABASE_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
+OUR_PREFIXES = (
+    "REI_", "SYNC_", "REMAX_", "TOKEN_", "DATABASE_", "SUPABASE_", "LOG_", "HEALTH_",
+    "ALERT_", "LEASE_", "SHUTDOWN_", "RUN_AT_",
+)  # fmt: skip
+"""A variable starting with one of these and matching no setting is most likely a typo."""
+NOT_SETTINGS = frozenset({"REI_RELIABILITY_REPORT"})
+"""Our variables that are not settings (`make reliability-report`)."""
 
 
 class Brand(BaseModel):
@@ -81,6 +95,9 @@ class Settings(BaseSettings):
     rei_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     rei_read_timeout_seconds: float = Field(default=30.0, gt=0)
     rei_allow_insecure_http: bool = False
+    rei_embedded_db: bool = False
+    """Without `DATABASE_URL`: run an embedded Postgres in `REI_SYNC_HOME` (asked for, never
+    implied: its data lives in that folder and is gone with a container's file system)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
@@ -110,6 +127,16 @@ class Settings(BaseSettings):
 
     brands: tuple[Brand, ...] = ()
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", "database_pooler", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -130,6 +157,12 @@ class Settings(BaseSettings):
         raise ConfigError("--brand", f"unknown brand {key!r} (configured: {known})")
 
     @property
+    def uses_embedded_db(self) -> bool:
+        """The local embedded Postgres: asked for with `REI_EMBEDDED_DB=1`, or the local
+        store of leases and tokens in REST mode (documented in the README)."""
+        return self.database_url is None and (self.rei_embedded_db or self.uses_supabase_rest)
+
+    @property
     def uses_supabase_rest(self) -> bool:
         """The REST sink: a Supabase URL and service-role key, and no `DATABASE_URL`."""
         return (
@@ -144,9 +177,9 @@ class Settings(BaseSettings):
         for brand in self.brands:
             values.extend(brand.secret_values())
         if self.database_url is not None:
-            password = urlsplit(self.database_url.get_secret_value()).password
+            password = make_url(self.database_url.get_secret_value()).password
             if password:
-                values.append(password)
+                values.extend((str(password), quote(str(password), safe="")))
         if self.token_encryption_key is not None:
             values.extend(
                 k.strip() for k in self.token_encryption_key.get_secret_value().split(",")
@@ -158,15 +191,38 @@ class Settings(BaseSettings):
         return tuple(v for v in values if v)
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a variable's value came from: `environment` or `.env`."""
+
+    value: str
+    origin: Literal["environment", ".env"]
+
+
+def read_sources(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = DEFAULT_ENV_FILE
+) -> dict[str, Source]:
+    """Every variable with its origin: `.env` (if present) overlaid by the process environment."""
+    merged: dict[str, Source] = {}
+    if env_file is not None and env_file.is_file():
+        for name, value in dotenv_values(env_file).items():
+            if value is not None:
+                merged[name] = Source(value, ".env")
+    for name, value in (os.environ if environ is None else environ).items():
+        merged[name] = Source(value, "environment")
+    return merged
+
+
 def read_environment(
     environ: Mapping[str, str] | None = None, env_file: Path | None = DEFAULT_ENV_FILE
 ) -> dict[str, str]:
     """`.env` (if present) overlaid by the process environment."""
-    merged: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ if environ is None else environ)
-    return merged
+    return {name: source.value for name, source in read_sources(environ, env_file).items()}
+
+
+def setting_variables() -> tuple[str, ...]:
+    """The variable of every setting, in declaration order."""
+    return tuple(name.upper() for name in Settings.model_fields if name != "brands")
 
 
 def load_settings(
@@ -175,75 +231,189 @@ def load_settings(
     *,
     require_brands: bool = True,
     with_brands: bool = True,
+    require_database: bool = False,
 ) -> Settings:
-    """Build `Settings` or raise `ConfigError` naming the first bad variable.
+    """Build `Settings`, or raise `ConfigErrors` naming every bad variable at once.
 
     `with_brands=False` skips brand discovery altogether, for commands that never talk to
     the API (`migrate`, `runs`): a half-filled `.env` must not stop a migration.
+    `require_database`: the command touches data, so it needs `DATABASE_URL`, the REST
+    sink or an explicit `REI_EMBEDDED_DB=1`.
     """
     env = read_environment(environ, env_file)
-    fields = {
+    errors: list[ConfigError] = []
+    fields: dict[str, Any] = {
         name: env[name.upper()]
         for name in Settings.model_fields
         if name != "brands" and env.get(name.upper(), "") != ""
     }
+    if "database_url" in fields:
+        try:
+            fields["database_url"] = normalise_database_url(fields["database_url"])
+        except ConfigError as exc:
+            errors.append(exc)
+            del fields["database_url"]
     try:
-        settings = Settings.model_validate(fields)
+        settings: Settings | None = Settings.model_validate(fields)
     except ValidationError as exc:
-        raise _config_error(exc) from None
-    if not with_brands:
-        return settings
-    brands = discover_brands(
-        env,
-        only=settings.rei_brands,
-        allow_insecure_http=settings.rei_allow_insecure_http,
-    )
-    if require_brands and not brands:
-        raise ConfigError(
-            "REMAX_<BRAND>_API_URL",
-            "no brands configured: set REMAX_<BRAND>_API_URL, _API_KEY, _INTEGRATOR_ID and "
-            "_SECRET_KEY for at least one brand (see .env.example)",
+        errors.extend(_config_errors(exc))
+        settings = None
+    if with_brands:
+        only = settings.rei_brands if settings else fields.get("rei_brands")
+        insecure = settings.rei_allow_insecure_http if settings else False
+        brands, brand_errors = collect_brands(env, only=only, allow_insecure_http=insecure)
+        errors.extend(brand_errors)
+        if require_brands and not brands and not brand_errors:
+            errors.append(
+                ConfigError(
+                    "REMAX_<BRAND>_API_URL",
+                    "no brands configured: set REMAX_<BRAND>_API_URL, _API_KEY, _INTEGRATOR_ID "
+                    "and _SECRET_KEY for at least one brand (see .env.example)",
+                )
+            )
+    if require_database and settings is not None and not errors:
+        errors.extend(database_errors(settings))
+    ConfigErrors.raise_if_any(errors)
+    assert settings is not None  # every failure above added an error
+    return settings.model_copy(update={"brands": brands}) if with_brands else settings
+
+
+def database_errors(settings: Settings) -> list[ConfigError]:
+    """A command that touches data needs a database it was told to use."""
+    if settings.database_url is not None or settings.uses_embedded_db:
+        return []
+    return [
+        ConfigError(
+            "DATABASE_URL",
+            "is not set: give your Postgres connection string "
+            "(postgresql://USER:PASSWORD@HOST:5432/DBNAME), or set REI_EMBEDDED_DB=1 for a "
+            "local embedded Postgres in REI_SYNC_HOME (its data lives only in that folder)",
         )
-    return settings.model_copy(update={"brands": brands})
+    ]
 
 
-def discover_brands(
+def normalise_database_url(text: str) -> str:
+    """`DATABASE_URL` as a well-formed psycopg URL, or `ConfigError` naming it.
+
+    The password is everything between the first `:` after the user name and the
+    *last* `@` before the host, so `p@ss#w0rd` works unencoded (and percent-encoded).
+    No message ever repeats any part of the value.
+    """
+    variable = "DATABASE_URL"
+    value = text.strip()
+    scheme, sep, rest = value.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        raise ConfigError(
+            variable, "is not a URL: expected postgresql://USER:PASSWORD@HOST:5432/DBNAME"
+        )
+    if scheme.lower() not in DATABASE_SCHEMES:
+        raise ConfigError(variable, f"unsupported scheme {scheme}: use postgresql://")
+    userinfo, at, location = rest.rpartition("@")
+    try:
+        parsed = make_url(f"postgresql://{location}")
+        port = parsed.port
+    except ValueError:
+        raise ConfigError(variable, "has an invalid port: expected a number 1-65535") from None
+    except ArgumentError:
+        raise ConfigError(variable, "is not a valid URL") from None
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(variable, f"port {port} is out of range 1-65535")
+    if not parsed.host and "host" not in parsed.query:
+        raise ConfigError(
+            variable, "has no host: expected postgresql://USER:PASSWORD@HOST:5432/DBNAME"
+        )
+    user, colon, password = userinfo.partition(":")
+    url = URL.create(
+        "postgresql+psycopg",
+        username=unquote(user) if at and user else None,
+        password=unquote(password) if at and colon else None,
+        host=parsed.host,
+        port=port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def collect_brands(
     env: Mapping[str, str], *, only: str | None = None, allow_insecure_http: bool = False
-) -> tuple[Brand, ...]:
-    """Group `REMAX_<BRAND>_<PART>` variables into brands, in `REI_BRANDS` order when given."""
+) -> tuple[tuple[Brand, ...], list[ConfigError]]:
+    """Group `REMAX_<BRAND>_<PART>` variables into brands, in `REI_BRANDS` order when given;
+    every bad brand variable is reported, the good brands are still returned."""
     parts: dict[str, dict[str, str]] = {}
     for name, value in env.items():
         match = BRAND_VAR.match(name)
         if match:
             parts.setdefault(match["brand"], {})[match["part"]] = value
+    errors: list[ConfigError] = []
     if only is not None:
         wanted = [b.strip().upper() for b in only.split(",") if b.strip()]
         if not wanted:
-            raise ConfigError("REI_BRANDS", "is empty: list brand keys, e.g. AZURA,BLUE_OCEAN")
+            errors.append(
+                ConfigError("REI_BRANDS", "is empty: list brand keys, e.g. AZURA,BLUE_OCEAN")
+            )
         for key in wanted:
             if key not in parts:
-                raise ConfigError("REI_BRANDS", f"brand {key} has no REMAX_{key}_* variables")
-        order = wanted
+                errors.append(
+                    ConfigError("REI_BRANDS", f"brand {key} has no REMAX_{key}_* variables")
+                )
+        order = [key for key in wanted if key in parts]
     else:
         order = sorted(parts)
     brands = []
     for key in order:
         found = parts[key]
-        for part in BRAND_PARTS:
-            if not found.get(part, "").strip():
-                raise ConfigError(f"REMAX_{key}_{part}", f"missing or empty (brand {key})")
+        missing = [part for part in BRAND_PARTS if not found.get(part, "").strip()]
+        errors.extend(
+            ConfigError(f"REMAX_{key}_{part}", f"missing or empty (brand {key})")
+            for part in missing
+        )
+        try:
+            api_url = validate_api_url(
+                f"REMAX_{key}_API_URL", found.get("API_URL", ""), allow_insecure_http
+            )
+        except ConfigError as exc:
+            if "API_URL" not in missing:
+                errors.append(exc)
+            continue
+        if missing:
+            continue
         brands.append(
             Brand(
                 key=key,
-                api_url=validate_api_url(
-                    f"REMAX_{key}_API_URL", found["API_URL"], allow_insecure_http
-                ),
+                api_url=api_url,
                 api_key=SecretStr(found["API_KEY"].strip()),
                 integrator_id=SecretStr(found["INTEGRATOR_ID"].strip()),
                 secret_key=SecretStr(found["SECRET_KEY"].strip()),
             )
         )
-    return tuple(brands)
+    return tuple(brands), errors
+
+
+def discover_brands(
+    env: Mapping[str, str], *, only: str | None = None, allow_insecure_http: bool = False
+) -> tuple[Brand, ...]:
+    """The brands of `env`; `ConfigErrors` naming every bad brand variable."""
+    brands, errors = collect_brands(env, only=only, allow_insecure_http=allow_insecure_http)
+    ConfigErrors.raise_if_any(errors)
+    return brands
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """Variables with one of our prefixes that match no setting, each with the closest
+    real name (difflib) when there is one: `SYNC_PROPERTY_SCHEDULE` → `SYNC_PROPERTIES_SCHEDULE`."""
+    known = set(setting_variables())
+    brand_keys = {m["brand"] for m in map(BRAND_VAR.match, env) if m}
+    candidates = known | {f"REMAX_{b}_{part}" for b in brand_keys for part in BRAND_PARTS}
+    unknown: list[tuple[str, str | None]] = []
+    for name in sorted(env):
+        if not name.startswith(OUR_PREFIXES) or name in known or name in NOT_SETTINGS:
+            continue
+        if BRAND_VAR.match(name):
+            continue
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+        unknown.append((name, close[0] if close else None))
+    return unknown
 
 
 def validate_api_url(variable: str, value: str, allow_insecure_http: bool) -> str:
@@ -277,8 +447,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
-    error = exc.errors(include_url=False, include_input=False)[0]
-    field = str(error["loc"][0]) if error["loc"] else "configuration"
-    message = str(error["msg"])
-    return ConfigError(field.upper(), message[0].lower() + message[1:])
+def _config_errors(exc: ValidationError) -> list[ConfigError]:
+    """One `ConfigError` per failing field; pydantic's messages never include the input here."""
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = str(error["loc"][0]) if error["loc"] else "configuration"
+        message = str(error["msg"])
+        errors.append(ConfigError(field.upper(), message[0].lower() + message[1:]))
+    return errors

@@ -7,6 +7,7 @@ that calls the library, into one of these.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -23,6 +24,33 @@ class ConfigError(ReiSyncError):
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        """Each problem on its own (one line each when printed)."""
+        return (self,)
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration problems found in one pass, reported together."""
+
+    def __init__(self, errors: Sequence[ConfigError]) -> None:
+        flat = [problem for error in errors for problem in error.problems]
+        super().__init__(flat[0].variable, flat[0].problem)
+        self.args = ("; ".join(str(e) for e in flat),)
+        self.errors = tuple(flat)
+
+    @property
+    def problems(self) -> tuple[ConfigError, ...]:
+        return self.errors
+
+    @staticmethod
+    def raise_if_any(errors: Sequence[ConfigError]) -> None:
+        """One error as itself, several as one `ConfigErrors`, none: nothing."""
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise ConfigErrors(errors)
 
 
 class AuthError(ReiSyncError):
@@ -112,3 +140,8 @@ class StopRequested(ReiSyncError):
 
 class SinkError(ReiSyncError):
     """Writing to the database failed."""
+
+
+class SchemaError(ReiSyncError):
+    """The database's schema does not match this code: behind (run `rei-sync migrate`)
+    or newer than the code (never touched)."""

@@ -29,11 +29,16 @@ OPAQUE_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9\-_~+/]{100,}=*")
 SECRET_FORM_FIELD = re.compile(
     r"(?i)((?<![A-Za-z0-9_])"
     r"(?:api_?key|secret_?key|integrator_?id|access_token|token_encryption_key|password)"
-    r"[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"
+    r"(?:[\"']?\s*=\s*[\"']?|[\"']\s*:\s*[\"']|:[\"']?(?=\S)))[^&\s\"',}]+"
 )
-"""`apikey=…`, `"secretkey": "…"`, `password: …` — a name *assigned* a value. A variable name
-inside prose (`REMAX_AZURA_API_KEY: missing`, `TOKEN_ENCRYPTION_KEY is not set`) is left alone;
-configured values are scrubbed by value anyway."""
+"""`apikey=…`, `"secretkey": "…"`, `password:…` — a name *assigned* a value. A variable name
+followed by prose (`REMAX_AZURA_API_KEY: missing`, `TOKEN_ENCRYPTION_KEY: is not set`,
+`TOKEN_ENCRYPTION_KEY: key #1 is not a valid Fernet key`) is left alone: a colon and a space
+start a message, not a value. Configured values are scrubbed by value anyway."""
+URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?!(?-i:PASSWORD)@)\S*@")
+"""`scheme://user:password@host`: the password, up to the *last* `@` of the URL, whatever
+it holds (an unencoded `@` or `#`) and however short it is. The placeholder of our own
+messages (`USER:PASSWORD@HOST`) is left alone."""
 SECRET_FIELD_NAMES = frozenset(
     {
         "access_token",
@@ -88,6 +93,7 @@ class SecretRedactor:
         for pattern in (self._group_pattern, self._fixed_pattern):
             if pattern is not None:
                 text = pattern.sub(REDACTED, text)
+        text = URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + "@", text)
         text = BEARER_SHAPE.sub(lambda m: m.group(1) + REDACTED, text)
         text = JWT_SHAPE.sub(REDACTED, text)
         text = OPAQUE_TOKEN_SHAPE.sub(REDACTED, text)
@@ -108,9 +114,16 @@ class SecretRedactor:
 
 
 def _alternation(values: set[str]) -> re.Pattern[str] | None:
-    """One regex for many literals, longest first so a secret's prefix can't win."""
+    """One regex for many literals, longest first so a secret's prefix can't win.
+
+    A value matches only as a whole value, never inside a longer word or number: a
+    database password `reisync` must not turn the text `reisync_tpl` into `[REDACTED]_tpl`.
+    """
     ordered = sorted(values, key=len, reverse=True)
-    return re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+    if not ordered:
+        return None
+    literals = "|".join(re.escape(v) for v in ordered)
+    return re.compile(rf"(?<![A-Za-z0-9_])(?:{literals})(?![A-Za-z0-9_])")
 
 
 def _secret_name(key: object) -> bool:

@@ -10,26 +10,33 @@ import sqlalchemy as sa
 
 from worker.api.client import ReiClient
 from worker.auth import TokenManager
-from worker.config import Brand, Settings
+from worker.config import Brand, Settings, database_errors
 from worker.db.embedded import start_embedded_postgres
 from worker.db.engine import create_db_engine
-from worker.db.migrate import upgrade_head
+from worker.db.migrate import require_current_schema, upgrade_head
+from worker.errors import ConfigErrors
 from worker.log import get_logger
 
 log = get_logger(__name__)
 
 
 def database_url(settings: Settings) -> str:
-    """`DATABASE_URL`, or the embedded server in `REI_SYNC_HOME` when it is unset."""
+    """`DATABASE_URL`, or the embedded server in `REI_SYNC_HOME` when that was asked for."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
+    ConfigErrors.raise_if_any(database_errors(settings))
     url = start_embedded_postgres(settings.rei_sync_home)
     log.info("db.embedded", data_folder=str(settings.rei_sync_home.resolve() / "pgdata"))
     return url
 
 
 @contextmanager
-def open_engine(settings: Settings, *, migrate: bool = False) -> Iterator[sa.Engine]:
+def open_engine(
+    settings: Settings, *, migrate: bool = False, check_schema: bool = True
+) -> Iterator[sa.Engine]:
+    """A connected engine whose schema is this code's: upgraded first with `migrate`,
+    otherwise checked (`SchemaError` naming `rei-sync migrate`). `check_schema=False` for
+    callers that report the schema themselves (`doctor`) or migrate it (`migrate`)."""
     engine = create_db_engine(database_url(settings), pooler=settings.database_pooler)
     try:
         # Connect now: an unreachable database is one clear error at the start (the
@@ -38,6 +45,8 @@ def open_engine(settings: Settings, *, migrate: bool = False) -> Iterator[sa.Eng
             pass
         if migrate:
             upgrade_head(engine)
+        elif check_schema:
+            require_current_schema(engine)
         yield engine
     finally:
         engine.dispose()

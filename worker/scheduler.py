@@ -28,7 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from worker.config import Settings
-from worker.errors import ConfigError
+from worker.errors import ConfigError, ConfigErrors
 from worker.leases import job_key
 
 SCHEDULE_SETTINGS: dict[str, str] = {
@@ -162,14 +162,20 @@ class SyncJob:
 def plan_sync_jobs(settings: Settings, entities: list[str]) -> list[SyncJob]:
     """Every enabled (brand, entity) job, for the entities the sync engine knows."""
     jobs: list[SyncJob] = []
+    errors: list[ConfigError] = []
     for entity in entities:
         field = SCHEDULE_SETTINGS.get(entity)
         if field is None:
             continue
-        schedule = parse_schedule(field.upper(), str(getattr(settings, field)))
+        try:
+            schedule = parse_schedule(field.upper(), str(getattr(settings, field)))
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
         if schedule is None:
             continue
         jobs.extend(SyncJob(brand.key, entity, schedule) for brand in settings.brands)
+    ConfigErrors.raise_if_any(errors)
     return jobs
 
 

@@ -6,6 +6,8 @@ touching the shared command module: `cli.py` calls `register(app)` once.
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -18,12 +20,16 @@ import sqlalchemy as sa
 import typer
 from pydantic import SecretStr
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy.engine import make_url
 
-from worker.auth.build import build_token_manager, build_token_store, require_shared_store
+from worker.auth.build import build_token_manager, build_token_store
 from worker.auth.crypto import generate_key
 from worker.config import Settings, is_loopback
-from worker.errors import ConfigError, ReiSyncError
+from worker.db.migrate import schema_state
+from worker.errors import ConfigError, ConfigErrors, ReiSyncError
 from worker.log import redactor
+from worker.preflight import daemon_refusals
 from worker.runtime import open_engine
 from worker.terminal import command_settings, domain_errors, out
 
@@ -43,7 +49,7 @@ def run_command(
 
     with domain_errors():
         settings = command_settings()
-        require_shared_store(settings)  # before touching the database
+        ConfigErrors.raise_if_any(daemon_refusals(settings))  # before touching the database
         with open_engine(settings, migrate=migrate) as engine:
             code = run_daemon(settings, engine, exit_when_done=True)
     raise typer.Exit(code)
@@ -71,42 +77,55 @@ def serve_demo(settings: Settings, *, say: Callable[[str], None] = out.print) ->
         return run_daemon(served, engine, on_ready=ready)
 
 
-def doctor_command() -> None:
-    """Check configuration, database, tokens, API URLs and clock skew; exit 1 if any fails."""
+Row = tuple[str, bool, str]
+
+
+def doctor_command(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the checks as JSON instead of a table.")
+    ] = False,
+) -> None:
+    """Check what `run` needs: configuration, database, tokens, API URLs, clock skew.
+
+    Exit 0 when every check passes, 2 for bad configuration (what `run` would refuse),
+    1 when another check fails. Only the report goes to stdout; logs go to stderr.
+    """
     try:
         settings = command_settings()
     except ConfigError as exc:
-        _report([("configuration", False, redactor.scrub(str(exc)))])
-        raise typer.Exit(1) from None
-    rows: list[tuple[str, bool, str]] = [
-        ("configuration", True, f"{len(settings.brands)} brand(s)")
-    ]
+        _report([("configuration", False, redactor.scrub(str(p))) for p in exc.problems], as_json)
+        raise typer.Exit(2) from None
+    refusals = daemon_refusals(settings)
+    rows: list[Row] = [
+        ("configuration", False, redactor.scrub(str(problem))) for problem in refusals
+    ] or [("configuration", True, f"{len(settings.brands)} brand(s)")]
     rows.extend(_doctor_checks(settings))
-    _report(rows)
+    _report(rows, as_json)
+    if refusals:
+        raise typer.Exit(2)
     if not all(ok for _, ok, _ in rows):
         raise typer.Exit(1)
 
 
-def _doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
-    rows: list[tuple[str, bool, str]] = []
+def _doctor_checks(settings: Settings) -> list[Row]:
+    rows: list[Row] = []
     with ExitStack() as stack:
         engine: sa.Engine | None = None
         try:
-            engine = stack.enter_context(open_engine(settings))
-            from worker.db.migrate import current_revision, head_revision
-
-            current, head = current_revision(engine), head_revision()
+            engine = stack.enter_context(open_engine(settings, check_schema=False))
+            state = schema_state(engine)
+        except ReiSyncError as exc:
+            rows.append(("database", False, redactor.scrub(str(exc))))
+            engine = None
         except Exception as exc:
-            rows.append(("database", False, f"unreachable: {_one_line(exc)}"))
+            rows.append(("database", False, f"unreachable: {_where(settings)}: {_one_line(exc)}"))
             engine = None
         else:
-            if current == head:
-                rows.append(("database", True, f"revision {current} (head {head})"))
+            problem = state.problem()
+            if problem is None:
+                rows.append(("database", True, f"revision {state.current} (head {state.head})"))
             else:
-                shown = current or "empty"
-                rows.append(
-                    ("database", False, f"at {shown}, head is {head}: run rei-sync migrate")
-                )
+                rows.append(("database", False, problem))
                 engine = None  # the shared token store needs the schema: check keys without it
         rows.extend(_token_checks(settings, engine))
     for brand in settings.brands:
@@ -115,9 +134,23 @@ def _doctor_checks(settings: Settings) -> list[tuple[str, bool, str]]:
     return rows
 
 
-def _token_checks(settings: Settings, engine: sa.Engine | None) -> list[tuple[str, bool, str]]:
+def _where(settings: Settings) -> str:
+    """`host:port` of the database (the embedded one: its folder), never the URL."""
+    if settings.database_url is None:
+        return f"embedded in {settings.rei_sync_home}"
+    url = make_url(settings.database_url.get_secret_value())
+    host = url.host or str(url.query.get("host", "local socket"))
+    return f"{host}:{url.port or 5432}"
+
+
+def _api_where(api_url: str) -> str:
+    url = urlsplit(api_url)
+    return f"{url.hostname}:{url.port or (443 if url.scheme == 'https' else 80)}"
+
+
+def _token_checks(settings: Settings, engine: sa.Engine | None) -> list[Row]:
     """Each brand's token through the shared store, or a memory one without a usable database."""
-    rows: list[tuple[str, bool, str]] = []
+    rows: list[Row] = []
     with requests.Session() as session:
         try:
             store = build_token_store(settings, engine)
@@ -126,13 +159,15 @@ def _token_checks(settings: Settings, engine: sa.Engine | None) -> list[tuple[st
         tokens = build_token_manager(settings, store=store, session=session)
         try:
             for brand in settings.brands:
+                where = _api_where(brand.api_url)
                 try:
                     tokens.get_valid_token(brand.key)
                     rows.append((f"token {brand.key}", True, f"acquired ({tokens.store_name})"))
                 except ReiSyncError as exc:
-                    rows.append((f"token {brand.key}", False, redactor.scrub(str(exc))))
+                    detail = redactor.scrub(f"{exc} ({where})")
+                    rows.append((f"token {brand.key}", False, detail))
                 except Exception as exc:
-                    rows.append((f"token {brand.key}", False, _one_line(exc)))
+                    rows.append((f"token {brand.key}", False, f"{where}: {_one_line(exc)}"))
         finally:
             tokens.close()
     return rows
@@ -164,16 +199,22 @@ def _clock_skew(api_url: str) -> tuple[bool, str]:
             return False, "no Date header"
         skew = parsedate_to_datetime(date).timestamp() - time.time()
     except (requests.RequestException, ValueError, TypeError) as exc:
-        return False, f"unreachable: {type(exc).__name__}"
+        return False, f"unreachable: {_api_where(api_url)}: {type(exc).__name__}"
     return abs(skew) <= MAX_CLOCK_SKEW_SECONDS, f"skew {skew:+.0f}s"
 
 
-def _report(rows: list[tuple[str, bool, str]]) -> None:
+def _report(rows: list[Row], as_json: bool) -> None:
+    if as_json:
+        checks = [{"check": name, "ok": ok, "detail": detail} for name, ok, detail in rows]
+        document = {"ok": all(ok for _, ok, _ in rows), "checks": checks}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.flush()
+        return
     table = Table(title="rei-sync doctor")
     for column in ("check", "result", "detail"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for name, ok, detail in rows:
-        table.add_row(name, "ok" if ok else "FAIL", detail)
+        table.add_row(name, "ok" if ok else "FAIL", Text(detail))
     out.print(table)
 
 

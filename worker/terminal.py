@@ -6,6 +6,8 @@ Messages are one line on stderr and pass through the secret scrubber.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -15,12 +17,27 @@ import sqlalchemy as sa
 import typer
 from rich.console import Console
 
-from worker.config import Settings, load_settings
+from worker.config import Settings, load_settings, read_environment, unknown_variables
 from worker.errors import ConfigError, ReiSyncError
-from worker.log import configure_logging, redactor
+from worker.log import configure_logging, get_logger, redactor
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+log = get_logger(__name__)
+
+PIPE_WIDTH = 10_000
+"""Columns when printing to a pipe or a file: tables as wide as their content, never cut."""
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for stdout (or stderr). On a terminal it has the terminal's width; to a
+    pipe or a file (`rei-sync runs | grep`, a cron log) it is as wide as the content, so
+    no cell is cut to `AZU…` (an explicit `COLUMNS` still wins)."""
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, soft_wrap=True, width=PIPE_WIDTH if piped else None)
+
+
+out = console()
+err = console(stderr=True)
 
 
 def fail(code: int, message: str) -> NoReturn:
@@ -28,12 +45,23 @@ def fail(code: int, message: str) -> NoReturn:
     raise typer.Exit(code)
 
 
+def config_error_lines(exc: ConfigError) -> list[str]:
+    """`config error: VARIABLE: problem`, one line per problem, scrubbed."""
+    return [redactor.scrub(f"config error: {problem}") for problem in exc.problems]
+
+
+def fail_config(exc: ConfigError) -> NoReturn:
+    for line in config_error_lines(exc):
+        err.print(line, markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
 @contextmanager
 def domain_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        fail(2, f"config error: {exc}")
+        fail_config(exc)
     except ReiSyncError as exc:
         fail(1, f"error: {exc}")
     except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:
@@ -47,8 +75,28 @@ def database_error(exc: BaseException) -> str:
     return lines[0] if lines else type(cause).__name__
 
 
-def command_settings(require_brands: bool = True, *, with_brands: bool = True) -> Settings:
-    """Settings from the environment and `.env`, with logging configured to redact them."""
-    settings = load_settings(require_brands=require_brands, with_brands=with_brands)
+def command_settings(
+    require_brands: bool = True, *, with_brands: bool = True, require_database: bool = True
+) -> Settings:
+    """Settings from the environment and `.env`, with logging configured to redact them.
+
+    `require_database`: the command touches data (see `load_settings`). Variables that look
+    like ours but match no setting are logged as warnings, with the closest real name.
+    """
+    settings = load_settings(
+        require_brands=require_brands, with_brands=with_brands, require_database=require_database
+    )
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+    warn_unknown_variables()
     return settings
+
+
+def warn_unknown_variables() -> None:
+    for name, suggestion in unknown_variables(read_environment()):
+        hint = f" (did you mean {suggestion}?)" if suggestion else ""
+        log.warning(
+            "config.unknown_variable",
+            variable=name,
+            did_you_mean=suggestion,
+            message=f"{name} is not a rei-sync setting and is ignored{hint}",
+        )

@@ -19,6 +19,7 @@ from tests.auth.conftest import Sandbox, SecretLedger
 from tests.conftest import with_database
 from worker.auth.cli import token_app
 from worker.auth.crypto import generate_key
+from worker.db.migrate import head_revision
 
 runner = CliRunner()
 
@@ -127,7 +128,7 @@ def test_an_unreachable_database_is_one_line_and_exit_1(
     ledger.output("CLI output", result.output)
 
 
-def test_status_does_not_migrate(
+def test_status_does_not_migrate_and_names_rei_sync_migrate(
     cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, pg_server_url: str
 ) -> None:
     name = f"reisync_empty_{uuid.uuid4().hex[:10]}"
@@ -136,8 +137,11 @@ def test_status_does_not_migrate(
     try:
         monkeypatch.setenv("DATABASE_URL", with_database(pg_server_url, name))
         result = runner.invoke(token_app, ["status"])
-        assert result.exit_code == 0, result.output
-        assert "MISSING" in result.stdout
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().splitlines() == [
+            "error: database schema is at empty (no migration applied), head is "
+            f"{head_revision()}: run `rei-sync migrate`"
+        ]
         with psycopg.connect(with_database(pg_server_url, name)) as connection:
             tables = connection.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"

@@ -55,7 +55,7 @@ class FakeLedger:
         wanted = [r for r in self.runs if brand in (None, r.brand) and entity in (None, r.entity)]
         return wanted[::-1][:limit]
 
-    def latest_rejects(self, limit: int = 20) -> list[RejectRecord]:
+    def latest_rejects(self, limit: int = 20, run_id: int | None = None) -> list[RejectRecord]:
         return self.rejects[:limit]
 
     def ledger(self) -> RunLedger:

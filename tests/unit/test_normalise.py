@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fixtures import sample_property
 from worker.sync import normalise
 from worker.sync.normalise import (
     ASSOCIATE_PRIVATE_FIELDS,
@@ -29,12 +29,9 @@ from worker.sync.records import (
     normalise_state,
 )
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "property-sample.json"
-
 
 def sample() -> dict[str, Any]:
-    record: dict[str, Any] = json.loads(SAMPLE.read_text())["result"][0]
-    return record
+    return sample_property()
 
 
 def row(raw: dict[str, Any]) -> Row:

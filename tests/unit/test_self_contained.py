@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 UP = ".." + "/"  # spelled apart so this file does not match itself
 RELATIVE = re.compile(r"(?<![\w.])(?:\.\./)+[^\s)\]'\"`>,;]*")
 ABSOLUTE = re.compile(r"(?<![\w.])/(?:work|root|Users|mnt|srv)/|[A-Z]:\\\\Users")
-"""Machine paths: `/work/…`, `/root/…`, `/Users/…`, `/mnt/…`, `/srv/…`, `C:\\Users`.
-(`/home/reisync` is the image's own user, `/tmp` a scratch folder: both are fine.)"""
+"""Machine paths: a build machine's work, root, Users, mnt or srv folder, or a Windows
+user folder. (The image's own user's home and a scratch folder under tmp are fine.)"""
 
 
 def outside_references(line: str, where: Path) -> list[str]:

@@ -28,6 +28,7 @@ token_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: flags show as `--full`, not `--full <bool>`
 )
 
 
@@ -58,7 +59,7 @@ def _manager(store_choice: StoreName, *, migrate: bool) -> Iterator[TokenManager
     """A manager over the configured store; every error becomes one line and an exit code."""
     with domain_errors():
         choice = STORE_CHOICES[StoreName(store_choice)]
-        settings = command_settings()
+        settings = command_settings(require_database=False)  # only the postgres store needs one
         with ExitStack() as stack:
             engine = None
             wants_db = choice == "postgres" or (

@@ -208,8 +208,9 @@ class RunLedger(Protocol):
         """
         ...
 
-    def latest_rejects(self, limit: int = 20) -> list[RejectRecord]:
-        """The latest `limit` rejects of any run, newest first, never with their payload."""
+    def latest_rejects(self, limit: int = 20, run_id: int | None = None) -> list[RejectRecord]:
+        """The latest `limit` rejects of any run (or of run `run_id`), newest first, never
+        with their payload."""
         ...
 
     def last_success_at(self, brand: str, entity: str) -> datetime | None:

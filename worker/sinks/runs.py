@@ -54,6 +54,7 @@ RECENT_JOB_RUNS = sa.text(
 """The latest runs of one brand × entity, read in order from `sync_runs_key_started`."""
 LATEST_REJECTS = sa.text(
     "SELECT id, run_id, brand, entity, source_id, reason, created_at FROM sync_rejects "
+    "WHERE (CAST(:run_id AS bigint) IS NULL OR run_id = :run_id) "
     "ORDER BY id DESC LIMIT :limit"
 )
 """Never `payload`: it may hold private fields kept for diagnosis."""
@@ -142,9 +143,9 @@ class PostgresRunLedger:
             ).mappings()
             return [_record(row) for row in rows]
 
-    def latest_rejects(self, limit: int = 20) -> list[RejectRecord]:
+    def latest_rejects(self, limit: int = 20, run_id: int | None = None) -> list[RejectRecord]:
         with self._engine.connect() as connection:
-            rows = connection.execute(LATEST_REJECTS, {"limit": limit}).mappings()
+            rows = connection.execute(LATEST_REJECTS, {"limit": limit, "run_id": run_id}).mappings()
             return [RejectRecord(**row) for row in rows]
 
     def last_success_at(self, brand: str, entity: str) -> datetime | None:

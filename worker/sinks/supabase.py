@@ -542,8 +542,11 @@ class SupabaseSink:
         query = query.order("id", desc=True).limit(limit)
         return [_record(row) for row in self._run("reading runs", query).data]
 
-    def latest_rejects(self, limit: int = 20) -> list[RejectRecord]:
-        query = self._table("sync_rejects").select(REJECT_COLUMNS).order("id", desc=True)
+    def latest_rejects(self, limit: int = 20, run_id: int | None = None) -> list[RejectRecord]:
+        query = self._table("sync_rejects").select(REJECT_COLUMNS)
+        if run_id is not None:
+            query = query.eq("run_id", run_id)
+        query = query.order("id", desc=True)
         rows = self._run("reading rejects", query.limit(limit)).data
         return [
             RejectRecord(

@@ -24,7 +24,7 @@ from worker.auth.build import build_token_manager, build_token_store
 from worker.log import redactor
 from worker.runtime import open_engine
 from worker.sync.entities import ENTITY_NAMES
-from worker.terminal import command_settings, domain_errors
+from worker.terminal import command_settings, console, domain_errors
 
 if TYPE_CHECKING:
     from worker.status.view import Badge, BrandView, Point, StatusView
@@ -146,4 +146,4 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(render_json(view) + "\n")
                 sys.stdout.flush()
             else:
-                print_view(Console(), view)
+                print_view(console(), view)

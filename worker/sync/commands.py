@@ -1,16 +1,20 @@
-"""`rei-sync sync`, `backfill` and `runs`: parse arguments, call the engine, print a table.
+"""`rei-sync sync`, `backfill`, `runs` and `runs show`: parse arguments, call one function.
 
 `register(app)` adds them to the `rei-sync` Typer app (worker/cli.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import requests
 import typer
@@ -24,6 +28,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from worker.auth.build import build_token_manager, build_token_store
 from worker.config import Settings
@@ -31,12 +36,12 @@ from worker.errors import ConfigError
 from worker.leases import Lease, LeaseBusyError, LeaseStore, job_key
 from worker.log import get_logger, redactor
 from worker.runtime import build_client, open_engine
-from worker.sinks.base import RunRecord
+from worker.sinks.base import RejectRecord, RunRecord
 from worker.sinks.choose import build_store
 from worker.sync.engine import Progress as RunProgress
 from worker.sync.engine import RunResult, SyncOptions, sync_entity
 from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES
-from worker.terminal import command_settings, domain_errors, err, out
+from worker.terminal import command_settings, domain_errors, err, fail, out
 
 log = get_logger(__name__)
 
@@ -315,19 +320,134 @@ def register(app: typer.Typer) -> None:
             if any(r.status == "failed" for r in results):
                 raise typer.Exit(1)
 
-    @app.command()
+    runs_app = typer.Typer(
+        help="Show recent sync runs, newest first; `runs show RUN_ID` for one run.",
+        invoke_without_command=True,
+        no_args_is_help=False,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: flags show as `--full`, not `--full <bool>`
+    )
+
+    @runs_app.callback()
     def runs(
+        ctx: typer.Context,
         brand: Annotated[str | None, typer.Option("--brand", "-b", help="Only this brand.")] = None,
         limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 20,
+        as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
     ) -> None:
-        """Show recent sync runs, newest first."""
+        """Show recent sync runs, newest first (a read: never changes the schema)."""
+        if ctx.invoked_subcommand is not None:
+            return
         with domain_errors():
             settings = command_settings(require_brands=False, with_brands=False)
-            with open_engine(settings, migrate=True) as engine:
+            with open_engine(settings) as engine:
                 records = build_store(settings, engine).recent_runs(
                     brand.upper() if brand else None, limit
                 )
-            print_runs(records)
+            if as_json:
+                write_json([run_document(r) for r in records])
+            else:
+                print_runs(records)
+
+    @runs_app.command("show")
+    def show(
+        run_id: Annotated[int, typer.Argument(metavar="RUN_ID", help="The run's id.")],
+        rejects: Annotated[
+            int, typer.Option(min=0, max=10_000, help="How many of its rejects to show.")
+        ] = 100,
+        as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+    ) -> None:
+        """One run: counts, timing, error, checkpoint, and its rejects with their reasons."""
+        with domain_errors():
+            settings = command_settings(require_brands=False, with_brands=False)
+            with open_engine(settings) as engine:
+                store = build_store(settings, engine)
+                record = store.get_run(run_id)
+                if record is None:
+                    fail(1, f"error: no sync run {run_id}")
+                found = store.latest_rejects(rejects, run_id=run_id) if rejects else []
+            if as_json:
+                write_json({**run_document(record), "rejects": [reject_document(r) for r in found]})
+            else:
+                print_run(record, found)
+
+    app.add_typer(runs_app, name="runs")
+
+
+def write_json(document: object) -> None:
+    """Plain bytes on stdout: a rich Console would still turn `:x:` into an emoji."""
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def run_document(run: RunRecord) -> dict[str, Any]:
+    """A run as JSON: every column of its `sync_runs` row, the error scrubbed."""
+    return {
+        "id": run.id,
+        "brand": run.brand,
+        "entity": run.entity,
+        "mode": run.mode,
+        "status": run.status,
+        "started_at": _when(run.started_at),
+        "finished_at": _when(run.finished_at),
+        "duration_seconds": run.duration_seconds,
+        "counts": dataclasses.asdict(run.counts),
+        "checkpoint": run.checkpoint,
+        "resumed_from": run.resumed_from,
+        "error": redactor.scrub(run.error) if run.error else None,
+        "details": redactor.scrub_value(run.details),
+    }
+
+
+def reject_document(reject: RejectRecord) -> dict[str, Any]:
+    """A reject as JSON: where the record came from and why, never its payload."""
+    return {
+        "id": reject.id,
+        "source_id": reject.source_id,
+        "reason": redactor.scrub(reject.reason),
+        "created_at": _when(reject.created_at),
+    }
+
+
+def print_run(run: RunRecord, rejects: Sequence[RejectRecord]) -> None:
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    c = run.counts
+    duration = "" if run.duration_seconds is None else f"{run.duration_seconds:.1f}s"
+    for name, value in (
+        ("run", str(run.id)),
+        ("brand / entity", f"{run.brand} / {run.entity}"),
+        ("mode", run.mode),
+        ("status", run.status),
+        ("started", run.started_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()),
+        ("finished", run.finished_at.strftime("%Y-%m-%d %H:%M:%S %Z") if run.finished_at else ""),
+        ("took", duration),
+        ("pages / seen", f"{c.pages} / {c.seen}"),
+        ("inserted / updated / unchanged", f"{c.inserted} / {c.updated} / {c.unchanged}"),
+        ("rejected / delisted", f"{c.rejected} / {c.delisted}"),
+        ("checkpoint", "" if run.checkpoint is None else str(run.checkpoint)),
+        ("resumed from", "" if run.resumed_from is None else str(run.resumed_from)),
+        ("error", redactor.scrub(run.error or "")),
+    ):
+        facts.add_row(name, Text(value))
+    out.print(facts)
+    if not rejects:
+        out.print(Text("rejects: none", style="dim"))
+        return
+    table = Table("when", "source id", "reason", title=f"rejects of run {run.id}")
+    for r in rejects:
+        table.add_row(
+            r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            Text(r.source_id or ""),
+            Text(redactor.scrub(r.reason)),
+        )
+    out.print(table)
 
 
 def _resumable(settings: Settings, brand: str, run_id: int) -> RunRecord:
