@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from worker import __version__, service_commands
+from worker import __version__, config_commands, service_commands
 from worker.auth.cli import token_app
 from worker.config import BRAND_VAR, Settings, load_settings
 from worker.log import configure_logging
@@ -100,6 +100,7 @@ def _settings_for_demo(sandbox_env: dict[str, str]) -> Settings:
 
 sync_commands.register(app)
 service_commands.register(app)
+config_commands.register(app)
 status_commands.register(app)
 app.add_typer(token_app, name="token")
 

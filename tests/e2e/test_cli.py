@@ -26,6 +26,8 @@ COMMANDS = [
     "sandbox",
     "run",
     "doctor",
+    "config",
+    "runs show",
     "status",
     "token",
     "token status",

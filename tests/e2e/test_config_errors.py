@@ -222,3 +222,37 @@ def test_doctor_names_host_and_port_of_an_unreachable_database_and_api(
     assert not checks["token AZURA"]["ok"]
     assert f"127.0.0.1:{api_port}" in checks["token AZURA"]["detail"]
     assert f"127.0.0.1:{api_port}" in checks["clock AZURA"]["detail"]
+
+
+def test_config_shows_each_setting_with_its_source_and_no_secret(
+    monkeypatch: pytest.MonkeyPatch, clean_env: Path
+) -> None:
+    monkeypatch.delenv("LOG_FORMAT")
+    (clean_env / ".env").write_text("LOG_LEVEL=debug\nREI_PAGE_SIZE=50\n")
+    monkeypatch.setenv("REI_PAGE_SIZE", "70")
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://rei:{PASSWORD}@db.example:6543/x")
+    monkeypatch.setenv("SYNC_PROPERTY_SCHEDULE", "5m")
+    result = runner.invoke(app, ["config", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    rows = {r["variable"]: r for r in body["settings"]}
+    assert (rows["LOG_LEVEL"]["value"], rows["LOG_LEVEL"]["source"]) == ("DEBUG", ".env")
+    assert (rows["REI_PAGE_SIZE"]["value"], rows["REI_PAGE_SIZE"]["source"]) == (
+        "70",
+        "environment",
+    )
+    assert rows["HEALTH_PORT"]["source"] == "default"
+    assert rows["TOKEN_ENCRYPTION_KEY"]["value"] == "set (secret)"
+    assert "db.example:6543" in rows["DATABASE_URL"]["value"]
+    assert body["brands"] == [
+        {"brand": "AZURA", "api_url": BRAND["REMAX_AZURA_API_URL"], "source": "environment"}
+    ]
+    assert body["unknown"] == [
+        {"variable": "SYNC_PROPERTY_SCHEDULE", "did_you_mean": "SYNC_PROPERTIES_SCHEDULE"}
+    ]
+    text = runner.invoke(app, ["config"]).output
+    for secret in (*list(BRAND.values())[1:], os.environ["TOKEN_ENCRYPTION_KEY"]):
+        assert secret not in result.output + text
+    fragments = {PASSWORD[i : i + 3] for i in range(len(PASSWORD) - 2)}
+    assert [f for f in fragments if f in result.output + text] == []
+    assert "AZURA" in text
