@@ -806,3 +806,30 @@ def test_close_releases_the_session_the_manager_made_but_not_a_given_one(
     TokenManager(brands, session=given).close()
     assert given not in closed
     given.close()
+
+
+class UnstartableThread(threading.Thread):
+    """The interpreter cannot start another thread (out of threads or memory)."""
+
+    def start(self) -> None:
+        raise RuntimeError("can't start new thread")
+
+
+def test_a_background_refresh_whose_thread_fails_to_start_does_not_block_the_brand(
+    brands: tuple[Brand, ...],
+    requester: FakeRequester,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Point 8(b): the flight the refresher led is landed, not left registered."""
+    manager = manager_for(brands, requester, clock, wait_timeout_seconds=0.5)
+    token = manager.get_valid_token("AZURA")
+    clock.advance(DAY - 30 - 1800 + 1)  # STALE: a background refresh is due
+    with monkeypatch.context() as patched:
+        patched.setattr("worker.auth.refresher.threading.Thread", UnstartableThread)
+        assert manager.get_valid_token("AZURA") == token  # still served at once
+    assert not manager._flights.in_flight("AZURA")
+    clock.advance(1800)  # EXPIRED: the next caller must lead a refresh, not wait for a ghost
+    renewed = manager.get_valid_token("AZURA")
+    assert renewed != token
+    assert requester.calls == 2
