@@ -24,7 +24,9 @@ def test_the_knobs_are_off_by_default_and_listed(admin: Admin) -> None:
     assert faults["retry_after_on_503"] is False
 
 
-def test_every_token_dies_after_k_authenticated_requests(client: Client, admin: Admin) -> None:
+def test_every_token_dies_after_k_authenticated_requests(
+    server: SandboxServer, client: Client, admin: Admin
+) -> None:
     admin.post("faults", {"token_max_requests": 3})
     first = client.token()
     assert [client.get(PAGE, token=first).status_code for _ in range(3)] == [200] * 3
@@ -35,6 +37,7 @@ def test_every_token_dies_after_k_authenticated_requests(client: Client, admin: 
     assert client.get(PAGE, token=first).status_code == 401  # dead for good
     second = client.token_request().json()["access_token"]
     assert [client.get(PAGE, token=second).status_code for _ in range(4)] == [200] * 3 + [401]
+    assert server.state.tokens.spent == {"AZURA": 2}  # what a scenario may count on
 
 
 def test_each_token_counts_its_own_requests(server: SandboxServer, admin: Admin) -> None:
@@ -67,6 +70,7 @@ def test_key_rotation_voids_every_token_issued_so_far(server: SandboxServer, adm
     fresh = azura.token_request().json()["access_token"]
     assert azura.get(PAGE, token=fresh).status_code == 200  # request 5
     assert azura.get(PAGE, token=fresh).status_code == 401  # request 6 rotates again
+    assert server.state.faults.key_rotations == 2
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -58,6 +58,8 @@ class TokenIssuer:
         self._tokens: dict[str, IssuedToken] = {}
         self._uses: dict[str, int] = {}
         """Authenticated requests each token has answered (for `token_max_requests`)."""
+        self.spent: dict[str, int] = {}
+        """Per brand: tokens revoked because they had answered `token_max_requests`."""
         self._revoked_keys: set[str] = set()
 
     def brand_of_api_key(self, api_key: str | None) -> str | None:
@@ -104,6 +106,7 @@ class TokenIssuer:
                 if used >= max_requests:
                     del self._tokens[token]
                     self._uses.pop(token, None)
+                    self.spent[issued.brand] = self.spent.get(issued.brand, 0) + 1
                     return None
                 self._uses[token] = used + 1
             return issued.brand

@@ -92,6 +92,13 @@ class FaultInjector:
             self._api_requests += 1
             return every > 0 and self._api_requests % every == 0
 
+    @property
+    def key_rotations(self) -> int:
+        """Key rotations since the settings were set."""
+        with self._lock:
+            every = self._settings.key_rotation_every_requests
+            return self._api_requests // every if every > 0 else 0
+
     def retry_after(self, now: float) -> str:
         """The `Retry-After` value: `retry_after_seconds`, or that moment as an HTTP-date."""
         settings = self._settings
