@@ -73,6 +73,20 @@ class TransientAuthError(AuthError):
     retryable = True
 
 
+class TokenRefusedError(AuthError):
+    """The API answered 401 to every token one request could get within its bound.
+
+    Raised by `ReiClient` for that one request only, after it sent its first token and
+    then up to `MAX_TOKEN_REFRESHES_PER_REQUEST` newer ones (each refused token is
+    marked so no caller is handed it again). Tokens are being revoked faster than one
+    request can use them, or the API refuses this brand's tokens. Retryable: a later
+    request gets a new token; the sync counts it as a failure of that request (one
+    listing's images, one page), not of the brand's keys.
+    """
+
+    retryable = True
+
+
 class ApiError(ReiSyncError):
     """A call to the REI API failed."""
 

@@ -25,7 +25,13 @@ from worker.auth.manager import TokenManager
 from worker.auth.store import MemoryTokenStore, Renewal, TokenStore, TokenStoreError
 from worker.auth.token import Token, TokenState, fingerprint
 from worker.config import Brand
-from worker.errors import AuthError, ConfigError, PermanentAuthError, TransientAuthError
+from worker.errors import (
+    AuthError,
+    ConfigError,
+    PermanentAuthError,
+    TokenRefusedError,
+    TransientAuthError,
+)
 from worker.log import REDACTED, redactor
 
 DAY = 86399
@@ -332,22 +338,83 @@ class AlwaysUnauthorized(requests.adapters.BaseAdapter):
         """Nothing to release."""
 
 
-def test_the_api_client_gives_up_after_exactly_two_attempts_when_every_call_is_401(
+def test_the_api_client_gives_up_after_its_bound_of_refreshes_when_every_call_is_401(
     brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock
 ) -> None:
-    from worker.api.client import ReiClient
+    from worker.api.client import MAX_TOKEN_REFRESHES_PER_REQUEST, ReiClient
 
     manager = manager_for(brands, requester, clock)
     transport = AlwaysUnauthorized()
     session = requests.Session()
     session.mount("http://", transport)
     client = ReiClient(brands[0], manager, session=session)
-    with pytest.raises(AuthError) as caught:
+    with pytest.raises(TokenRefusedError) as caught:
         client.get_json("lookups/names")
     assert not isinstance(caught.value, PermanentAuthError | TransientAuthError)
-    assert transport.attempts == 2
-    assert requester.calls == 2
-    assert transport.tokens_seen == requester.issued[:2]
+    sent = 1 + MAX_TOKEN_REFRESHES_PER_REQUEST
+    assert transport.attempts == sent
+    assert requester.calls == sent
+    assert transport.tokens_seen == requester.issued[:sent]
+    assert len(set(transport.tokens_seen)) == sent  # each retry on a newer token
+
+
+def test_the_token_refused_on_the_last_retry_is_marked_refused(
+    brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock
+) -> None:
+    """Point 8(d): a request that gives up still reports its last token as refused."""
+    from worker.api.client import ReiClient
+
+    manager = manager_for(brands, requester, clock)
+    transport = AlwaysUnauthorized()
+    session = requests.Session()
+    session.mount("http://", transport)
+    with pytest.raises(AuthError):
+        ReiClient(brands[0], manager, session=session).get_json("lookups/names")
+    assert manager.needs_refresh("AZURA")
+    assert manager.next_refresh_at("AZURA") <= clock()
+    assert manager.get_valid_token("AZURA") not in transport.tokens_seen
+
+
+def test_after_a_failed_refresh_no_caller_is_handed_the_refused_token(
+    brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock
+) -> None:
+    """Point 8(c): a 401 for an older token must not be answered with the refused current one."""
+    manager = manager_for(brands, requester, clock)
+    older = manager.get_valid_token("AZURA")
+    refused = manager.force_refresh("AZURA", rejected=older)
+    requester.fail_always = lambda: TransientAuthError("AZURA", "token endpoint answered HTTP 503")
+    with pytest.raises(TransientAuthError):
+        manager.force_refresh("AZURA", rejected=refused)  # refused; its renewal failed
+    # a request still in flight with the older token now meets its 401
+    with pytest.raises(TransientAuthError):
+        manager.force_refresh("AZURA", rejected=older)
+    with pytest.raises(TransientAuthError):
+        manager.get_valid_token("AZURA")
+    requester.fail_always = None
+    clock.advance(120)  # past the backoff
+    renewed = manager.force_refresh("AZURA", rejected=older)
+    assert renewed not in (older, refused)
+    assert manager.get_valid_token("AZURA") == renewed
+
+
+def test_every_refused_token_stays_refused_after_later_renewals(
+    brands: tuple[Brand, ...], requester: FakeRequester, clock: FakeClock
+) -> None:
+    """Repeated revocations: no token the API refused is served, adopted or handed out again."""
+    store = MemoryTokenStore()
+    manager = manager_for(brands, requester, clock, store)
+    refused = [manager.get_valid_token("AZURA")]
+    for _revocation in range(5):
+        refused.append(manager.force_refresh("AZURA", rejected=refused[-1]))
+    current = refused.pop()
+    for old in refused:
+        assert manager.force_refresh("AZURA", rejected=old) == current
+    assert requester.calls == 6
+    # a replica that writes an old, refused token back to the store is not believed
+    store._rows[("AZURA", brands[0].credentials_fingerprint())] = Token(
+        refused[0], clock(), clock() + DAY, clock() + DAY / 2
+    )
+    assert manager.force_refresh("AZURA", rejected=current) not in (*refused, current)
 
 
 def test_a_sixty_second_token_with_a_thirty_minute_buffer_does_not_loop(
@@ -739,3 +806,30 @@ def test_close_releases_the_session_the_manager_made_but_not_a_given_one(
     TokenManager(brands, session=given).close()
     assert given not in closed
     given.close()
+
+
+class UnstartableThread(threading.Thread):
+    """The interpreter cannot start another thread (out of threads or memory)."""
+
+    def start(self) -> None:
+        raise RuntimeError("can't start new thread")
+
+
+def test_a_background_refresh_whose_thread_fails_to_start_does_not_block_the_brand(
+    brands: tuple[Brand, ...],
+    requester: FakeRequester,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Point 8(b): the flight the refresher led is landed, not left registered."""
+    manager = manager_for(brands, requester, clock, wait_timeout_seconds=0.5)
+    token = manager.get_valid_token("AZURA")
+    clock.advance(DAY - 30 - 1800 + 1)  # STALE: a background refresh is due
+    with monkeypatch.context() as patched:
+        patched.setattr("worker.auth.refresher.threading.Thread", UnstartableThread)
+        assert manager.get_valid_token("AZURA") == token  # still served at once
+    assert not manager._flights.in_flight("AZURA")
+    clock.advance(1800)  # EXPIRED: the next caller must lead a refresh, not wait for a ghost
+    renewed = manager.get_valid_token("AZURA")
+    assert renewed != token
+    assert requester.calls == 2

@@ -11,7 +11,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from tests.auth.conftest import FakeClock, FakeRequester
 from worker.auth.manager import TokenManager
-from worker.auth.schedule import SAFETY_JOB_ID, schedule_token_refresh, token_job_id
+from worker.auth.schedule import (
+    MISFIRE_GRACE_SECONDS,
+    SAFETY_JOB_ID,
+    schedule_token_refresh,
+    token_job_id,
+)
 from worker.auth.token import TokenState
 from worker.config import Brand
 from worker.errors import TransientAuthError
@@ -138,3 +143,17 @@ def test_a_refused_token_whose_renewal_failed_is_retried_by_the_job(
     assert requester.calls == calls + 1
     assert manager.get_valid_token("AZURA") not in (refused,)
     assert not manager.needs_refresh("AZURA")
+
+
+def test_a_refresh_at_hours_in_the_past_is_armed_now_not_dropped_as_a_misfire(
+    scheduler: BackgroundScheduler, manager: TokenManager, clock: FakeClock
+) -> None:
+    """Point 8(a): APScheduler drops a DateTrigger later than its misfire grace; arm at now."""
+    manager.get_valid_token("AZURA")
+    refresh_at = manager.status()[0].refresh_at
+    assert refresh_at is not None
+    scheduler_now = [refresh_at + 5 * MISFIRE_GRACE_SECONDS]  # the daemon was down for hours
+    jobs = schedule_token_refresh(scheduler, manager, clock=lambda: scheduler_now[0])
+    assert next_run(scheduler, "AZURA") == pytest.approx(scheduler_now[0], abs=1e-3)
+    scheduler_now[0] += 120
+    assert jobs.safety_check() == []  # an overdue job is due, not drifted: no re-arm churn

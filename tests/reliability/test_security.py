@@ -303,6 +303,9 @@ class _Tokens:
     def force_refresh(self, brand: str, rejected: str | None = None) -> str:
         return "t" * 40
 
+    def mark_refused(self, brand: str, refused: str) -> None:
+        """Nothing to remember: these tests never see a 401."""
+
 
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 

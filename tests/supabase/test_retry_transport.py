@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from email.utils import formatdate
 
 import httpx
 import pytest
@@ -140,3 +141,14 @@ def test_waits_are_jittered_exponential_and_capped_in_total() -> None:
     capped = RetryingTransport(inner, policy=policy(clock, total_cap_seconds=10))
     assert send(capped, headers=INSERT).status_code == 503
     assert (len(calls), clock.sleeps) == (3, [4.0, 4.0])  # a third wait would end past 10 s
+
+
+def test_a_retry_after_http_date_is_waited_until_that_date() -> None:
+    now = 1_780_000_000.0
+    clock = Clock()
+    inner, calls = answering((429, formatdate(now + 9, usegmt=True)), (503, "garbage"))
+    transport = RetryingTransport(inner, policy=policy(clock), clock=lambda: now)
+    assert send(transport, headers=UPSERT).status_code == 201
+    assert len(calls) == 3
+    assert clock.sleeps[0] == 9.0
+    assert clock.sleeps[1] < 9.0  # garbage is no Retry-After: the jittered backoff alone

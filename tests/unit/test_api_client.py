@@ -2,17 +2,24 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from email.utils import formatdate
 from typing import Any
 
 import pytest
 import requests
 from pydantic import SecretStr
 
-from worker.api.client import ReiClient
+from worker.api.client import MAX_TOKEN_REFRESHES_PER_REQUEST, ReiClient
 from worker.api.endpoints import PROPERTIES
 from worker.api.retry import RetryPolicy
 from worker.config import Brand
-from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, AuthError
+from worker.errors import (
+    ApiDecodeError,
+    ApiStatusError,
+    ApiTransportError,
+    AuthError,
+    TokenRefusedError,
+)
 from worker.sandbox import responses as sandbox_responses
 
 BRAND = Brand(
@@ -28,6 +35,7 @@ class Tokens:
     def __init__(self) -> None:
         self.token = "t1"
         self.refreshes = 0
+        self.refused: list[str] = []
 
     def get_valid_token(self, brand: str) -> str:
         return self.token
@@ -36,6 +44,9 @@ class Tokens:
         self.refreshes += 1
         self.token = f"t{self.refreshes + 1}"
         return self.token
+
+    def mark_refused(self, brand: str, refused: str) -> None:
+        self.refused.append(refused)
 
 
 def response(status: int, body: bytes, headers: dict[str, str] | None = None) -> requests.Response:
@@ -226,13 +237,53 @@ def test_transport_errors_exhausted_raise_transport_error() -> None:
         c.get_json("x")
 
 
-def test_401_is_answered_once_by_the_token_source() -> None:
-    c, session, _, _tokens = client([response(401, b"{}"), response(200, OK)])
+def test_a_401_is_answered_with_a_newer_token_up_to_the_bound() -> None:
+    c, session, _, tokens = client([response(401, b"{}")] * 3 + [response(200, OK)])
     c.get_json("x")
+    assert [auth for _, auth in session.calls] == [f"bearer t{n}" for n in range(1, 5)]
+    assert tokens.refreshes == MAX_TOKEN_REFRESHES_PER_REQUEST == 3
+    assert tokens.refused == []
+
+
+def test_a_request_refused_past_the_bound_fails_alone_and_marks_its_last_token() -> None:
+    c, session, fake, tokens = client([response(401, b"{}")] * 4 + [response(200, OK)])
+    with pytest.raises(TokenRefusedError) as info:
+        c.get_json("x")
+    assert isinstance(info.value, AuthError)
+    assert info.value.retryable
+    assert info.value.brand == "AZURA"
+    assert "4 tokens in a row refused on x" in str(info.value)
+    assert len(session.calls) == 4
+    assert fake.sleeps == []  # not retried by the backoff: the caller decides
+    assert tokens.refused == ["t4"]  # t1..t3 went back through force_refresh
+
+
+def test_the_refresh_bound_is_a_constructor_argument() -> None:
+    session = FakeSession([response(401, b"{}"), response(200, OK)])
+    tokens = Tokens()
+    c = ReiClient(BRAND, tokens, session=session, max_token_refreshes=0)
+    with pytest.raises(TokenRefusedError):
+        c.get_json("x")
+    assert (len(session.calls), tokens.refreshes, tokens.refused) == (1, 0, ["t1"])
+    with pytest.raises(ValueError, match="must not be negative"):
+        ReiClient(BRAND, tokens, session=session, max_token_refreshes=-1)
+
+
+class SameToken(Tokens):
+    """A token source that hands back a token the request already sent."""
+
+    def force_refresh(self, brand: str, rejected: str | None = None) -> str:
+        self.refreshes += 1
+        return "t1" if self.refreshes > 1 else "t2"
+
+
+def test_a_token_that_is_not_newer_ends_the_request_never_a_loop() -> None:
+    session = FakeSession([response(401, b"{}")] * 5)
+    tokens = SameToken()
+    c = ReiClient(BRAND, tokens, session=session)
+    with pytest.raises(TokenRefusedError, match="no newer token"):
+        c.get_json("x")
     assert [auth for _, auth in session.calls] == ["bearer t1", "bearer t2"]
-    c2, _, _, _ = client([response(401, b"{}"), response(401, b"{}")])
-    with pytest.raises(AuthError):
-        c2.get_json("x")
 
 
 def test_a_page_of_the_wrong_shape_is_retried_then_decoded() -> None:
@@ -277,3 +328,25 @@ def test_a_retry_after_within_the_limits_is_waited_in_full() -> None:
     )
     c.get_json("x")
     assert fake.sleeps == [25.0]
+
+
+def test_a_retry_after_http_date_is_waited_until_that_date() -> None:
+    now = 1_780_000_000.0
+    date = formatdate(now + 12, usegmt=True)
+    session = FakeSession([response(503, b"", {"Retry-After": date}), response(200, OK)])
+    fake = FakeTime()
+    retry = RetryPolicy(sleep=fake.sleep, clock=fake.clock, rng=random.Random(1))
+    c = ReiClient(BRAND, Tokens(), session=session, retry=retry, clock=lambda: now)
+    c.get_json("x")
+    assert fake.sleeps == [12.0]
+
+
+def test_a_retry_after_http_date_in_the_past_allows_a_retry_at_once() -> None:
+    now = 1_780_000_000.0
+    date = formatdate(now - 5, usegmt=True)
+    session = FakeSession([response(429, b"", {"Retry-After": date})])
+    retry = RetryPolicy(max_attempts=1)
+    c = ReiClient(BRAND, Tokens(), session=session, retry=retry, clock=lambda: now)
+    with pytest.raises(ApiStatusError) as info:
+        c.get_json("x")
+    assert info.value.retry_after == 0.0

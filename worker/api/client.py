@@ -1,4 +1,4 @@
-"""The authenticated REI API client: bearer token, timeouts, one 401 answer, JSON decoding."""
+"""The authenticated REI API client: bearer token, timeouts, bounded 401 answers, JSON decoding."""
 
 from __future__ import annotations
 
@@ -14,17 +14,28 @@ import requests
 
 from worker.api.errors import body_kind, error_message
 from worker.api.retry import RetryPolicy, with_retries
+from worker.clock import Clock, system_clock
 from worker.config import Brand
-from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, AuthError
+from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, TokenRefusedError
+from worker.retry_after import retry_after_seconds
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_READ_TIMEOUT_SECONDS = 30.0
+MAX_TOKEN_REFRESHES_PER_REQUEST = 3
+"""Forced token refreshes one request may ask for after 401s (so at most 1 + 3 tokens sent).
+
+Each one follows a 401 on a token newer than the one refused before it: a server that
+revokes tokens often can refuse a token obtained a moment ago, and that must not fail
+the request at once. The bound keeps it from ever becoming a loop; the refreshes are
+shared with every other thread (single flight), so they add no auth calls."""
 
 
 class TokenSource(Protocol):
     def get_valid_token(self, brand: str) -> str: ...
 
     def force_refresh(self, brand: str, rejected: str | None = None) -> str: ...
+
+    def mark_refused(self, brand: str, refused: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -51,13 +62,20 @@ class ReiClient:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
         read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
         retry: RetryPolicy | None = None,
+        clock: Clock = system_clock,
+        max_token_refreshes: int = MAX_TOKEN_REFRESHES_PER_REQUEST,
     ) -> None:
+        if max_token_refreshes < 0:
+            raise ValueError("max_token_refreshes must not be negative")
         self.brand = brand
+        self._clock = clock
+        """Wall clock (epoch seconds) that a `Retry-After` HTTP-date is counted from."""
         self._tokens = tokens
         self._session = session or requests.Session()
         _widen_pool(self._session, brand.api_url)
         self._timeout = (connect_timeout, read_timeout)
         self._retry = retry or RetryPolicy()
+        self._max_token_refreshes = max_token_refreshes
 
     def stopping(self, stop: threading.Event | None) -> ReiClient:
         """This client (same session and tokens) whose retry waits wake on `stop`.
@@ -74,7 +92,9 @@ class ReiClient:
         """GET `{base}/{path}` and decode it.
 
         Connection errors, timeouts, 429/5xx and non-JSON 200s are retried per the
-        client's `RetryPolicy`; a 401 is answered with one refresh and one retry.
+        client's `RetryPolicy`. A 401 is answered with a refreshed token and a retry, up
+        to `MAX_TOKEN_REFRESHES_PER_REQUEST` times, each for a token newer than the last
+        refused; a request still refused then raises `TokenRefusedError` (that request only).
         """
         return with_retries(lambda: self._get_json_once(path), self._retry, what=path)
 
@@ -93,13 +113,7 @@ class ReiClient:
             raise
 
     def _get_json_once(self, path: str) -> Any:
-        token = self._tokens.get_valid_token(self.brand.key)
-        response = self._send(path, token)
-        if response.status_code == 401:
-            token = self._tokens.force_refresh(self.brand.key, rejected=token)
-            response = self._send(path, token)
-            if response.status_code == 401:
-                raise AuthError(self.brand.key, f"token rejected twice on {path}")
+        response = self._send_authorized(path)
         if response.status_code != 200:
             content_type = response.headers.get("Content-Type", "")
             kind, model_state = body_kind(response.content, content_type)
@@ -107,7 +121,9 @@ class ReiClient:
                 response.status_code,
                 error_message(response.content, content_type),
                 path=path,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(
+                    response.headers.get("Retry-After"), now=self._clock()
+                ),
                 body_kind=kind,
                 model_state=model_state,
             )
@@ -136,6 +152,29 @@ class ReiClient:
             if page.is_last:
                 return
             skip += take
+
+    def _send_authorized(self, path: str) -> requests.Response:
+        """Send with the brand's token; after a 401, with a newer one, within the bound.
+
+        Every refused token goes back to the token source (`force_refresh` marks it and
+        hands out a token never refused; `mark_refused` when giving up), so no caller is
+        handed it again. A source that hands back a token this request already sent ends
+        the request too: each retry must be on a newer token, never a loop.
+        """
+        brand = self.brand.key
+        token = self._tokens.get_valid_token(brand)
+        sent = [token]
+        response = self._send(path, token)
+        while response.status_code == 401:
+            if len(sent) > self._max_token_refreshes:
+                self._tokens.mark_refused(brand, token)
+                raise TokenRefusedError(brand, f"{len(sent)} tokens in a row refused on {path}")
+            token = self._tokens.force_refresh(brand, rejected=token)
+            if token in sent:
+                raise TokenRefusedError(brand, f"no newer token after a 401 on {path}")
+            sent.append(token)
+            response = self._send(path, token)
+        return response
 
     def _send(self, path: str, token: str) -> requests.Response:
         try:
@@ -177,12 +216,3 @@ class PagePath(Protocol):
     def path(self, take: int, skip: int) -> str: ...
 
     def items(self, body: Any) -> list[Any]: ...
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

@@ -41,6 +41,11 @@ from worker.log import get_logger, redactor
 
 REFRESH_BUFFER_SECONDS = 30 * 60.0
 TOKEN_CLOCK_SKEW_SECONDS = 30.0
+REFUSED_TOKENS_KEPT = 16
+"""How many of a brand's refused tokens are remembered (never served or adopted again).
+
+A refused token is dead for good; remembering the last few covers requests still in
+flight with older ones, and a store or replica that hands an old one back."""
 
 TokenListener = Callable[[str, Token], None]
 """Called with (brand, token) whenever a brand's token changes, e.g. to re-arm its scheduler job."""
@@ -74,8 +79,14 @@ class _BrandSlot:
         self.gate = gate
         self.token: Token | None = None
         self.source: str | None = None
-        self.rejected: str | None = None
-        """The last token the API answered 401 to; never served or adopted again."""
+        self.refused: tuple[str, ...] = ()
+        """The last `REFUSED_TOKENS_KEPT` tokens the API answered 401 to, oldest first.
+
+        Replaced whole under the manager's install lock, read without it: a token once
+        in it is never served, adopted or handed to a caller again."""
+
+    def is_refused(self, access_token: str) -> bool:
+        return access_token in self.refused
 
 
 class TokenManager:
@@ -152,53 +163,54 @@ class TokenManager:
         return self._get_slow(brand)
 
     def force_refresh(self, brand: str, rejected: str | None = None) -> str:
-        """After a 401 for `rejected`: a token other than it, with at most one request.
+        """After a 401 for `rejected`: mark it refused, return a token never refused.
 
-        If the current token already differs from `rejected` (another thread or
-        process renewed it), it is returned without a request. Without
-        `rejected`, a new token is always requested (the `token refresh` command).
+        If the current token is neither `rejected` nor any other refused token (another
+        thread or process renewed it), it is returned without a request; else callers
+        share one refresh (single flight). Without `rejected`, a new token is always
+        requested (the `token refresh` command).
         """
         slot = self._slot(brand)
         if rejected is None:
             return self._flights.run(
                 brand,
-                lambda: self._refresh(slot, rejected=None, force=True),
+                lambda: self._refresh(slot, force=True),
                 on_join=self._count_joined(brand),
             ).access_token
         metrics.UNAUTHORIZED.labels(brand).inc()
+        self._reject(slot, rejected)
         current = slot.token
         if (
             current is not None
-            and current.access_token != rejected
+            and not slot.is_refused(current.access_token)
             and current.state(self._clock()) is not TokenState.EXPIRED
         ):
             metrics.REFRESHES_AVOIDED.labels(brand, "replaced").inc()
             with self._install_lock:
-                serving = self._serving.get(brand)
-                if (
-                    serving is not None
-                    and serving.access_token == rejected
-                    and slot.token is current
-                ):
-                    # the refused token is on the fast path: put the slot's current one back
+                if brand not in self._serving and slot.token is current:
+                    # the refused token was on the fast path: put the slot's current one back
                     self._serving[brand] = current
             return current.access_token
-        self._reject(slot, rejected)
         return self._flights.run(
             brand,
-            lambda: self._refresh(slot, rejected=rejected, force=False),
-            accept=lambda token: token.access_token != rejected,
+            lambda: self._refresh(slot, force=False),
+            accept=lambda token: not slot.is_refused(token.access_token),
             on_join=self._count_joined(brand),
         ).access_token
+
+    def mark_refused(self, brand: str, refused: str) -> None:
+        """The API answered 401 to `refused` and no new token is wanted now (the request
+        gave up): no caller is handed it again; the next one waits for a new token."""
+        metrics.UNAUTHORIZED.labels(brand).inc()
+        self._reject(self._slot(brand), refused)
 
     def needs_refresh(self, brand: str) -> bool:
         """True unless the brand's token is FRESH."""
         slot = self._slot(brand)
-        rejected = slot.rejected
         token = slot.token
         return (
             token is None
-            or token.access_token == rejected
+            or slot.is_refused(token.access_token)
             or token.state(self._clock()) is not TokenState.FRESH
         )
 
@@ -218,9 +230,8 @@ class TokenManager:
         now = self._clock()
         if gate.failures and gate.retry_at > now:
             return gate.retry_at
-        rejected = slot.rejected
         token = slot.token
-        if token is None or token.access_token == rejected:
+        if token is None or slot.is_refused(token.access_token):
             return max(now, gate.retry_at)  # the API refused it: renew as soon as allowed
         return token.refresh_at
 
@@ -236,7 +247,7 @@ class TokenManager:
         try:
             self._flights.run(
                 brand,
-                lambda: self._refresh(slot, rejected=slot.rejected, force=False),
+                lambda: self._refresh(slot, force=False),
                 on_join=self._count_joined(brand),
             )
         except AuthError:
@@ -278,11 +289,8 @@ class TokenManager:
     def _get_slow(self, brand: str) -> str:
         slot = self._slot(brand)
         now = self._clock()
-        # `rejected` before `token`: an install in between clears `rejected` only after it
-        # replaced `token`, so this order can never pair a refused token with a cleared mark.
-        rejected = slot.rejected
         token = slot.token
-        if token is None or token.access_token == rejected:
+        if token is None or slot.is_refused(token.access_token):
             token = self._adopt_stored(slot)
         if token is not None:
             state = token.state(now)
@@ -297,7 +305,7 @@ class TokenManager:
             raise closed
         return self._flights.run(
             brand,
-            lambda: self._refresh(slot, rejected=slot.rejected, force=False),
+            lambda: self._refresh(slot, force=False),
             on_join=self._count_joined(brand),
         ).access_token
 
@@ -305,10 +313,13 @@ class TokenManager:
         brand = slot.brand.key
         if self._flights.in_flight(brand) or slot.gate.closed_error(now) is not None:
             return
-        self._background.start(brand, lambda: self._refresh(slot, rejected=None, force=False))
+        self._background.start(brand, lambda: self._refresh(slot, force=False))
 
-    def _refresh(self, slot: _BrandSlot, *, rejected: str | None, force: bool) -> Token:
-        """The flight leader's work: renew through the store, record the outcome."""
+    def _refresh(self, slot: _BrandSlot, *, force: bool) -> Token:
+        """The flight leader's work: renew through the store, record the outcome.
+
+        A stored token is used instead of a request only if it is FRESH and was never
+        refused; `force` always asks the endpoint."""
         brand = slot.brand.key
         closed = slot.gate.closed_error(self._clock())
         if closed is not None:
@@ -319,7 +330,7 @@ class TokenManager:
             if (
                 not force
                 and stored is not None
-                and stored.access_token != rejected
+                and not slot.is_refused(stored.access_token)
                 and stored.state(self._clock()) is TokenState.FRESH
             ):
                 return stored
@@ -421,11 +432,10 @@ class TokenManager:
     def _record_failure(self, slot: _BrandSlot, error: AuthError) -> None:
         brand = slot.brand.key
         state = slot.gate.record_failure(error, self._clock())
-        rejected = slot.rejected
         token = slot.token
         serving = (
             token is not None
-            and token.access_token != rejected
+            and not slot.is_refused(token.access_token)
             and token.state(self._clock()) is not TokenState.EXPIRED
         )
         fields = {
@@ -453,7 +463,7 @@ class TokenManager:
             return None
         if (
             stored is None
-            or stored.access_token == slot.rejected
+            or slot.is_refused(stored.access_token)
             or stored.state(self._clock()) is TokenState.EXPIRED
         ):
             return None
@@ -468,8 +478,6 @@ class TokenManager:
         with self._install_lock:
             slot.token = token
             slot.source = source
-            if slot.rejected is not None and token.access_token != slot.rejected:
-                slot.rejected = None
             self._serving[brand] = token
         if changed:
             for listener in list(self._listeners):
@@ -485,13 +493,14 @@ class TokenManager:
         may have rejected it and installed a successor, which must not be overwritten.
         """
         with self._install_lock:
-            if slot.token is token and token.access_token != slot.rejected:
+            if slot.token is token and not slot.is_refused(token.access_token):
                 self._serving[slot.brand.key] = token
 
     def _reject(self, slot: _BrandSlot, rejected: str) -> None:
         """Stop serving a token the API refused, so no other caller sends it again."""
         with self._install_lock:
-            slot.rejected = rejected
+            if not slot.is_refused(rejected):
+                slot.refused = (*slot.refused, rejected)[-REFUSED_TOKENS_KEPT:]
             serving = self._serving.get(slot.brand.key)
             if serving is not None and serving.access_token == rejected:
                 del self._serving[slot.brand.key]

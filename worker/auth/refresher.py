@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from worker.auth.flight import Flight, SingleFlight
 from worker.auth.token import Token
-from worker.errors import AuthError
+from worker.errors import AuthError, TransientAuthError
 from worker.log import get_logger
 
 JOIN_TIMEOUT_SECONDS = 30.0
@@ -43,8 +43,16 @@ class BackgroundRefresher:
                 name=f"token-refresh-{brand}",
                 daemon=True,  # an HTTP call in progress must not hold up interpreter exit
             )
+            try:
+                thread.start()
+            except RuntimeError as exc:  # "can't start new thread": out of threads or memory
+                # Land the flight: left registered, every later refresh of the brand would
+                # join it and wait for a thread that never ran.
+                log.error("token.background_refresh_not_started", brand=brand, error=str(exc))
+                error = TransientAuthError(brand, "could not start the background refresh")
+                self._flights.finish(brand, flight, None, error)
+                return False
             self._threads[brand] = thread
-            thread.start()
             return True
 
     def _run(self, brand: str, flight: Flight, refresh: Callable[[], Token]) -> None:

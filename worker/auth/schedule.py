@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from worker.auth.manager import TokenManager
 from worker.auth.token import Token
-from worker.clock import to_datetime
+from worker.clock import Clock, system_clock, to_datetime
 from worker.log import get_logger
 
 SAFETY_INTERVAL_SECONDS = 60.0
@@ -45,6 +45,8 @@ class TokenJobs:
     safety_interval_seconds: float = SAFETY_INTERVAL_SECONDS
     after_run: Callable[[str], None] | None = None
     """Called with the brand after each run (the daemon alerts on a FAILED brand from here)."""
+    clock: Clock = system_clock
+    """The scheduler's time (APScheduler runs on the system clock): no job is armed before it."""
 
     def install(self) -> TokenJobs:
         self.manager.add_listener(self._on_new_token)
@@ -71,7 +73,13 @@ class TokenJobs:
             self.arm(brand)
 
     def arm(self, brand: str) -> None:
-        at = self.manager.next_refresh_at(brand)
+        """Arm the brand's job at `next_refresh_at`, or now if that has passed.
+
+        A stored token's `refresh_at` may lie hours in the past (the daemon was down);
+        APScheduler drops a `DateTrigger` that is later than its misfire grace, which
+        would leave the brand with no job until the safety check. Now is never too late.
+        """
+        at = self._due_at(brand)
         self.scheduler.add_job(
             self.run_brand,
             DateTrigger(run_date=to_datetime(at), timezone=UTC),
@@ -89,14 +97,20 @@ class TokenJobs:
         rearmed = []
         for brand in self.manager.brands:
             job = self.scheduler.get_job(token_job_id(brand))
-            wanted = self.manager.next_refresh_at(brand)
+            wanted = self._due_at(brand)
             scheduled = _epoch(job.next_run_time) if job is not None else None
-            if scheduled is None or abs(scheduled - wanted) > DRIFT_TOLERANCE_SECONDS:
+            overdue = scheduled is not None and scheduled <= wanted and wanted <= self.clock()
+            if scheduled is None or (
+                abs(scheduled - wanted) > DRIFT_TOLERANCE_SECONDS and not overdue
+            ):
                 self.arm(brand)
                 rearmed.append(brand)
         if rearmed:
             log.info("token.jobs_rearmed", brands=rearmed)
         return rearmed
+
+    def _due_at(self, brand: str) -> float:
+        return max(self.manager.next_refresh_at(brand), self.clock())
 
     def _on_new_token(self, brand: str, _token: Token) -> None:
         self.arm(brand)
@@ -108,9 +122,10 @@ def schedule_token_refresh(
     *,
     safety_interval_seconds: float = SAFETY_INTERVAL_SECONDS,
     after_run: Callable[[str], None] | None = None,
+    clock: Clock = system_clock,
 ) -> TokenJobs:
     """Install one token job per brand plus the safety check on `scheduler`; return them."""
-    return TokenJobs(scheduler, manager, safety_interval_seconds, after_run).install()
+    return TokenJobs(scheduler, manager, safety_interval_seconds, after_run, clock).install()
 
 
 def _epoch(value: datetime | None) -> float | None:

@@ -56,6 +56,10 @@ class TokenIssuer:
         self._clock = clock
         self._lock = threading.Lock()
         self._tokens: dict[str, IssuedToken] = {}
+        self._uses: dict[str, int] = {}
+        """Authenticated requests each token has answered (for `token_max_requests`)."""
+        self.spent: dict[str, int] = {}
+        """Per brand: tokens revoked because they had answered `token_max_requests`."""
         self._revoked_keys: set[str] = set()
 
     def brand_of_api_key(self, api_key: str | None) -> str | None:
@@ -78,6 +82,7 @@ class TokenIssuer:
         with self._lock:
             now = self._clock.now()
             self._tokens = {t: i for t, i in self._tokens.items() if i.expires_at > now}
+            self._uses = {t: n for t, n in self._uses.items() if t in self._tokens}
             self._tokens[token] = IssuedToken(brand, now + self.ttl_seconds)
         return token
 
@@ -88,6 +93,23 @@ class TokenIssuer:
         if issued is None or issued.expires_at <= self._clock.now():
             return None
         return issued.brand
+
+    def authorize(self, token: str, max_requests: int = 0) -> str | None:
+        """`brand_of_token`, counting the request: with `max_requests` > 0, a token that
+        has answered that many is revoked instead (a server that revokes tokens often)."""
+        with self._lock:
+            issued = self._tokens.get(token)
+            if issued is None or issued.expires_at <= self._clock.now():
+                return None
+            if max_requests > 0:
+                used = self._uses.get(token, 0)
+                if used >= max_requests:
+                    del self._tokens[token]
+                    self._uses.pop(token, None)
+                    self.spent[issued.brand] = self.spent.get(issued.brand, 0) + 1
+                    return None
+                self._uses[token] = used + 1
+            return issued.brand
 
     def revoke_tokens(self, brand: str | None = None) -> int:
         with self._lock:

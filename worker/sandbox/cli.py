@@ -7,9 +7,16 @@ from typing import Annotated
 
 import typer
 
-from worker.sandbox.config import OutageMode, SandboxConfig, TokenOutage
+from worker.sandbox.config import (
+    RETRY_AFTER_FORMATS,
+    OutageMode,
+    RetryAfterFormat,
+    SandboxConfig,
+    TokenOutage,
+)
 
 _OUTAGE_MODES: dict[str, OutageMode] = {"5xx": "5xx", "refuse": "refuse"}
+_RETRY_AFTER_FORMATS: dict[str, RetryAfterFormat] = {f: f for f in RETRY_AFTER_FORMATS}
 
 
 def sandbox_command(
@@ -35,7 +42,9 @@ def sandbox_command(
     rate_limit_rate: Annotated[
         float, typer.Option(help="Share of API requests answered 429 + Retry-After.")
     ] = 0.0,
-    retry_after_seconds: Annotated[int, typer.Option(help="Retry-After value on 429.")] = 1,
+    retry_after_seconds: Annotated[
+        int, typer.Option(help="Retry-After on 429 (seconds, or now + that as an HTTP-date).")
+    ] = 1,
     malformed_rate: Annotated[
         float, typer.Option(help="Share of list/detail answers with malformed records.")
     ] = 0.0,
@@ -60,6 +69,19 @@ def sandbox_command(
     ] = False,
     drift_inserts: Annotated[int, typer.Option(help="Listings inserted per drifting request.")] = 1,
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions.")] = 1,
+    token_max_requests: Annotated[
+        int, typer.Option(help="Revoke every token after this many API requests (0 = never).")
+    ] = 0,
+    key_rotation_every_requests: Annotated[
+        int,
+        typer.Option(help="Every n-th API request voids every token issued so far (0 = never)."),
+    ] = 0,
+    retry_after_format: Annotated[
+        str, typer.Option(help="Retry-After as 'seconds' or as an 'http-date'.")
+    ] = "seconds",
+    retry_after_on_503: Annotated[
+        bool, typer.Option(help="503 answers carry Retry-After too (429 always does).")
+    ] = False,
 ) -> None:
     """Run the REI API CCA sandbox: seeded brands, real quirks, fault and churn knobs.
 
@@ -74,6 +96,11 @@ def sandbox_command(
         if mode is None:
             raise typer.BadParameter("must be '5xx' or 'refuse'", param_hint="--token-outage-mode")
         outage = TokenOutage(mode=mode, seconds=token_outage_seconds)
+    retry_format = _RETRY_AFTER_FORMATS.get(retry_after_format)
+    if retry_format is None:
+        raise typer.BadParameter(
+            "must be 'seconds' or 'http-date'", param_hint="--retry-after-format"
+        )
     try:
         config = SandboxConfig(
             seed=seed,
@@ -101,6 +128,10 @@ def sandbox_command(
             drift=drift,
             drift_inserts=drift_inserts,
             fault_seed=fault_seed,
+            token_max_requests=token_max_requests,
+            key_rotation_every_requests=key_rotation_every_requests,
+            retry_after_format=retry_format,
+            retry_after_on_503=retry_after_on_503,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -14,6 +14,8 @@ DEFAULT_TOKEN_TTL_SECONDS = 86399
 """What the live server answers in `expires_in` (about 24 h)."""
 
 OutageMode = Literal["5xx", "refuse"]
+RetryAfterFormat = Literal["seconds", "http-date"]
+RETRY_AFTER_FORMATS: tuple[RetryAfterFormat, ...] = ("seconds", "http-date")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,15 @@ class FaultSettings:
     drift: bool = False
     drift_inserts: int = 1
     fault_seed: int = 1
+    # revocation and Retry-After form (0 = off)
+    token_max_requests: int = 0
+    """Every token is revoked after answering this many authenticated API requests."""
+    key_rotation_every_requests: int = 0
+    """Every n-th API request rotates the signing key: every token issued so far dies."""
+    retry_after_format: RetryAfterFormat = "seconds"
+    """`Retry-After` as delay-seconds or as an HTTP-date (now + `retry_after_seconds`)."""
+    retry_after_on_503: bool = False
+    """503 answers carry `Retry-After` too (as 429 always does)."""
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -85,10 +96,19 @@ def _coerce(name: str, value: Any) -> Any:
         if not statuses or any(not 500 <= s <= 599 for s in statuses):
             raise ValueError("error_statuses must be a non-empty list of 5xx codes")
         return statuses
-    if name == "drift":
+    if name in ("drift", "retry_after_on_503"):
         if not isinstance(value, bool):
-            raise ValueError("drift must be true or false")
+            raise ValueError(f"{name} must be true or false")
         return value
+    if name == "retry_after_format":
+        if value not in RETRY_AFTER_FORMATS:
+            raise ValueError("retry_after_format must be 'seconds' or 'http-date'")
+        return value
+    if name in ("token_max_requests", "key_rotation_every_requests"):
+        count = int(value)
+        if count < 0:
+            raise ValueError(f"{name} must not be negative (0 = off)")
+        return count
     if name in ("fault_seed", "retry_after_seconds", "drift_inserts"):
         return int(value)
     number = float(value)
@@ -131,6 +151,10 @@ class SandboxConfig:
     drift: bool = False
     drift_inserts: int = 1
     fault_seed: int = 1
+    token_max_requests: int = 0
+    key_rotation_every_requests: int = 0
+    retry_after_format: RetryAfterFormat = "seconds"
+    retry_after_on_503: bool = False
 
     def __post_init__(self) -> None:
         if self.listings < 0 or self.associates < 1 or self.images_per_listing < 0:

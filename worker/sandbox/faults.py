@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
+from email.utils import formatdate
 from enum import Enum
 from typing import Any
 
@@ -43,6 +44,8 @@ class FaultInjector:
         self._settings = settings
         self._rng = random.Random(settings.fault_seed)
         self._outage_until: float | None = None
+        self._api_requests = 0
+        """API requests since the settings were set, for `key_rotation_every_requests`."""
         self._arm_outage()
 
     @property
@@ -54,6 +57,7 @@ class FaultInjector:
         with self._lock:
             self._settings = self._settings.updated(changes)
             self._rng = random.Random(self._settings.fault_seed)
+            self._api_requests = 0
             if "token_outage" in changes:
                 self._arm_outage()
             return self._settings
@@ -65,6 +69,7 @@ class FaultInjector:
         with self._lock:
             self._settings = settings
             self._rng = random.Random(settings.fault_seed)
+            self._api_requests = 0
             self._arm_outage()
             return settings
 
@@ -79,6 +84,27 @@ class FaultInjector:
         if outage is None or until is None or self._clock.now() >= until:
             return None
         return outage.mode
+
+    def key_rotation_due(self) -> bool:
+        """Count one API request; True on every `key_rotation_every_requests`-th one."""
+        with self._lock:
+            every = self._settings.key_rotation_every_requests
+            self._api_requests += 1
+            return every > 0 and self._api_requests % every == 0
+
+    @property
+    def key_rotations(self) -> int:
+        """Key rotations since the settings were set."""
+        with self._lock:
+            every = self._settings.key_rotation_every_requests
+            return self._api_requests // every if every > 0 else 0
+
+    def retry_after(self, now: float) -> str:
+        """The `Retry-After` value: `retry_after_seconds`, or that moment as an HTTP-date."""
+        settings = self._settings
+        if settings.retry_after_format == "http-date":
+            return formatdate(now + settings.retry_after_seconds, usegmt=True)
+        return str(settings.retry_after_seconds)
 
     def draw(self) -> Fault:
         with self._lock:

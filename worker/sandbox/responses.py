@@ -139,9 +139,10 @@ def server_error(status: int, accept: str | None) -> Response:
     return error(status, "An error has occurred.", accept)
 
 
-def rate_limited(retry_after: int, accept: str | None) -> Response:
+def rate_limited(retry_after: str, accept: str | None) -> Response:
+    """429 with `Retry-After` (delay-seconds or an HTTP-date, as the server prefers)."""
     response = error(429, "Too many requests. Please retry later.", accept)
-    response.headers.append(("Retry-After", str(retry_after)))
+    response.headers.append(("Retry-After", retry_after))
     return response
 
 

@@ -168,10 +168,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind is FaultKind.STALL:
             state.stopping.wait(state.faults.settings.stall_seconds)
         elif fault.kind is FaultKind.ERROR:
-            self._send(r.server_error(fault.status, accept), endpoint)
+            answer = r.server_error(fault.status, accept)
+            if fault.status == 503 and state.faults.settings.retry_after_on_503:
+                answer.headers.append(("Retry-After", state.faults.retry_after(state.clock.now())))
+            self._send(answer, endpoint)
             return
         elif fault.kind is FaultKind.RATE_LIMIT:
-            retry_after = state.faults.settings.retry_after_seconds
+            retry_after = state.faults.retry_after(state.clock.now())
             self._send(r.rate_limited(retry_after, accept), endpoint)
             return
         elif fault.kind is FaultKind.HTML:
@@ -183,7 +186,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "GET":
             self._send(r.method_not_allowed(self.command, accept), endpoint)
             return
-        brand = state.tokens.brand_of_token(_bearer(self.headers.get("Authorization")))
+        if state.faults.key_rotation_due():
+            state.tokens.revoke_tokens()  # the signing key rotated: every token is void
+        brand = state.tokens.authorize(
+            _bearer(self.headers.get("Authorization")),
+            state.faults.settings.token_max_requests,
+        )
         if brand is None:
             self._send(r.denied(accept), endpoint)
             return

@@ -51,6 +51,7 @@ from worker.api.retry import (
 )
 from worker.clock import Clock, system_clock
 from worker.errors import ApiStatusError, ApiTransportError, SinkError
+from worker.retry_after import retry_after_seconds
 from worker.sinks.base import (
     SUCCESS_STATUSES,
     RejectRecord,
@@ -130,8 +131,9 @@ def may_repeat(request: httpx.Request) -> bool:
 class _FailedAnswer(ApiStatusError):
     """A retryable error status, kept to be returned if it is the last attempt's."""
 
-    def __init__(self, request: httpx.Request, response: httpx.Response) -> None:
-        retry_after = _retry_after(response)
+    def __init__(
+        self, request: httpx.Request, response: httpx.Response, retry_after: float | None
+    ) -> None:
         super().__init__(
             response.status_code, "error answer", path=request.url.path, retry_after=retry_after
         )
@@ -162,8 +164,11 @@ class RetryingTransport(httpx.BaseTransport):
         *,
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = system_clock,
     ) -> None:
         self._inner = inner or httpx.HTTPTransport()
+        self._clock = clock
+        """Wall clock (epoch seconds) that a `Retry-After` HTTP-date is counted from."""
         base = policy or RetryPolicy(
             max_attempts=RETRY_ATTEMPTS,
             base_delay_seconds=DEFAULT_BASE_DELAY_SECONDS,
@@ -198,7 +203,10 @@ class RetryingTransport(httpx.BaseTransport):
                 return response
             response.read()  # returned as it is if no retry follows
             response.close()
-            raise _FailedAnswer(request, response)
+            retry_after = retry_after_seconds(
+                response.headers.get("Retry-After"), now=self._clock()
+            )
+            raise _FailedAnswer(request, response, retry_after)
 
         try:
             return with_retries(attempt, self._policy, what=f"supabase {request.method}")
@@ -209,13 +217,6 @@ class RetryingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
 
 
 def create_supabase_client(
