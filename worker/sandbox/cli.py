@@ -60,6 +60,20 @@ def sandbox_command(
     ] = False,
     drift_inserts: Annotated[int, typer.Option(help="Listings inserted per drifting request.")] = 1,
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions.")] = 1,
+    page_cap: Annotated[
+        int, typer.Option(help="List pages answer at most N records whatever take asked (0: off).")
+    ] = 0,
+    take_limit: Annotated[
+        int,
+        typer.Option(help="A take above N is answered with the invalid-request 404 (0: off)."),
+    ] = 0,
+    truncated_rate: Annotated[
+        float, typer.Option(help="Share of API 200 answers whose JSON body is cut short.")
+    ] = 0.0,
+    failing_offset: Annotated[
+        list[int] | None,
+        typer.Option(help="A list page covering this offset always answers 500 (repeatable)."),
+    ] = None,
 ) -> None:
     """Run the REI API CCA sandbox: seeded brands, real quirks, fault and churn knobs.
 
@@ -101,6 +115,10 @@ def sandbox_command(
             drift=drift,
             drift_inserts=drift_inserts,
             fault_seed=fault_seed,
+            page_cap=page_cap,
+            take_limit=take_limit,
+            truncated_rate=truncated_rate,
+            failing_offsets=tuple(failing_offset or ()),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
