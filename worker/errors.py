@@ -145,6 +145,14 @@ class ApiDecodeError(ApiError):
     retryable = True
 
 
+class IncompleteScanError(ReiSyncError):
+    """A list scan that stored every record it could, but not every offset answered.
+
+    The run ends `failed` (never "complete": no delisting); the offsets are in
+    `sync_rejects` and the next run isolates them again.
+    """
+
+
 class StopRequested(ReiSyncError):
     """The run's stop event was set while it waited (a retry backoff) or between calls.
 

@@ -22,7 +22,8 @@ from worker.sync import commands
 from worker.sync.engine import Progress, SyncOptions, sync_entity
 
 runner = CliRunner()
-PAGES = LISTINGS // TAKE + 1
+PAGES = -(-LISTINGS // TAKE) + 1
+"""Pages with records, then the empty page that proves the end of the list."""
 
 
 @pytest.fixture

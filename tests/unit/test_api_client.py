@@ -290,7 +290,8 @@ def test_a_page_of_the_wrong_shape_is_retried_then_decoded() -> None:
     c, _, _, _ = client([response(200, b'{"Message": "odd"}'), response(200, OK)])
     page = c.fetch_page(PROPERTIES, 100, 0)
     assert page.items == [{"listingId": 1}]
-    assert page.is_last
+    assert page.is_short
+    assert not page.is_last
     c2, _, _, _ = client([response(200, b"[1")] * 2, max_attempts=2)
     with pytest.raises(ApiDecodeError):
         c2.fetch_page(PROPERTIES, 100, 0)

@@ -1,17 +1,27 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from worker.api.client import Page
+from worker.api.paging import PageSizes
 from worker.errors import ApiStatusError, StopRequested
 from worker.sync.delisting import guard_limit
-from worker.sync.pipeline import fetch_pages, map_bounded
+from worker.sync.pipeline import ScanReport, fetch_page_batches, fetch_pages, map_bounded
+
+
+class Brand:
+    key = "AZURA"
+    api_url = "http://127.0.0.1:1/api/v1"
 
 
 class Endpoint:
+    name = "x"
+
     def path(self, take: int, skip: int) -> str:
         return f"x/take/{take}/skip/{skip}"
 
@@ -20,31 +30,161 @@ class Endpoint:
 
 
 class FakeClient:
-    """Serves `total` numbered records; records which offsets were asked for."""
+    """Serves `total` numbered records; records which offsets (and sizes) were asked for.
 
-    def __init__(self, total: int, fail_at: int | None = None) -> None:
+    `cap`: at most that many items whatever `take` asked; `max_take`: a larger take is
+    refused with the API's invalid-request 404; `bad`: a page covering one of these
+    offsets answers 500; `short`: the page at these offsets answers one item fewer.
+    """
+
+    brand = Brand()
+
+    def __init__(
+        self,
+        total: int,
+        fail_at: int | None = None,
+        *,
+        cap: int | None = None,
+        max_take: int | None = None,
+        bad: frozenset[int] = frozenset(),
+        short: frozenset[int] = frozenset(),
+    ) -> None:
         self.total = total
         self.fail_at = fail_at
+        self.cap = cap
+        self.max_take = max_take
+        self.bad = bad
+        self.short = short
         self.asked: list[int] = []
+        self.takes: list[int] = []
         self.lock = threading.Lock()
 
     def fetch_page(self, endpoint: Endpoint, take: int, skip: int) -> Page:
         with self.lock:
             self.asked.append(skip)
-        if skip == self.fail_at:
-            raise ApiStatusError(500, "boom", path=endpoint.path(take, skip))
-        return Page(skip, take, list(range(skip, min(skip + take, self.total))))
+            self.takes.append(take)
+        path = endpoint.path(take, skip)
+        if skip == self.fail_at or any(skip <= b < skip + take for b in self.bad):
+            raise ApiStatusError(500, "boom", path=path)
+        if self.max_take is not None and take > self.max_take:
+            raise ApiStatusError(
+                404,
+                "The request is invalid.",
+                path=path,
+                body_kind="bad_request",
+                model_state={"take": ["too large"]},
+            )
+        served = min(take, self.cap or take) - (1 if skip in self.short else 0)
+        return Page(skip, take, list(range(skip, min(skip + served, self.total))))
 
 
 def pages(client: FakeClient, **kwargs: Any) -> list[Page]:
     return list(fetch_pages(client, Endpoint(), 10, **kwargs))  # type: ignore[arg-type]
 
 
-def test_pages_arrive_in_order_and_end_at_the_short_page() -> None:
+def test_pages_arrive_in_order_and_end_at_the_empty_page_after_the_short_one() -> None:
     client = FakeClient(95)
     got = pages(client, parallelism=3, prefetch=5)
-    assert [p.skip for p in got] == list(range(0, 100, 10))
+    assert [p.skip for p in got] == [*range(0, 100, 10), 95]
     assert [i for p in got for i in p.items] == list(range(95))
+    assert sorted(set(client.asked) - set(range(0, 200, 10))) == [95], "one end-of-list probe"
+
+
+def scan(client: FakeClient, take: int = 100, **kwargs: Any) -> tuple[list[int], ScanReport]:
+    report = ScanReport(take)
+    kwargs.setdefault("sizes", PageSizes())
+    batches = fetch_page_batches(
+        client,  # type: ignore[arg-type]
+        Endpoint(),
+        take,
+        parallelism=4,
+        prefetch=8,
+        max_items=250,
+        report=report,
+        **kwargs,
+    )
+    return [i for batch in batches for page in batch for i in page.items], report
+
+
+@pytest.mark.parametrize("total", [0, 49, 50, 1200, 1234])
+def test_a_silent_cap_is_learnt_once_and_no_record_is_skipped_or_repeated(total: int) -> None:
+    sizes = PageSizes()
+    with capture_logs() as logs:
+        items, report = scan(FakeClient(total, cap=50), sizes=sizes)
+        again, second = scan(FakeClient(total, cap=50), sizes=sizes)
+    assert items == again == list(range(total))
+    assert report.complete
+    assert second.complete
+    learnt = [e for e in logs if e["event"] == "api.page_cap_learned"]
+    if total > 50:
+        assert report.cap == 50
+        assert second.take == 50
+        assert learnt == [
+            {**learnt[0], "brand": "AZURA", "endpoint": "x", "asked": 100, "cap": 50}
+        ], "logged once per brand and endpoint"
+    else:
+        assert report.cap is None
+        assert not learnt
+
+
+def test_a_short_page_in_the_middle_is_not_the_end_and_prefetched_pages_are_replanned() -> None:
+    client = FakeClient(1000, short=frozenset({300, 599}))
+    items, report = scan(client)
+    assert items == list(range(1000))
+    assert report.complete
+    assert report.cap is None
+    assert report.take == 100
+
+
+def test_a_refused_page_size_steps_down_and_is_remembered_never_below_one() -> None:
+    sizes = PageSizes()
+    with capture_logs() as logs:
+        items, report = scan(FakeClient(300, max_take=30), sizes=sizes)
+    assert items == list(range(300))
+    assert report.refused == [100, 50]
+    assert report.take == 25
+    assert [e["refused"] for e in logs if e["event"] == "api.page_size_stepped_down"] == [[100, 50]]
+    client = FakeClient(300, max_take=30)
+    assert scan(client, sizes=sizes)[0] == list(range(300))
+    assert set(client.takes) == {25}, "the size that worked is used from the first page"
+    with pytest.raises(ApiStatusError, match="invalid"):
+        scan(FakeClient(300, max_take=0))
+
+
+def test_a_failing_page_raises_after_the_pages_before_it_with_its_offset() -> None:
+    report = ScanReport(10)
+    got: list[int] = []
+
+    def read(stream: Iterable[Page]) -> None:
+        for page in stream:
+            got.extend(page.items)
+
+    stream = fetch_pages(FakeClient(100, bad=frozenset({37})), Endpoint(), 10)  # type: ignore[arg-type]
+    with pytest.raises(ApiStatusError):
+        read(stream)
+    assert got == list(range(30))
+    got.clear()
+    batches = fetch_page_batches(
+        FakeClient(100, bad=frozenset({37})),  # type: ignore[arg-type]
+        Endpoint(),
+        10,
+        report=report,
+        sizes=PageSizes(),
+    )
+    with pytest.raises(ApiStatusError):
+        read(page for batch in batches for page in batch)
+    items = got
+    assert items == list(range(30))
+    assert report.failed_at == 30
+    assert not report.complete
+
+
+def test_isolating_a_failing_page_fetches_every_other_record_and_names_the_offset() -> None:
+    items, report = scan(FakeClient(1234, bad=frozenset({537, 538, 1100})), isolate=True)
+    assert items == [i for i in range(1234) if i not in (537, 538, 1100)]
+    assert [u.offset for u in report.unreachable] == [537, 538, 1100]
+    assert report.isolated == [500, 1100]
+    assert report.complete
 
 
 def test_exact_multiple_ends_at_the_empty_page_and_start_offset_is_honoured() -> None:

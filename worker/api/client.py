@@ -46,8 +46,19 @@ class Page:
 
     @property
     def is_last(self) -> bool:
-        """The API has no total count: a short page is the end of the list."""
+        """The API has no total count and a server may cap pages silently: only an
+        empty page proves the end of the list (a short one may be a cap)."""
+        return not self.items
+
+    @property
+    def is_short(self) -> bool:
+        """Fewer items than asked: the end of the list, or a server's page cap."""
         return len(self.items) < self.take
+
+    @property
+    def next_skip(self) -> int:
+        """Where the next page starts: after the items actually received."""
+        return self.skip + len(self.items)
 
 
 class ReiClient:
@@ -144,14 +155,19 @@ class ReiClient:
         return with_retries(once, self._retry, what=path)
 
     def pages(self, path_for: PagePath, take: int, start: int = 0) -> Iterator[Page]:
-        """Pages of `take` from offset `start` until a short page, one at a time."""
+        """Pages of `take` from offset `start` until an empty page, one at a time.
+
+        Each page starts where the items of the one before ended, so a server that
+        answers fewer items than asked (a cap) loses nothing; the end costs one
+        request for the empty page.
+        """
         skip = start
         while True:
             page = self.fetch_page(path_for, take, skip)
             yield page
             if page.is_last:
                 return
-            skip += take
+            skip = page.next_skip
 
     def _send_authorized(self, path: str) -> requests.Response:
         """Send with the brand's token; after a 401, with a newer one, within the bound.
@@ -213,6 +229,9 @@ def _widen_pool(session: requests.Session, url: str) -> None:
 
 
 class PagePath(Protocol):
+    @property
+    def name(self) -> str: ...
+
     def path(self, take: int, skip: int) -> str: ...
 
     def items(self, body: Any) -> list[Any]: ...

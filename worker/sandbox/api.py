@@ -61,13 +61,23 @@ def _take_skip(call: Call, take_text: str, skip_text: str) -> tuple[int, int] | 
         return r.invalid_parameter("skip", skip_text, "It must be an integer.", call.accept)
     if take < 1:
         return r.invalid_parameter("take", take_text, "The minimum is 1.", call.accept)
-    if take > call.state.config.max_take:
-        return r.invalid_parameter(
-            "take", take_text, f"The maximum is {call.state.config.max_take}.", call.accept
-        )
+    limit = call.state.config.max_take
+    if call.state.faults.settings.take_limit:
+        limit = min(limit, call.state.faults.settings.take_limit)
+    if take > limit:
+        return r.invalid_parameter("take", take_text, f"The maximum is {limit}.", call.accept)
     if skip < 0:
         return r.invalid_parameter("skip", skip_text, "The minimum is 0.", call.accept)
     return take, skip
+
+
+def _served(call: Call, take: int, skip: int) -> int | r.Response:
+    """How many records a list page answers (`page_cap`), or the 500 of a `failing_offsets` hit."""
+    faults = call.state.faults.settings
+    served = min(take, faults.page_cap) if faults.page_cap else take
+    if any(skip <= offset < skip + served for offset in faults.failing_offsets):
+        return r.server_error(500, call.accept)
+    return served
 
 
 def _records(call: Call, parts: list[bytes], key_field: str) -> bytes:
@@ -83,12 +93,15 @@ def get_properties(call: Call, params: list[str]) -> r.Response:
     if isinstance(paging, r.Response):
         return paging
     take, skip = paging
+    served = _served(call, take, skip)
+    if isinstance(served, r.Response):
+        return served
     brand = call.brand
     with brand.lock:
         drift = call.state.faults.settings
         if drift.drift and skip > 0:
             brand.insert_front(drift.drift_inserts)
-        parts = [brand.property_json(slot) for slot in brand.listings_page(take, skip)]
+        parts = [brand.property_json(slot) for slot in brand.listings_page(served, skip)]
     return r.Response(200, b'{"result":' + _records(call, parts, "listingId") + b"}")
 
 
@@ -110,9 +123,13 @@ def get_associates(call: Call, params: list[str]) -> r.Response:
     if isinstance(paging, r.Response):
         return paging
     take, skip = paging
+    served = _served(call, take, skip)
+    if isinstance(served, r.Response):
+        return served
     brand = call.brand
     with brand.lock:
-        parts = [orjson.dumps(brand.associate_record(s)) for s in brand.associates_page(take, skip)]
+        page = brand.associates_page(served, skip)
+        parts = [orjson.dumps(brand.associate_record(s)) for s in page]
     return r.Response(200, _records(call, parts, "associateID"))
 
 

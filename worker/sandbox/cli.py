@@ -82,6 +82,20 @@ def sandbox_command(
     retry_after_on_503: Annotated[
         bool, typer.Option(help="503 answers carry Retry-After too (429 always does).")
     ] = False,
+    page_cap: Annotated[
+        int, typer.Option(help="List pages answer at most N records whatever take asked (0: off).")
+    ] = 0,
+    take_limit: Annotated[
+        int,
+        typer.Option(help="A take above N is answered with the invalid-request 404 (0: off)."),
+    ] = 0,
+    truncated_rate: Annotated[
+        float, typer.Option(help="Share of API 200 answers whose JSON body is cut short.")
+    ] = 0.0,
+    failing_offset: Annotated[
+        list[int] | None,
+        typer.Option(help="A list page covering this offset always answers 500 (repeatable)."),
+    ] = None,
 ) -> None:
     """Run the REI API CCA sandbox: seeded brands, real quirks, fault and churn knobs.
 
@@ -132,6 +146,10 @@ def sandbox_command(
             key_rotation_every_requests=key_rotation_every_requests,
             retry_after_format=retry_format,
             retry_after_on_503=retry_after_on_503,
+            page_cap=page_cap,
+            take_limit=take_limit,
+            truncated_rate=truncated_rate,
+            failing_offsets=tuple(failing_offset or ()),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -55,10 +55,19 @@ class FaultSettings:
     """`Retry-After` as delay-seconds or as an HTTP-date (now + `retry_after_seconds`)."""
     retry_after_on_503: bool = False
     """503 answers carry `Retry-After` too (as 429 always does)."""
+    page_cap: int = 0
+    """List endpoints answer at most this many records whatever `take` asked (0: off)."""
+    take_limit: int = 0
+    """A `take` above this is refused with the invalid-request 404 (0: only `max_take`)."""
+    truncated_rate: float = 0.0
+    """Share of 200 answers whose JSON body is cut short (undecodable)."""
+    failing_offsets: tuple[int, ...] = ()
+    """A list page covering one of these offsets answers 500, every time."""
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["error_statuses"] = list(self.error_statuses)
+        out["failing_offsets"] = list(self.failing_offsets)
         outage = self.token_outage
         out["token_outage"] = (
             None if outage is None else {"mode": outage.mode, "seconds": outage.seconds}
@@ -78,7 +87,7 @@ class FaultSettings:
 
 
 _RATES = ("error_rate", "reset_rate", "stall_rate", "rate_limit_rate", "malformed_rate")
-_RATES_ALL = (*_RATES, "html_page_rate")
+_RATES_ALL = (*_RATES, "html_page_rate", "truncated_rate")
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -111,6 +120,17 @@ def _coerce(name: str, value: Any) -> Any:
         return count
     if name in ("fault_seed", "retry_after_seconds", "drift_inserts"):
         return int(value)
+    if name in ("page_cap", "take_limit"):
+        if isinstance(value, bool) or int(value) < 0:
+            raise ValueError(f"{name} must be a whole number, 0 for off")
+        return int(value)
+    if name == "failing_offsets":
+        if not isinstance(value, list | tuple):
+            raise ValueError("failing_offsets must be a list of offsets")
+        offsets = tuple(sorted({int(o) for o in value}))
+        if any(o < 0 for o in offsets):
+            raise ValueError("failing_offsets must be offsets of 0 or more")
+        return offsets
     number = float(value)
     if name in _RATES_ALL and not 0.0 <= number <= 1.0:
         raise ValueError(f"{name} must be between 0 and 1")
@@ -155,6 +175,10 @@ class SandboxConfig:
     key_rotation_every_requests: int = 0
     retry_after_format: RetryAfterFormat = "seconds"
     retry_after_on_503: bool = False
+    page_cap: int = 0
+    take_limit: int = 0
+    truncated_rate: float = 0.0
+    failing_offsets: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.listings < 0 or self.associates < 1 or self.images_per_listing < 0:

@@ -26,6 +26,7 @@ class FaultKind(Enum):
     RATE_LIMIT = "rate_limit"
     HTML = "html"
     MALFORMED = "malformed"
+    TRUNCATED = "truncated"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class FaultInjector:
             (FaultKind.RATE_LIMIT, s.rate_limit_rate),
             (FaultKind.HTML, s.html_page_rate),
             (FaultKind.MALFORMED, s.malformed_rate),
+            (FaultKind.TRUNCATED, s.truncated_rate),
         ):
             edge += rate
             if roll < edge:
@@ -141,6 +143,11 @@ _OTHER_SPOILERS: dict[str, tuple[tuple[str, Any], ...]] = {
     "associateID": (("associateID", None), ("associateID", "abc"), ("firstName", 42)),
     "ListingId": (("ListingId", None), ("Prioridad", "uno"), ("PhotoId", -7)),
 }
+
+
+def truncate(body: bytes) -> bytes:
+    """The first half of a JSON body (at least one byte short): no JSON parser accepts it."""
+    return body[: max(0, min(len(body) - 1, len(body) // 2))]
 
 
 def spoil(records: list[dict[str, Any]], detail: float, key_field: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ import orjson
 from worker.sandbox import admin, api
 from worker.sandbox import responses as r
 from worker.sandbox.config import SandboxConfig
-from worker.sandbox.faults import FaultKind
+from worker.sandbox.faults import FaultKind, truncate
 from worker.sandbox.state import SandboxState
 
 API_PREFIX = "/api/v1"
@@ -197,7 +197,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         malformed = fault.detail if fault.kind is FaultKind.MALFORMED else None
         call = api.Call(state.brands[brand], state, accept, malformed)
-        self._send(found.call(call), endpoint)
+        response = found.call(call)
+        if fault.kind is FaultKind.TRUNCATED and response.status == 200:
+            response.body = truncate(response.body)
+        self._send(response, endpoint)
 
     def _token(self, body: bytes) -> r.Response:
         """OWIN's token endpoint: form body, password grant, the three keys by exact name."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from worker.api.client import Page, ReiClient
-from worker.errors import ReiSyncError, StopRequested
+from worker.errors import ApiError, IncompleteScanError, ReiSyncError, StopRequested
 from worker.log import get_logger
 from worker.sinks.base import RunCounts, RunRecord, Store, UpsertResult
 from worker.sync import metrics
@@ -43,6 +43,7 @@ from worker.sync.pipeline import (
     DEFAULT_PARALLELISM,
     DEFAULT_PREFETCH_PAGES,
     DEFAULT_WINDOW,
+    ScanReport,
     fetch_page_batches,
 )
 
@@ -241,9 +242,15 @@ def _scan(
     of a batch's new/changed listings are fetched on their own bounded pool while
     later pages are read, and a batch is written (images first, then its rows) once
     its images are in, strictly in page order, at most `options.window` batches ahead.
+
+    A page that keeps failing ends the run `failed` once every batch before it is
+    stored (checkpoint and `details.paging.failed_at` at that page); the job's next
+    run then isolates failing pages (`pipeline._Planner.recover`) and stores every
+    record it can reach. Only a scan that read an empty page at the end may delist.
     """
     seen: array[int] = array("q")
     """Ids of the scan (repeats possible), 8 bytes each: a set of 200k ints costs ~15 MB."""
+    report = ScanReport(options.take)
     batches = fetch_page_batches(
         client,
         entity.endpoint,
@@ -253,6 +260,8 @@ def _scan(
         prefetch=options.prefetch,
         stop=stop,
         max_items=options.batch_items,
+        isolate=_after_failed_page(store, run, entity),
+        report=report,
     )
     images = (
         ThreadPoolExecutor(max_workers=options.image_parallelism, thread_name_prefix="rei-image")
@@ -270,13 +279,23 @@ def _scan(
             progress(n == len(batch.pages))
 
     try:
-        with closing(batches):
-            for pages in batches:
-                window.append(_prepare(client, store, entity, pages, options, seen, images))
-                while window and (window[0].ready() or len(window) > options.window):
-                    commit(window.popleft())
-                if stop is not None and stop.is_set():
-                    break
+        try:
+            with closing(batches):
+                for pages in batches:
+                    window.append(_prepare(client, store, entity, pages, options, seen, images))
+                    while window and (window[0].ready() or len(window) > options.window):
+                        commit(window.popleft())
+                    if stop is not None and stop.is_set():
+                        break
+        except ApiError:
+            if report.failed_at is None:
+                raise
+            # A page kept failing: every page before it is stored, the checkpoint at it.
+            while window:
+                commit(window.popleft())
+            raise
+        finally:
+            _record_paging(store, run, entity, report, options.take)
         while window:
             commit(window.popleft())
     finally:
@@ -284,7 +303,13 @@ def _scan(
             images.shutdown(wait=True, cancel_futures=True)
     if stop is not None and stop.is_set():
         return ABORTED
-    if not may_delist or start > 0:
+    if report.unreachable:
+        offsets = ", ".join(str(u.offset) for u in report.unreachable[:10])
+        raise IncompleteScanError(
+            f"{entity.endpoint.name}: {len(report.unreachable)} offset(s) still failing after "
+            f"retries ({offsets}); every other record stored, no delisting"
+        )
+    if not may_delist or start > 0 or not report.complete:
         return SUCCEEDED
     outcome = reconcile(
         client,
@@ -302,6 +327,48 @@ def _scan(
         rows, rejects = _split(entity.normalise(item) for item in outcome.still_listed)
         _load(client, store, entity, run, rows, rejects, options)
     return DELIST_GUARD_TRIPPED if outcome.guard_tripped else SUCCEEDED
+
+
+def _after_failed_page(store: Store, run: _Run, entity: Entity) -> bool:
+    """The job's run before this one ended on a page that kept failing (so isolate it)."""
+    for record in store.recent_runs(run.brand, limit=2, entity=entity.name):
+        if record.id != run.run_id:
+            paging = (record.details or {}).get("paging") or {}
+            return record.status == FAILED and bool(
+                paging.get("failed_at") is not None or paging.get("unreachable")
+            )
+    return False
+
+
+def _record_paging(
+    store: Store, run: _Run, entity: Entity, report: ScanReport, configured: int
+) -> None:
+    """What the scan learnt about page sizes and which offsets it could not read.
+
+    Each unreachable offset is a reject of the entity (no source id: the record
+    was never seen), so the operator sees it next to the records that were refused.
+    """
+    paging: dict[str, Any] = {}
+    if report.cap is not None:
+        paging["cap"] = report.cap
+    if report.refused:
+        paging["refused_takes"] = report.refused
+    if paging or report.take != configured:
+        paging["take"] = report.take
+    if report.failed_at is not None:
+        paging["failed_at"] = report.failed_at
+    if report.isolated:
+        paging["isolated"] = report.isolated
+    if report.unreachable:
+        paging["unreachable"] = [u.offset for u in report.unreachable]
+        rejects = [
+            Reject(None, f"offset {u.offset} unreachable: {u.error}", {"offset": u.offset})
+            for u in report.unreachable
+        ]
+        store.record_rejects(run.run_id, run.brand, entity.name, rejects)
+        run.add(UpsertResult(), rejected=len(rejects))
+    if paging:
+        run.details["paging"] = paging
 
 
 def _prepare(
