@@ -25,6 +25,7 @@ from worker.config import Settings, is_loopback
 from worker.errors import ConfigError, ReiSyncError
 from worker.log import redactor
 from worker.runtime import open_engine
+from worker.safe_text import safe
 from worker.terminal import command_settings, domain_errors, out
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def _report(rows: list[tuple[str, bool, str]]) -> None:
     for column in ("check", "result", "detail"):
         table.add_column(column)
     for name, ok, detail in rows:
-        table.add_row(name, "ok" if ok else "FAIL", detail)
+        table.add_row(name, "ok" if ok else "FAIL", safe(detail))
     out.print(table)
 
 

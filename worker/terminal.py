@@ -18,13 +18,14 @@ from rich.console import Console
 from worker.config import Settings, load_settings
 from worker.errors import ConfigError, ReiSyncError
 from worker.log import configure_logging, redactor
+from worker.safe_text import safe
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(code: int, message: str) -> NoReturn:
-    err.print(redactor.scrub(message), markup=False, highlight=False)
+    err.print(safe(redactor.scrub(message)), highlight=False)
     raise typer.Exit(code)
 
 
