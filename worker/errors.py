@@ -98,7 +98,7 @@ class ApiTransportError(ApiError):
 
 
 class ApiStatusError(ApiError):
-    """The API answered with an error status; `message` comes from its body.
+    """The API answered with an error status; `message` describes its body, never quotes it.
 
     `body_kind` says what the body was (`worker.api.errors.body_kind`: "not_found",
     "bad_request", "no_route", "html" or "other"); `model_state` is a bad request's
@@ -114,6 +114,7 @@ class ApiStatusError(ApiError):
         retry_after: float | None = None,
         body_kind: str = "other",
         model_state: dict[str, Any] | None = None,
+        named_ids: frozenset[str] | None = None,
     ) -> None:
         super().__init__(f"HTTP {status} on {path or '?'}: {message}")
         self.status = status
@@ -122,6 +123,8 @@ class ApiStatusError(ApiError):
         self.retry_after = retry_after
         self.body_kind = body_kind
         self.model_state = model_state
+        self.named_ids = frozenset(re.findall(r"\d+", message)) if named_ids is None else named_ids
+        """Ids the body's not-found message named (the message itself is never kept)."""
         self.retryable = status in (429, 500, 502, 503, 504)
 
     @property
@@ -134,9 +137,13 @@ class ApiStatusError(ApiError):
         """
         if self.status != 404 or self.body_kind != "not_found":
             return False
-        named = set(re.findall(r"\d+", self.message))
+        named = self.named_ids
         asked = re.findall(r"\d+", self.path.rsplit("/", 1)[-1])
         return not named or not asked or asked[-1] in named
+
+
+class ApiRedirectError(ApiError):
+    """A read was redirected off the brand's origin, or too often: nothing was sent there."""
 
 
 class ApiDecodeError(ApiError):

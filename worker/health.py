@@ -1,8 +1,9 @@
 """The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/metrics` on a stdlib server.
 
-Three routes do not justify a web framework: `ThreadingHTTPServer` answers
-each request on its own thread, so a slow readiness probe (it queries the
-database) never blocks a metrics scrape. Probes are plain JSON
+Three routes do not justify a web framework: `BoundedHTTPServer` answers
+requests on a small pool of threads, so a slow readiness probe (it queries the
+database) never blocks a metrics scrape, and idle or half-open connections hold
+no thread at all. Probes are plain JSON
 `{"ok": bool, "checks": {...}}`; status 200 when ok, 503 otherwise.
 """
 
@@ -12,16 +13,20 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from worker.http_server import BoundedHTTPServer
 from worker.log import get_logger
 
 log = get_logger(__name__)
 
 DEFAULT_PORT = 9108
 PATHS = ("/healthz", "/readyz", "/metrics")
+READ_TIMEOUT_SECONDS = 5.0
+"""Per-connection socket timeout of a handler reading a request (`worker/http_server.py`
+keeps connections that sent nothing off the handler threads altogether)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,13 @@ class HealthServer:
         extra = dict(pages or {})
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = READ_TIMEOUT_SECONDS
+            server_version = "rei-sync"
+
+            def version_string(self) -> str:
+                """No Python or library version in the `Server` header."""
+                return self.server_version
+
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
@@ -107,8 +119,7 @@ class HealthServer:
                 """Probes every few seconds would drown the log; errors still show via status."""
 
         self._pages = tuple(extra)
-        self._server = ThreadingHTTPServer((bind, port), Handler)
-        self._server.daemon_threads = True
+        self._server = BoundedHTTPServer((bind, port), Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="health-http", daemon=True
         )

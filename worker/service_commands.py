@@ -31,6 +31,7 @@ from worker.errors import ConfigError, ConfigErrors, ReiSyncError
 from worker.log import redactor
 from worker.preflight import daemon_refusals
 from worker.runtime import open_engine
+from worker.safe_text import safe
 from worker.terminal import command_settings, domain_errors, out
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ def _report(rows: list[Row], as_json: bool) -> None:
     for column in ("check", "result", "detail"):
         table.add_column(column, overflow="fold")
     for name, ok, detail in rows:
-        table.add_row(name, "ok" if ok else "FAIL", Text(detail))
+        table.add_row(name, "ok" if ok else "FAIL", safe(detail))
     out.print(table)
 
 

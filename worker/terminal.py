@@ -20,6 +20,7 @@ from rich.console import Console
 from worker.config import Settings, load_settings, read_environment, unknown_variables
 from worker.errors import ConfigError, ReiSyncError
 from worker.log import configure_logging, get_logger, redactor
+from worker.safe_text import safe
 
 log = get_logger(__name__)
 
@@ -41,7 +42,7 @@ err = console(stderr=True)
 
 
 def fail(code: int, message: str) -> NoReturn:
-    err.print(redactor.scrub(message), markup=False, highlight=False)
+    err.print(safe(redactor.scrub(message)), highlight=False)
     raise typer.Exit(code)
 
 

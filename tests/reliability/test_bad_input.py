@@ -41,7 +41,7 @@ BODIES: dict[str, tuple[int, str, bytes]] = {
 }
 EXPECTED_ERROR = {
     "xml 500": "HTTP 500 on GetProperties/take/20/skip/40: An error has occurred.",
-    "html 502": "HTTP 502 on GetProperties/take/20/skip/40: HTML page: 502 Bad Gateway",
+    "html 502": "HTTP 502 on GetProperties/take/20/skip/40: an HTML page (text/html, ",
     "truncated json": "HTTP 200 but the body is not JSON",
     "200 not json": "HTTP 200 but the body is not JSON",
 }

@@ -69,13 +69,15 @@ def test_status_prints_markup_like_text_verbatim(database: str, tmp_path: Path) 
     out = status(database, tmp_path)
     assert SOURCE_ID in out
     assert "field [red]price[/red] :x: refused" in out
-    assert "Traceback" not in out
+    assert "second line" in out  # a reject reason is shown whole (issue 14, point 8)
 
 
 def test_status_json_is_written_verbatim(database: str, tmp_path: Path) -> None:
     body = json.loads(status(database, tmp_path, "--json"))
     reject = body["rejects"][0]
     assert reject["source_id"] == SOURCE_ID
-    assert reject["reason"] == "field [red]price[/red] :x: refused"  # no emoji, first line
+    assert reject["reason"] == (  # no emoji; whole, on one line
+        "field [red]price[/red] :x: refused Traceback (most recent call last): second line"
+    )
     last = body["brands"][0]["jobs"][0]["last"]
     assert last["error"] == "boom [/] :x:"

@@ -7,16 +7,22 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
 
-from worker.api.errors import body_kind, error_message
+from worker.api.errors import body_kind, describe_body, error_message, named_ids
 from worker.api.retry import RetryPolicy, with_retries
 from worker.clock import Clock, system_clock
 from worker.config import Brand
-from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, TokenRefusedError
+from worker.errors import (
+    ApiDecodeError,
+    ApiRedirectError,
+    ApiStatusError,
+    ApiTransportError,
+    TokenRefusedError,
+)
 from worker.retry_after import retry_after_seconds
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
@@ -137,13 +143,13 @@ class ReiClient:
                 ),
                 body_kind=kind,
                 model_state=model_state,
+                named_ids=named_ids(response.content),
             )
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError:
-            raise ApiDecodeError(
-                f"{path}: HTTP 200 but the body is not JSON ({error_message(response.content)})"
-            ) from None
+            shape = describe_body(response.content, response.headers.get("Content-Type", ""))
+            raise ApiDecodeError(f"{path}: HTTP 200 but the body is not JSON ({shape})") from None
 
     def fetch_page(self, path_for: PagePath, take: int, skip: int) -> Page:
         """One page; a body of the wrong shape is retried like any other decode error."""
@@ -193,14 +199,51 @@ class ReiClient:
         return response
 
     def _send(self, path: str, token: str) -> requests.Response:
-        try:
-            return self._session.get(
-                f"{self.brand.api_url}/{path}",
-                headers={"Authorization": f"bearer {token}", "Accept": "application/json"},
-                timeout=self._timeout,
-            )
-        except requests.RequestException as exc:
-            raise ApiTransportError(f"{path}: {type(exc).__name__}") from None
+        """GET with redirects followed by hand: at most `MAX_REDIRECTS`, each to the brand's
+        own origin (scheme, host, port). Any other hop is an error, never a request."""
+        url = f"{self.brand.api_url}/{path}"
+        headers = {"Authorization": f"bearer {token}", "Accept": "application/json"}
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = self._session.get(
+                    url, headers=headers, timeout=self._timeout, allow_redirects=False
+                )
+            except requests.RequestException as exc:
+                raise ApiTransportError(f"{path}: {type(exc).__name__}") from None
+            if not response.is_redirect:
+                return response
+            url = _same_origin(self.brand.api_url, url, response, path)
+            response.close()
+        raise ApiRedirectError(f"{path}: more than {MAX_REDIRECTS} redirects")
+
+
+MAX_REDIRECTS = 3
+"""Same-origin redirects a read follows (a trailing-slash or casing fix-up); more is a loop."""
+
+
+def _same_origin(base: str, current: str, response: requests.Response, path: str) -> str:
+    """The redirect's target when it stays on `base`'s scheme, host and port, else an error.
+
+    The error names the status and the refused target's origin, never its path or
+    query (which a hostile server may have filled with whatever it pleased).
+    """
+    target = urljoin(current, response.headers.get("Location", ""))
+    if _origin(target) != _origin(base):
+        shown = "/".join(str(part) for part in _origin(target))
+        raise ApiRedirectError(
+            f"{path}: HTTP {response.status_code} redirect to another origin ({shown}) refused"
+        )
+    return target
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
 
 
 POOL_CONNECTIONS = 32

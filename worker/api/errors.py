@@ -1,15 +1,16 @@
-"""Turn the API's error bodies (JSON, XML or HTML, as ASP.NET serves them) into one message."""
+"""Classify the API's error bodies (JSON, XML or HTML, as ASP.NET serves them) and describe
+them in messages without quoting them."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
 import orjson
 
-MAX_MESSAGE_CHARS = 300
+MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]{0,40}/[a-z0-9][a-z0-9.+-]{0,60}")
 XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.DOTALL | re.IGNORECASE)
-HTML_TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL | re.IGNORECASE)
 XML_MODEL_STATE = re.compile(r"<ModelState>", re.IGNORECASE)
 NO_ROUTE_PREFIX = "No HTTP resource was found"
 
@@ -25,32 +26,101 @@ OTHER = "other"
 """Anything else: empty, `{}`, a JSON body of another shape, plain text."""
 
 
+KNOWN_MESSAGES = frozenset(
+    {
+        "Authorization has been denied for this request.",
+        "The request is invalid.",
+        "An error has occurred.",
+        "Too many requests. Please retry later.",
+    }
+)
+"""The vendor's fixed error phrases: the only body text an error message may quote."""
+KNOWN_OAUTH_CODES = frozenset(
+    {
+        "invalid_grant",
+        "invalid_client",
+        "invalid_request",
+        "invalid_scope",
+        "unauthorized_client",
+        "unsupported_grant_type",
+    }
+)
+"""RFC 6749's error codes: quoted as they are; any other `error` value is not."""
+KIND_LABELS = {
+    NOT_FOUND: "the API's not-found answer",
+    BAD_REQUEST: "the API's invalid-request answer",
+    NO_ROUTE: "no HTTP resource matches the request URI",
+    HTML: "an HTML page",
+}
+
+
 def error_message(body: bytes, content_type: str = "") -> str:
-    """Best human message from an error body: `Message`/`error_description`/`error`, XML or HTML."""
+    """What an error body was, never what it said: a known vendor phrase or the kind of
+    answer, then its content type, length and a short hash (`describe_body`).
+
+    Bodies are attacker-controlled and may hold record content (a truncated page): they
+    reach `sync_runs.error`, logs, alerts and the status page only as this description.
+    """
+    label = _known_phrase(body) or KIND_LABELS.get(body_kind(body, content_type)[0], "")
+    shape = describe_body(body, content_type)
+    return f"{label} ({shape})" if label else shape
+
+
+def describe_body(body: bytes, content_type: str = "") -> str:
+    """`application/json, 1234 bytes, sha256 0123456789ab`: enough to match two answers
+    (or a capture) without copying one byte of the body."""
+    kind = _plain_content_type(content_type)
+    if not body:
+        return f"{kind}, empty body"
+    digest = hashlib.sha256(body).hexdigest()[:12]
+    return f"{kind}, {len(body)} bytes, sha256 {digest}"
+
+
+def named_ids(body: bytes) -> frozenset[str]:
+    """The ids (digit runs) a not-found message names, for `ApiStatusError.is_not_found`."""
+    message = _vendor_message(body)
+    return frozenset(re.findall(r"\d+", message)) if message else frozenset()
+
+
+def _plain_content_type(content_type: str) -> str:
+    """The media type alone (no parameters), and only when it is a plain token pair."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return (
+        media
+        if MEDIA_TYPE.fullmatch(media)
+        else "no content type"
+        if not media
+        else "odd content type"
+    )
+
+
+def _vendor_message(body: bytes) -> str | None:
     text = body.decode("utf-8", errors="replace").strip()
-    if not text:
-        return "(empty body)"
-    if text[:1] in "{[":
+    if text[:1] == "{":
         try:
             parsed: Any = orjson.loads(body)
         except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            parts = [
-                str(parsed[k])
-                for k in ("Message", "message", "error", "error_description", "MessageDetail")
-                if parsed.get(k)
-            ]
-            if parts:
-                return _clip(": ".join(parts))
-    match = XML_MESSAGE.search(text)
-    if match:
-        return _clip(match.group(1).strip())
-    match = HTML_TITLE.search(text)
-    if match:
-        return _clip("HTML page: " + match.group(1).strip())
-    kind = "HTML page" if "html" in content_type.lower() or text.startswith("<") else "body"
-    return _clip(f"{kind}: {text}")
+            return None
+        message = parsed.get("Message") if isinstance(parsed, dict) else None
+        return message if isinstance(message, str) else None
+    match = XML_MESSAGE.search(text[:4096])
+    return match.group(1) if match else None
+
+
+def _known_phrase(body: bytes) -> str | None:
+    """A known vendor phrase (or OAuth code) the body carries, quoted from our own list."""
+    message = _vendor_message(body)
+    if message is not None:
+        phrase = " ".join(message.split())
+        return phrase if phrase in KNOWN_MESSAGES else None
+    if body[:1] == b"{":
+        try:
+            parsed: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        code = parsed.get("error") if isinstance(parsed, dict) else None
+        return code if isinstance(code, str) and code in KNOWN_OAUTH_CODES else None
+    return None
 
 
 def body_kind(body: bytes, content_type: str = "") -> tuple[str, dict[str, Any] | None]:
@@ -87,8 +157,3 @@ def body_kind(body: bytes, content_type: str = "") -> tuple[str, dict[str, Any] 
             return OTHER, None
         return (NO_ROUTE if match.group(1).strip().startswith(NO_ROUTE_PREFIX) else NOT_FOUND), None
     return OTHER, None
-
-
-def _clip(message: str) -> str:
-    message = " ".join(message.split())
-    return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 1] + "…"

@@ -21,6 +21,7 @@ from worker.auth.manager import TokenManager, TokenStatus
 from worker.clock import system_clock
 from worker.errors import ReiSyncError
 from worker.log import redactor
+from worker.safe_text import safe
 from worker.terminal import command_settings, domain_errors, err, fail, out
 
 token_app = typer.Typer(
@@ -99,7 +100,7 @@ def status_table(statuses: list[TokenStatus], now: float) -> Table:
             _in(s.refresh_at, now),
             s.fingerprint or "-",
             s.store if s.source in (None, "api", s.store) else f"{s.store} ({s.source})",
-            s.last_error or "",
+            safe(s.last_error or ""),
         )
     return table
 
@@ -134,7 +135,7 @@ def refresh(
                 manager.force_refresh(key)
             except ReiSyncError as exc:
                 failed += 1
-                err.print(redactor.scrub(f"error: {exc}"), markup=False, highlight=False)
+                err.print(safe(redactor.scrub(f"error: {exc}")), highlight=False)
         out.print(status_table([s for s in manager.status() if s.brand in keys], system_clock()))
         if failed:
             raise typer.Exit(1)

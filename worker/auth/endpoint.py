@@ -1,6 +1,7 @@
 """The vendor's password-style grant: POST form-encoded keys to `{base}/oauth/token`.
 
-This is the only module that talks HTTP for tokens; it translates every
+This is the only module that talks HTTP for tokens; it follows no redirect (the form
+holds the keys: a 3xx is a permanent error, nothing is re-posted anywhere); it translates every
 `requests` failure into `PermanentAuthError` / `TransientAuthError` and never
 puts a key, a token or a response body into a message.
 """
@@ -13,6 +14,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
+from worker.api.errors import KNOWN_OAUTH_CODES
 from worker.config import Brand
 from worker.errors import PermanentAuthError, TransientAuthError
 
@@ -74,10 +76,17 @@ def request_token(
             data=form,
             headers={"Accept": "application/json"},
             timeout=timeout,
+            allow_redirects=False,
         )
     except requests.RequestException as exc:
         raise TransientAuthError(brand.key, f"token request failed: {type(exc).__name__}") from None
     status = response.status_code
+    if 300 <= status < 400:
+        raise PermanentAuthError(
+            brand.key,
+            f"token endpoint answered HTTP {status} (a redirect): refused, "
+            "the keys are never sent anywhere but the configured API URL",
+        )
     if status >= 500 or status == 429:
         raise TransientAuthError(brand.key, f"token endpoint answered HTTP {status}")
     try:
@@ -85,7 +94,7 @@ def request_token(
     except ValueError:
         body = None
     code = body.get("error") if isinstance(body, dict) else None
-    code = code if isinstance(code, str) and code.isidentifier() else ""
+    code = code if isinstance(code, str) and code in KNOWN_OAUTH_CODES else ""
     if status != 200 or code:
         if status in PERMANENT_STATUSES or code in PERMANENT_GRANT_ERRORS:
             raise PermanentAuthError(

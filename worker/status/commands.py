@@ -23,6 +23,7 @@ from rich.text import Text
 from worker.auth.build import build_token_manager, build_token_store
 from worker.log import redactor
 from worker.runtime import open_engine
+from worker.safe_text import safe
 from worker.sync.entities import ENTITY_NAMES
 from worker.terminal import command_settings, console, domain_errors
 
@@ -34,8 +35,9 @@ BARS = "▁▂▃▄▅▆▇█"
 
 
 def cell(value: str) -> Text:
-    """Text as shown: never parsed as rich markup or emoji codes (it may come from the API)."""
-    return Text(value)
+    """Text as shown: never parsed as rich markup or emoji codes, control characters made
+    visible (it may come from the API; `worker.safe_text`)."""
+    return safe(value)
 
 
 def badge(b: Badge) -> Text:
@@ -63,7 +65,7 @@ def brand_tables(brand: BrandView) -> Group:
         token.add_row("renews", cell(t.renews_in))
         token.add_row("fingerprint", cell(t.fingerprint or "—"))
         if t.last_error:
-            token.add_row("last error", Text(t.last_error, style="red"))
+            token.add_row("last error", safe(t.last_error, style="red"))
     jobs = Table(
         "entity", "last run", "when", "took", "seen", "ins", "upd", "same", "rej", "delist",
         "schedule", "last 20",
@@ -87,10 +89,10 @@ def brand_tables(brand: BrandView) -> Group:
 
 def print_view(console: Console, view: StatusView) -> None:
     console.print(
-        Text.assemble("rei-sync status: ", badge(view.overall), f" as of {view.generated}")
+        Text.assemble("rei-sync status: ", badge(view.overall), safe(f" as of {view.generated}"))
     )
     if view.database_error:
-        console.print(Text(view.database_error, style="bold red"))
+        console.print(safe(view.database_error, style="bold red"))
     for brand in view.brands:
         console.print(brand_tables(brand))
     leases = Table("job", "holder", "held for", "expires", title="Leases", title_justify="left")

@@ -3,7 +3,8 @@
 Every state carries a text label and a tone (`ok`, `warn`, `bad`, `idle`); the
 page colours by tone but always prints the label, so nothing is said by
 colour alone. Free text (errors, reasons) goes through the injected `scrub`
-(the daemon passes the log redactor) and is cut to its first line.
+(the daemon passes the log redactor) and is cut to its first line; a reject reason
+is shown whole, on one line.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ RUN_BADGES: dict[str, Badge] = {
     ),
     "failed": Badge("Failed", "bad", "the run ended with an error"),
 }
+REASON_CHARS = 2000
+"""A reject reason is shown whole (one line), up to this: its first line may be attacker
+text that would hide the real reason behind it."""
 NEVER_RUN = Badge("Never run", "idle", "no run recorded yet")
 
 
@@ -279,7 +283,7 @@ def reject_view(reject: RejectRow, now: float, scrub: Scrub = _keep) -> RejectVi
         brand=reject.brand,
         entity=reject.entity,
         source_id=reject.source_id or fmt.NOTHING,
-        reason=scrub(fmt.first_line(reject.reason) or ""),
+        reason=scrub(fmt.one_line(reject.reason, REASON_CHARS) or ""),
         run_id=reject.run_id,
     )
 

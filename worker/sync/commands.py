@@ -36,6 +36,7 @@ from worker.errors import ConfigError
 from worker.leases import Lease, LeaseBusyError, LeaseStore, job_key
 from worker.log import get_logger, redactor
 from worker.runtime import build_client, open_engine
+from worker.safe_text import safe
 from worker.sinks.base import RejectRecord, RunRecord
 from worker.sinks.choose import build_store
 from worker.sync.engine import Progress as RunProgress
@@ -121,9 +122,7 @@ def run_sync(
                             on_progress=on_progress,
                         )
                     if result.error:
-                        err.print(
-                            redactor.scrub(f"{brand.key}/{name}: {result.error}"), markup=False
-                        )
+                        err.print(safe(redactor.scrub(f"{brand.key}/{name}: {result.error}")))
                     results.append(result)
         finally:
             tokens.close()
@@ -137,12 +136,7 @@ def _take_lease(leases: LeaseStore, key: str, wait: bool, cancel: threading.Even
     if not wait:
         raise LeaseBusyError(key, leases.holder_of(key))
     holder = leases.holder_of(key) or "another process"
-    err.print(
-        f"waiting for job {key} (lease held by {holder})",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    err.print(safe(f"waiting for job {key} (lease held by {holder})"), soft_wrap=True)
     return leases.acquire(key, wait=True, cancel=cancel)
 
 
@@ -157,9 +151,9 @@ def print_results(results: Sequence[RunResult]) -> None:
         c = r.counts
         table.add_row(
             str(r.run_id),
-            r.brand,
-            r.entity,
-            r.status,
+            safe(r.brand),
+            safe(r.entity),
+            safe(r.status),
             *(str(v) for v in (c.pages, c.seen, c.inserted, c.updated, c.unchanged)),
             str(c.rejected),
             str(c.delisted),
@@ -179,17 +173,17 @@ def print_runs(runs: Sequence[RunRecord]) -> None:
         c = run.counts
         table.add_row(
             str(run.id),
-            run.brand,
-            run.entity,
-            run.mode,
-            run.status,
+            safe(run.brand),
+            safe(run.entity),
+            safe(run.mode),
+            safe(run.status),
             run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
             *(str(v) for v in (c.pages, c.seen, c.inserted, c.updated, c.unchanged)),
             str(c.rejected),
             str(c.delisted),
             "" if run.checkpoint is None else str(run.checkpoint),
             "" if run.duration_seconds is None else f"{run.duration_seconds:.1f}",
-            redactor.scrub(run.error or "")[:80],
+            safe(redactor.scrub(run.error or "")[:80]),
         )
     out.print(table)
 
