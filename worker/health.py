@@ -1,9 +1,12 @@
-"""The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/metrics` on a stdlib server.
+"""The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/brandz`, `/metrics` on a stdlib server.
 
-Three routes do not justify a web framework: `ThreadingHTTPServer` answers
+A few routes do not justify a web framework: `ThreadingHTTPServer` answers
 each request on its own thread, so a slow readiness probe (it queries the
 database) never blocks a metrics scrape. Probes are plain JSON
-`{"ok": bool, "checks": {...}}`; status 200 when ok, 503 otherwise.
+`{"ok": bool, "checks": {...}}`; status 200 when ok, 503 otherwise. `HEAD`
+answers every path like `GET`, without the body. `/metrics` speaks OpenMetrics
+to a scraper that asks for it (`Accept: application/openmetrics-text`), the
+classic text format otherwise.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 
 from worker.log import get_logger
 
 log = get_logger(__name__)
 
 DEFAULT_PORT = 9108
-PATHS = ("/healthz", "/readyz", "/metrics")
+PATHS = ("/healthz", "/readyz", "/brandz", "/metrics")
 
 
 @dataclass(frozen=True)
@@ -50,18 +54,28 @@ class HealthServer:
         healthz: ProbeFunction,
         readyz: ProbeFunction,
         *,
+        brandz: ProbeFunction | None = None,
         bind: str,
         port: int,
         pages: Mapping[str, Page] | None = None,
     ) -> None:
         probes = {"/healthz": healthz, "/readyz": readyz}
+        if brandz is not None:
+            probes["/brandz"] = brandz
         extra = dict(pages or {})
 
         class Handler(BaseHTTPRequestHandler):
+            head = False
+
+            def do_HEAD(self) -> None:
+                self.head = True
+                self.do_GET()
+
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
-                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
+                    encode, content_type = choose_encoder(self.headers.get("Accept", ""))
+                    self._send(200, content_type, encode(REGISTRY))
                     return
                 page = extra.get(path)
                 if page is not None:
@@ -101,7 +115,8 @@ class HealthServer:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not self.head:
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
                 """Probes every few seconds would drown the log; errors still show via status."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import platform
 import signal
 import sys
 import threading
@@ -34,8 +35,9 @@ import requests
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Info
 
+from worker import __version__
 from worker.alerts import Alerter, AlertKind
 from worker.auth import TokenManager, TokenState
 from worker.auth.build import build_token_manager, build_token_store, require_shared_store
@@ -56,6 +58,7 @@ from worker.scheduler import (
 from worker.sinks.base import SUCCESS_STATUSES
 from worker.sinks.choose import build_store
 from worker.status.source import daemon_source
+from worker.sync import metrics as sync_metrics
 from worker.sync.engine import DELIST_GUARD_TRIPPED, RunResult, SyncOptions, sync_entity
 from worker.sync.entities import ENTITY_NAMES
 
@@ -70,11 +73,6 @@ TOKEN_STARTUP_GRACE_SECONDS = 60.0
 SHUTDOWN_MARGIN_SECONDS = 2.0
 """Kept back from the grace for closing tokens and the server after the runs stop."""
 
-RUNS = Counter(
-    "rei_sync_scheduled_runs",
-    "Scheduled sync runs, by final status.",
-    ["brand", "entity", "status"],
-)
 LAST_SUCCESS = Gauge(
     "rei_sync_scheduled_last_success_timestamp_seconds",
     "Last successful run of the job seen by this process (epoch s; the start as a baseline).",
@@ -90,20 +88,6 @@ CONSECUTIVE_FAILURES = Gauge(
     "Failed runs of the job in a row (0 after a success).",
     ["brand", "entity"],
 )
-SEEN = Counter(
-    "rei_sync_scheduled_seen_records", "Records read by scheduled runs.", ["brand", "entity"]
-)
-REJECTED = Counter(
-    "rei_sync_scheduled_rejected_records",
-    "Records rejected by scheduled runs.",
-    ["brand", "entity"],
-)
-DURATION = Histogram(
-    "rei_sync_scheduled_run_seconds",
-    "Duration of scheduled sync runs.",
-    ["brand", "entity"],
-    buckets=(1, 5, 15, 60, 180, 600, 1800, 3600),
-)
 SKIPPED = Counter(
     "rei_sync_scheduled_skipped_runs",
     "Scheduled runs skipped because another replica holds the job's lease.",
@@ -111,6 +95,8 @@ SKIPPED = Counter(
 )
 SCHEDULER_RUNNING = Gauge("rei_sync_scheduler_running", "1 while the daemon's scheduler runs.")
 STARTED_AT = Gauge("rei_sync_daemon_start_timestamp_seconds", "When the daemon started.")
+BUILD = Info("rei_sync_build", "The running rei-sync: its version and Python's.")
+BUILD.info({"version": __version__, "python": platform.python_version()})
 
 
 @dataclass
@@ -216,6 +202,7 @@ class Daemon:
         self.health = HealthServer(
             self.healthz,
             self.readyz,
+            brandz=self.brandz,
             bind=self.settings.health_bind if bind is None else bind,
             port=self.settings.health_port if port is None else port,
             pages=daemon_source(self).pages(),
@@ -298,7 +285,7 @@ class Daemon:
                 error=type(exc).__name__,
                 detail=detail,
             )
-            RUNS.labels(brand, entity, "failed").inc()
+            sync_metrics.RUNS.labels(brand, entity, "scheduled", "failed").inc()
             self._count_outcome(brand, entity, "failed")
             return None
 
@@ -345,11 +332,7 @@ class Daemon:
                 self._active.done.notify_all()
 
     def _record(self, result: RunResult) -> None:
-        labels = (result.brand, result.entity)
-        RUNS.labels(*labels, result.status).inc()
-        DURATION.labels(*labels).observe(result.seconds)
-        SEEN.labels(*labels).inc(result.counts.seen)
-        REJECTED.labels(*labels).inc(result.counts.rejected)
+        """The engine counted and timed the run; the daemon keeps the job's own gauges."""
         self._count_outcome(result.brand, result.entity, result.status)
 
     def _count_outcome(self, brand: str, entity: str, status: str) -> None:
@@ -395,21 +378,33 @@ class Daemon:
         return Probe(running, {"scheduler": "ok" if running else "not running"})
 
     def readyz(self) -> Probe:
-        """Ready: scheduler running (not stopping), database migrated, every brand's token
-        usable (MISSING only during the start-up grace), every job's last success recent."""
+        """Ready: this process can do its work: the scheduler runs (not stopping) and the
+        database answers, migrated to head.
+
+        Nothing about one brand: a brand whose keys are refused or whose job is stale is
+        `brandz`'s (and the alerts') business; as a readiness probe it would take every
+        replica out of service at once and stall a rolling update.
+        """
         running = self.scheduler.running and not self.stopping.is_set()
         checks: dict[str, str] = {
             "scheduler": "ok"
             if running
             else ("stopping" if self.stopping.is_set() else "not running")
         }
-        last_success: dict[tuple[str, str], float] = {}
         try:
             current = current_revision(self.engine)
             head = head_revision()
             checks["database"] = "ok" if current == head else f"at {current}, head is {head}"
         except sa.exc.SQLAlchemyError as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
+        return Probe(all(v == "ok" for v in checks.values()), checks)
+
+    def brandz(self) -> Probe:
+        """Every brand healthy: its token usable (MISSING only during the start-up grace) and
+        every job's last success (on any replica) within 3 intervals, counted from this
+        start at the latest. For dashboards and blackbox checks, not for a probe."""
+        checks: dict[str, str] = {}
+        last_success: dict[tuple[str, str], float] = {}
         try:
             last_success = self._last_successes()
         except ReiSyncError as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -12,10 +13,11 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 
+from worker.api import metrics
 from worker.api.errors import body_kind, error_message
 from worker.api.retry import RetryPolicy, with_retries
 from worker.config import Brand
-from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, AuthError
+from worker.errors import ApiDecodeError, ApiError, ApiStatusError, ApiTransportError, AuthError
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_READ_TIMEOUT_SECONDS = 30.0
@@ -76,7 +78,12 @@ class ReiClient:
         Connection errors, timeouts, 429/5xx and non-JSON 200s are retried per the
         client's `RetryPolicy`; a 401 is answered with one refresh and one retry.
         """
-        return with_retries(lambda: self._get_json_once(path), self._retry, what=path)
+        return with_retries(
+            lambda: self._get_json_once(path),
+            self._retry,
+            what=path,
+            on_retry=self._count_retry(path),
+        )
 
     def get_json_or_none(self, path: str) -> Any:
         """Like `get_json`, but the API's own "not found" answer for the id is `None`.
@@ -99,7 +106,9 @@ class ReiClient:
             token = self._tokens.force_refresh(self.brand.key, rejected=token)
             response = self._send(path, token)
             if response.status_code == 401:
+                metrics.UNAUTHORIZED.labels(self.brand.key, "rejected_twice").inc()
                 raise AuthError(self.brand.key, f"token rejected twice on {path}")
+            metrics.UNAUTHORIZED.labels(self.brand.key, "recovered").inc()
         if response.status_code != 200:
             content_type = response.headers.get("Content-Type", "")
             kind, model_state = body_kind(response.content, content_type)
@@ -125,7 +134,7 @@ class ReiClient:
         def once() -> Page:
             return Page(skip, take, path_for.items(self._get_json_once(path)))
 
-        return with_retries(once, self._retry, what=path)
+        return with_retries(once, self._retry, what=path, on_retry=self._count_retry(path))
 
     def pages(self, path_for: PagePath, take: int, start: int = 0) -> Iterator[Page]:
         """Pages of `take` from offset `start` until a short page, one at a time."""
@@ -137,15 +146,34 @@ class ReiClient:
                 return
             skip += take
 
+    def _count_retry(self, path: str) -> Callable[[ApiError], None]:
+        endpoint = metrics.endpoint_template(path)
+
+        def count(error: ApiError) -> None:
+            metrics.RETRIES.labels(self.brand.key, endpoint, metrics.retry_reason(error)).inc()
+
+        return count
+
     def _send(self, path: str, token: str) -> requests.Response:
+        endpoint = metrics.endpoint_template(path)
+        started = time.monotonic()
         try:
-            return self._session.get(
+            response = self._session.get(
                 f"{self.brand.api_url}/{path}",
                 headers={"Authorization": f"bearer {token}", "Accept": "application/json"},
                 timeout=self._timeout,
             )
         except requests.RequestException as exc:
+            metrics.REQUESTS.labels(self.brand.key, endpoint, "error").inc()
             raise ApiTransportError(f"{path}: {type(exc).__name__}") from None
+        finally:
+            metrics.REQUEST_SECONDS.labels(self.brand.key, endpoint).observe(
+                time.monotonic() - started
+            )
+        metrics.REQUESTS.labels(
+            self.brand.key, endpoint, metrics.status_class(response.status_code)
+        ).inc()
+        return response
 
 
 POOL_CONNECTIONS = 32
