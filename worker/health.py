@@ -1,10 +1,13 @@
-"""The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/metrics` on a stdlib server.
+"""The daemon's HTTP endpoints: `/healthz`, `/readyz`, `/brandz`, `/metrics` on a stdlib server.
 
-Three routes do not justify a web framework: `BoundedHTTPServer` answers
+A few routes do not justify a web framework: `BoundedHTTPServer` answers
 requests on a small pool of threads, so a slow readiness probe (it queries the
 database) never blocks a metrics scrape, and idle or half-open connections hold
 no thread at all. Probes are plain JSON
-`{"ok": bool, "checks": {...}}`; status 200 when ok, 503 otherwise.
+`{"ok": bool, "checks": {...}}`; status 200 when ok, 503 otherwise. `HEAD`
+answers every path like `GET`, without the body. `/metrics` speaks OpenMetrics
+to a scraper that asks for it (`Accept: application/openmetrics-text`), the
+classic text format otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 
 from worker.http_server import BoundedHTTPServer
 from worker.log import get_logger
@@ -23,7 +27,7 @@ from worker.log import get_logger
 log = get_logger(__name__)
 
 DEFAULT_PORT = 9108
-PATHS = ("/healthz", "/readyz", "/metrics")
+PATHS = ("/healthz", "/readyz", "/brandz", "/metrics")
 READ_TIMEOUT_SECONDS = 5.0
 """Per-connection socket timeout of a handler reading a request (`worker/http_server.py`
 keeps connections that sent nothing off the handler threads altogether)."""
@@ -55,11 +59,14 @@ class HealthServer:
         healthz: ProbeFunction,
         readyz: ProbeFunction,
         *,
+        brandz: ProbeFunction | None = None,
         bind: str,
         port: int,
         pages: Mapping[str, Page] | None = None,
     ) -> None:
         probes = {"/healthz": healthz, "/readyz": readyz}
+        if brandz is not None:
+            probes["/brandz"] = brandz
         extra = dict(pages or {})
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,10 +77,17 @@ class HealthServer:
                 """No Python or library version in the `Server` header."""
                 return self.server_version
 
+            head = False
+
+            def do_HEAD(self) -> None:
+                self.head = True
+                self.do_GET()
+
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
-                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(REGISTRY))
+                    encode, content_type = choose_encoder(self.headers.get("Accept", ""))
+                    self._send(200, content_type, encode(REGISTRY))
                     return
                 page = extra.get(path)
                 if page is not None:
@@ -113,7 +127,8 @@ class HealthServer:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not self.head:
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
                 """Probes every few seconds would drown the log; errors still show via status."""

@@ -25,7 +25,7 @@ from datetime import datetime
 from types import TracebackType
 
 import sqlalchemy as sa
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from worker.clock import Clock, monotonic, to_datetime
 from worker.errors import ReiSyncError
@@ -44,8 +44,24 @@ POOL_TIMEOUT_SECONDS = 5.0
 
 LEASES = Counter(
     "rei_sync_lease_attempts",
-    "Lease operations by outcome: acquired, busy, lost, renew_failed (a renewal that raised).",
-    ["job", "outcome"],
+    "Attempts to take a job's lease, by outcome: `acquired` or `busy` (another holder has it).",
+    ["job_key", "outcome"],
+)
+RENEWALS = Counter(
+    "rei_sync_lease_renewals",
+    "Renewals of a held lease, by outcome: `renewed` or `failed` (the statement raised).",
+    ["job_key", "outcome"],
+)
+LOST = Counter(
+    "rei_sync_leases_lost",
+    "Held leases lost, by reason: `taken_over` (expired and taken) or `renewals_failing`.",
+    ["job_key", "reason"],
+)
+HELD = Gauge(
+    "rei_sync_lease_held",
+    "1 while this process holds the job's lease (the dashboard's lease holder per replica). "
+    "The label is `job_key`, not `job`, which Prometheus keeps for the scrape job.",
+    ["job_key"],
 )
 
 _NOW = "COALESCE(CAST(:now AS timestamptz), clock_timestamp())"
@@ -147,6 +163,7 @@ class LeaseStore:
             LEASES.labels(key, "busy").inc()
             return None
         LEASES.labels(key, "acquired").inc()
+        HELD.labels(key).set(1)
         return Lease(self, key)
 
     def acquire(
@@ -219,6 +236,7 @@ class Lease:
 
     def release(self) -> None:
         self._stop.set()
+        HELD.labels(self.key).set(0)
         if self._keeper is not None and self._keeper is not threading.current_thread():
             self._keeper.join(timeout=10)
         try:
@@ -233,7 +251,7 @@ class Lease:
         try:
             renewed = self.store.renew(self.key)
         except Exception as exc:
-            LEASES.labels(self.key, "renew_failed").inc()
+            RENEWALS.labels(self.key, "failed").inc()
             since = self.store.monotonic() - self._last_ok
             log.warning(
                 "lease.renew_failed",
@@ -242,17 +260,19 @@ class Lease:
                 seconds_since_renewal=round(since, 1),
             )
             if since >= self.store.ttl_seconds - self.interval:
-                self._lose("renewals failing")
+                self._lose("renewals_failing")
                 return False
             return True
         if not renewed:
-            self._lose("taken over")
+            self._lose("taken_over")
             return False
+        RENEWALS.labels(self.key, "renewed").inc()
         self._last_ok = self.store.monotonic()
         return True
 
     def _lose(self, reason: str) -> None:
-        LEASES.labels(self.key, "lost").inc()
+        LOST.labels(self.key, reason).inc()
+        HELD.labels(self.key).set(0)
         log.error("lease.lost", job=self.key, holder=self.store.holder, reason=reason)
         self.lost.set()
         if self._on_lost is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import platform
 import signal
 import sys
 import threading
@@ -34,14 +35,16 @@ import requests
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Info
 
+from worker import __version__
 from worker.alerts import Alerter, AlertKind
 from worker.auth import TokenManager, TokenState
 from worker.auth.build import build_token_manager, build_token_store, require_shared_store
 from worker.auth.schedule import TokenJobs, schedule_token_refresh
 from worker.clock import Clock, system_clock
 from worker.config import Settings
+from worker.db.engine import DEFAULT_POOL_SIZE
 from worker.db.migrate import current_revision, head_revision
 from worker.errors import ReiSyncError
 from worker.health import HealthServer, Probe
@@ -55,7 +58,9 @@ from worker.scheduler import (
 )
 from worker.sinks.base import SUCCESS_STATUSES
 from worker.sinks.choose import build_store
+from worker.slots import SyncSlots
 from worker.status.source import daemon_source
+from worker.sync import metrics as sync_metrics
 from worker.sync.engine import DELIST_GUARD_TRIPPED, RunResult, SyncOptions, sync_entity
 from worker.sync.entities import ENTITY_NAMES
 
@@ -69,12 +74,17 @@ TOKEN_STARTUP_GRACE_SECONDS = 60.0
 """How long after the start a brand may have no token yet (MISSING) and still be ready."""
 SHUTDOWN_MARGIN_SECONDS = 2.0
 """Kept back from the grace for closing tokens and the server after the runs stop."""
+SCHEDULER_THREADS = 8
+"""APScheduler's pool at most: token renewals (one short request each) and handing sync
+runs to the slots."""
 
-RUNS = Counter(
-    "rei_sync_scheduled_runs",
-    "Scheduled sync runs, by final status.",
-    ["brand", "entity", "status"],
-)
+
+def pool_size(engine: sa.Engine) -> int:
+    """The engine's pool size (the default bound on concurrent syncs)."""
+    pool = engine.pool
+    return pool.size() if isinstance(pool, sa.pool.QueuePool) else DEFAULT_POOL_SIZE
+
+
 LAST_SUCCESS = Gauge(
     "rei_sync_scheduled_last_success_timestamp_seconds",
     "Last successful run of the job seen by this process (epoch s; the start as a baseline).",
@@ -90,27 +100,16 @@ CONSECUTIVE_FAILURES = Gauge(
     "Failed runs of the job in a row (0 after a success).",
     ["brand", "entity"],
 )
-SEEN = Counter(
-    "rei_sync_scheduled_seen_records", "Records read by scheduled runs.", ["brand", "entity"]
-)
-REJECTED = Counter(
-    "rei_sync_scheduled_rejected_records",
-    "Records rejected by scheduled runs.",
-    ["brand", "entity"],
-)
-DURATION = Histogram(
-    "rei_sync_scheduled_run_seconds",
-    "Duration of scheduled sync runs.",
-    ["brand", "entity"],
-    buckets=(1, 5, 15, 60, 180, 600, 1800, 3600),
-)
 SKIPPED = Counter(
     "rei_sync_scheduled_skipped_runs",
-    "Scheduled runs skipped because another replica holds the job's lease.",
-    ["brand", "entity"],
+    "Scheduled runs skipped, by reason: `lease_busy` (another replica is running the job) or "
+    "`done_elsewhere` (another replica finished it while this run waited for a slot).",
+    ["brand", "entity", "reason"],
 )
 SCHEDULER_RUNNING = Gauge("rei_sync_scheduler_running", "1 while the daemon's scheduler runs.")
 STARTED_AT = Gauge("rei_sync_daemon_start_timestamp_seconds", "When the daemon started.")
+BUILD = Info("rei_sync_build", "The running rei-sync: its version and Python's.")
+BUILD.info({"version": __version__, "python": platform.python_version()})
 
 
 @dataclass
@@ -160,8 +159,15 @@ class Daemon:
         self.stopping = threading.Event()
         self._active = _ActiveRuns()
         self._failures: dict[str, int] = {}
+        self.slots = SyncSlots(
+            settings.rei_max_concurrent_syncs or pool_size(engine), self.run_sync_job, clock=clock
+        )
+        # The scheduler's own threads only hand sync runs to the slots (at once) and run the
+        # token jobs: a few whatever the number of brands.
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max(4, len(self.jobs) + len(tokens.brands)))},
+            executors={
+                "default": ThreadPoolExecutor(min(SCHEDULER_THREADS, 2 + len(tokens.brands)))
+            },
             timezone=UTC,
         )
         self.health: HealthServer | None = None
@@ -176,7 +182,7 @@ class Daemon:
         add_sync_jobs(
             self.scheduler,
             self.jobs,
-            self.run_sync_job,
+            self.slots.fire,
             jitter_seconds=self.settings.sync_jitter_seconds,
             misfire_grace_seconds=self.settings.sync_misfire_grace_seconds,
             run_at_start=self.settings.run_at_start,
@@ -216,6 +222,7 @@ class Daemon:
         self.health = HealthServer(
             self.healthz,
             self.readyz,
+            brandz=self.brandz,
             bind=self.settings.health_bind if bind is None else bind,
             port=self.settings.health_port if port is None else port,
             pages=daemon_source(self).pages(),
@@ -228,6 +235,7 @@ class Daemon:
         self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.slots.shutdown()
         SCHEDULER_RUNNING.set(0)
         with self._active.done:
             running = list(self._active.events)
@@ -275,15 +283,18 @@ class Daemon:
 
     # -- jobs -----------------------------------------------------------------------------
 
-    def run_sync_job(self, brand: str, entity: str) -> RunResult | None:
-        """One scheduled run under the job's lease; skipped (and counted) if another holds it.
+    def run_sync_job(
+        self, brand: str, entity: str, fired_at: float | None = None
+    ) -> RunResult | None:
+        """One scheduled run under the job's lease; skipped (and counted) if another holds it,
+        or if another replica finished the job after `fired_at` (while this run waited).
 
         A domain or database error outside the run itself (taking the lease, clearing a
         dead holder's run, starting the run row) counts as a failed run too: the same
         metric, the same repeated-failure alert, one log line, never a scheduler traceback.
         """
         try:
-            return self._run_sync_job(brand, entity)
+            return self._run_sync_job(brand, entity, fired_at)
         except (ReiSyncError, sa.exc.SQLAlchemyError) as exc:
             detail = (str(exc).strip().splitlines() or [""])[0][:300]
             if self.stopping.is_set():
@@ -298,18 +309,23 @@ class Daemon:
                 error=type(exc).__name__,
                 detail=detail,
             )
-            RUNS.labels(brand, entity, "failed").inc()
+            sync_metrics.RUNS.labels(brand, entity, "scheduled", "failed").inc()
             self._count_outcome(brand, entity, "failed")
             return None
 
-    def _run_sync_job(self, brand: str, entity: str) -> RunResult | None:
+    def _run_sync_job(self, brand: str, entity: str, fired_at: float | None) -> RunResult | None:
         if self.stopping.is_set():
             return None
         key = job_key(brand, entity)
         lease = self.leases.try_acquire(key)
         if lease is None:
-            SKIPPED.labels(brand, entity).inc()
+            SKIPPED.labels(brand, entity, "lease_busy").inc()
             log.info("sync.skipped", brand=brand, entity=entity, reason="lease_busy")
+            return None
+        if fired_at is not None and self._done_since(brand, entity, fired_at):
+            lease.release()
+            SKIPPED.labels(brand, entity, "done_elsewhere").inc()
+            log.info("sync.skipped", brand=brand, entity=entity, reason="done_elsewhere")
             return None
         stop = threading.Event()
         with self._active.lock:
@@ -344,12 +360,13 @@ class Daemon:
                 self._active.jobs.pop(key, None)
                 self._active.done.notify_all()
 
+    def _done_since(self, brand: str, entity: str, fired_at: float) -> bool:
+        """True if some replica finished a successful run of the job after `fired_at`."""
+        last = self.sink.last_success_at(brand, entity)
+        return last is not None and last.timestamp() > fired_at
+
     def _record(self, result: RunResult) -> None:
-        labels = (result.brand, result.entity)
-        RUNS.labels(*labels, result.status).inc()
-        DURATION.labels(*labels).observe(result.seconds)
-        SEEN.labels(*labels).inc(result.counts.seen)
-        REJECTED.labels(*labels).inc(result.counts.rejected)
+        """The engine counted and timed the run; the daemon keeps the job's own gauges."""
         self._count_outcome(result.brand, result.entity, result.status)
 
     def _count_outcome(self, brand: str, entity: str, status: str) -> None:
@@ -395,21 +412,33 @@ class Daemon:
         return Probe(running, {"scheduler": "ok" if running else "not running"})
 
     def readyz(self) -> Probe:
-        """Ready: scheduler running (not stopping), database migrated, every brand's token
-        usable (MISSING only during the start-up grace), every job's last success recent."""
+        """Ready: this process can do its work: the scheduler runs (not stopping) and the
+        database answers, migrated to head.
+
+        Nothing about one brand: a brand whose keys are refused or whose job is stale is
+        `brandz`'s (and the alerts') business; as a readiness probe it would take every
+        replica out of service at once and stall a rolling update.
+        """
         running = self.scheduler.running and not self.stopping.is_set()
         checks: dict[str, str] = {
             "scheduler": "ok"
             if running
             else ("stopping" if self.stopping.is_set() else "not running")
         }
-        last_success: dict[tuple[str, str], float] = {}
         try:
             current = current_revision(self.engine)
             head = head_revision()
             checks["database"] = "ok" if current == head else f"at {current}, head is {head}"
         except sa.exc.SQLAlchemyError as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
+        return Probe(all(v == "ok" for v in checks.values()), checks)
+
+    def brandz(self) -> Probe:
+        """Every brand healthy: its token usable (MISSING only during the start-up grace) and
+        every job's last success (on any replica) within 3 intervals, counted from this
+        start at the latest. For dashboards and blackbox checks, not for a probe."""
+        checks: dict[str, str] = {}
+        last_success: dict[tuple[str, str], float] = {}
         try:
             last_success = self._last_successes()
         except ReiSyncError as exc:

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 import typer
 from pydantic import SecretStr
 from rich.table import Table
-from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from worker.auth.build import build_token_manager, build_token_store

@@ -242,7 +242,7 @@ def test_force_refresh_after_a_401_replaces_the_token_once(
 ) -> None:
     manager = manager_for(brands, requester, clock, store_factory())
     rejected = manager.get_valid_token("AZURA")
-    unauthorized = metric("rei_sync_token_unauthorized_total", brand="AZURA")
+    replaced = metric("rei_sync_token_refreshes_avoided_total", brand="AZURA", reason="replaced")
     renewed = manager.force_refresh("AZURA", rejected=rejected)
     assert renewed != rejected
     assert requester.calls == 2
@@ -250,7 +250,9 @@ def test_force_refresh_after_a_401_replaces_the_token_once(
     assert manager.force_refresh("AZURA", rejected=rejected) == renewed
     assert requester.calls == 2
     assert manager.get_valid_token("AZURA") == renewed
-    assert metric("rei_sync_token_unauthorized_total", brand="AZURA") == unauthorized + 2
+    assert metric("rei_sync_token_refreshes_avoided_total", brand="AZURA", reason="replaced") == (
+        replaced + 1
+    )
 
 
 def test_a_rejected_token_is_not_adopted_back_from_the_store(
@@ -568,7 +570,13 @@ def test_status_and_metrics_show_times_and_fingerprints_only(
     assert azura.source == "api"
     assert azura.store == "memory"
     assert azura.expires_at == clock() + DAY - 30
-    assert metric("rei_sync_token_seconds_until_expiry", brand="AZURA") == DAY - 30
+    assert metric("rei_sync_token_expiry_timestamp_seconds", brand="AZURA") == clock() + DAY - 30
+    assert metric("rei_sync_token_refresh_timestamp_seconds", brand="AZURA") == azura.refresh_at
+    assert metric("rei_sync_token_state", brand="AZURA", state="fresh") == 1
+    assert metric("rei_sync_token_state", brand="BLUE_OCEAN", state="missing") == 1
+    # No token, no timestamp: an alert on "renewal late" has nothing to fire on.
+    no_token = {"brand": "BLUE_OCEAN"}
+    assert REGISTRY.get_sample_value("rei_sync_token_expiry_timestamp_seconds", no_token) is None
     for text in (repr(manager), repr(manager.status()), repr(brands)):
         ledger.assert_clean(text, "a repr")
     from prometheus_client import generate_latest

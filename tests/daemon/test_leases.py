@@ -143,8 +143,8 @@ class FailingRenewals(LeaseStore):
 
 
 def renew_failures(key: str) -> float:
-    labels = {"job": key, "outcome": "renew_failed"}
-    return REGISTRY.get_sample_value("rei_sync_lease_attempts_total", labels) or 0.0
+    labels = {"job_key": key, "outcome": "failed"}
+    return REGISTRY.get_sample_value("rei_sync_lease_renewals_total", labels) or 0.0
 
 
 def test_failing_renewals_signal_a_lost_lease_before_it_lapses(

@@ -39,7 +39,7 @@ def set_keys_revoked(sandbox: SandboxServer, brand: str, revoked: bool) -> None:
 
 
 @pytest.mark.parametrize("sandbox", [{"token_ttl": 4}], indirect=True)
-def test_probes_and_readiness_follow_revoked_keys(
+def test_refused_keys_show_on_brandz_and_never_make_the_process_unready(
     sandbox: SandboxServer, daemon_env: EnvFactory, start_daemon: DaemonFactory
 ) -> None:
     daemon = start_daemon(daemon_env(sandbox, TOKEN_REFRESH_BUFFER_MINUTES="1"))
@@ -49,22 +49,40 @@ def test_probes_and_readiness_follow_revoked_keys(
     metrics = daemon.get("/metrics")
     assert metrics.headers["Content-Type"].startswith("text/plain")
     assert "rei_sync_scheduler_running 1.0" in metrics.text
-    assert "rei_sync_token_seconds_until_expiry" in metrics.text
+    assert 'rei_sync_token_expiry_timestamp_seconds{brand="AZURA"}' in metrics.text
+    assert "rei_sync_build_info{" in metrics.text
     assert daemon.get("/nope").status_code == 404
+    for path in ("/healthz", "/readyz", "/brandz", "/metrics"):
+        head = requests.head(daemon.url + path, timeout=5)
+        assert head.status_code == daemon.get(path).status_code, path
+        assert head.content == b""
+        assert int(head.headers["Content-Length"]) > 0
+    negotiated = requests.get(
+        daemon.url + "/metrics",
+        headers={"Accept": "application/openmetrics-text; version=1.0.0"},
+        timeout=5,
+    )
+    assert negotiated.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert negotiated.text.rstrip().endswith("# EOF")
 
     # 4 s tokens: the token job renews each brand before expiry, never letting it lapse.
     wait_for(lambda: min(stats(sandbox).values()) >= 3, 20, "three token requests per brand")
     assert daemon.get("/readyz").status_code == 200
+    wait_for(lambda: daemon.get("/brandz").status_code == 200, 20, "brandz 200")
 
     set_keys_revoked(sandbox, "AZURA", True)
-    unready = wait_for(
-        lambda: (r := daemon.get("/readyz")).status_code == 503 and r.json(), 20, "readyz 503"
+    unhealthy = wait_for(
+        lambda: (r := daemon.get("/brandz")).status_code == 503 and r.json(), 20, "brandz 503"
     )
-    assert unready["checks"]["token:AZURA"] in ("failed", "expired")
-    assert unready["checks"]["token:BLUE_OCEAN"] == "ok"
+    assert unhealthy["checks"]["token:AZURA"] in ("failed", "expired")
+    assert unhealthy["checks"]["token:BLUE_OCEAN"] == "ok"
+    # One brand's refused keys say nothing about whether this process can work.
+    ready = daemon.get("/readyz")
+    assert ready.status_code == 200
+    assert set(ready.json()["checks"]) == {"scheduler", "database"}
 
     set_keys_revoked(sandbox, "AZURA", False)
-    wait_for(lambda: daemon.get("/readyz").status_code == 200, 30, "readyz 200 again")
+    wait_for(lambda: daemon.get("/brandz").status_code == 200, 30, "brandz 200 again")
     assert daemon.terminate() == 0
 
 

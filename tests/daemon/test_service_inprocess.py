@@ -46,8 +46,8 @@ def test_last_success_baseline_survives_a_restart(
     assert gauge(name, "AZURA", "associates") == pytest.approx(float(old), abs=1)
     # A job that never succeeded starts from this start (the alert's grace).
     assert gauge(name, "BLUE_OCEAN", "associates") == daemon.started_at
-    # readyz keeps its own start-up grace: a fresh process is not unready for old history.
-    assert daemon.readyz().checks["sync:AZURA:associates"] == "ok"
+    # brandz keeps its own start-up grace: a fresh process is not unhealthy for old history.
+    assert daemon.brandz().checks["sync:AZURA:associates"] == "ok"
 
 
 class RecordingAlerter(Alerter):
@@ -61,8 +61,8 @@ class RecordingAlerter(Alerter):
 
 
 def failed_runs(brand: str, entity: str) -> float:
-    labels = {"brand": brand, "entity": entity, "status": "failed"}
-    return REGISTRY.get_sample_value("rei_sync_scheduled_runs_total", labels) or 0.0
+    labels = {"brand": brand, "entity": entity, "mode": "scheduled", "status": "failed"}
+    return REGISTRY.get_sample_value("rei_sync_runs_total", labels) or 0.0
 
 
 def test_errors_outside_the_run_count_as_failed_runs_and_alert(
@@ -104,7 +104,7 @@ class FakeClock:
         return self.now
 
 
-def test_readyz_needs_a_running_scheduler_and_a_token_after_the_grace(
+def test_readyz_needs_a_running_scheduler_and_brandz_a_token_after_the_grace(
     sandbox: SandboxServer, inprocess_daemon: InProcessFactory
 ) -> None:
     clock = FakeClock()
@@ -120,15 +120,17 @@ def test_readyz_needs_a_running_scheduler_and_a_token_after_the_grace(
         # No token yet (nothing has run): fine during the start-up grace only.
         assert daemon.tokens.status()[0].state is TokenState.MISSING
         assert daemon.readyz().ok, daemon.readyz().checks
+        assert daemon.brandz().ok, daemon.brandz().checks
         clock.now += TOKEN_STARTUP_GRACE_SECONDS
-        late = daemon.readyz()
+        late = daemon.brandz()
         assert not late.ok
         assert late.checks["token:AZURA"] == "missing"
         assert late.checks["token:BLUE_OCEAN"] == "missing"
+        assert daemon.readyz().ok, "a brand without a token never makes the process unready"
 
         daemon.tokens.get_valid_token("AZURA")
         daemon.tokens.get_valid_token("BLUE_OCEAN")
-        assert daemon.readyz().ok, daemon.readyz().checks
+        assert daemon.brandz().ok, daemon.brandz().checks
 
         daemon.stopping.set()  # shutting down: no longer ready, though the scheduler runs
         stopping = daemon.readyz()

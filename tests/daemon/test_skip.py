@@ -14,7 +14,7 @@ from worker.sandbox import SandboxConfig, SandboxServer
 
 pytestmark = pytest.mark.slow
 
-LABELS = {"brand": "AZURA", "entity": "properties"}
+LABELS = {"brand": "AZURA", "entity": "properties", "reason": "lease_busy"}
 
 
 @pytest.fixture
@@ -53,3 +53,30 @@ def test_a_held_lease_skips_the_job_and_counts_it(
     assert skipped() == before + 1
     assert runs(db_engine) == ["succeeded"]
     assert other.holder_of(key) is None  # the daemon released its lease after the run
+
+
+def test_a_run_that_waited_is_skipped_when_another_replica_finished_the_job_since(
+    sandbox: SandboxServer, inprocess_daemon: InProcessFactory, db_engine: sa.Engine
+) -> None:
+    """Replica A fired the job, waited for a slot; replica B ran it meanwhile: A skips it."""
+    other = inprocess_daemon(sandbox)
+    daemon = inprocess_daemon(sandbox)
+    labels = {**LABELS, "reason": "done_elsewhere"}
+    before = REGISTRY.get_sample_value("rei_sync_scheduled_skipped_runs_total", labels) or 0.0
+    with db_engine.connect() as c:
+        fired_at = float(c.execute(sa.text("SELECT extract(epoch FROM now())")).scalar_one())
+    done = other.run_sync_job("AZURA", "properties")
+    assert done is not None
+    assert done.status == "succeeded"
+
+    assert daemon.run_sync_job("AZURA", "properties", fired_at) is None
+    after = REGISTRY.get_sample_value("rei_sync_scheduled_skipped_runs_total", labels)
+    assert after == before + 1
+    assert runs(db_engine) == ["succeeded"]
+    # Fired after that run finished: it runs.
+    with db_engine.connect() as c:
+        later = float(c.execute(sa.text("SELECT extract(epoch FROM now())")).scalar_one())
+    result = daemon.run_sync_job("AZURA", "properties", later)
+    assert result is not None
+    assert result.status == "succeeded"
+    assert runs(db_engine) == ["succeeded", "succeeded"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -12,12 +12,14 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 import requests
 
+from worker.api import metrics
 from worker.api.errors import body_kind, describe_body, error_message, named_ids
 from worker.api.retry import RetryPolicy, with_retries
-from worker.clock import Clock, system_clock
+from worker.clock import Clock, monotonic, system_clock
 from worker.config import Brand
 from worker.errors import (
     ApiDecodeError,
+    ApiError,
     ApiRedirectError,
     ApiStatusError,
     ApiTransportError,
@@ -113,7 +115,12 @@ class ReiClient:
         to `MAX_TOKEN_REFRESHES_PER_REQUEST` times, each for a token newer than the last
         refused; a request still refused then raises `TokenRefusedError` (that request only).
         """
-        return with_retries(lambda: self._get_json_once(path), self._retry, what=path)
+        return with_retries(
+            lambda: self._get_json_once(path),
+            self._retry,
+            what=path,
+            on_retry=self._count_retry(path),
+        )
 
     def get_json_or_none(self, path: str) -> Any:
         """Like `get_json`, but the API's own "not found" answer for the id is `None`.
@@ -158,7 +165,7 @@ class ReiClient:
         def once() -> Page:
             return Page(skip, take, path_for.items(self._get_json_once(path)))
 
-        return with_retries(once, self._retry, what=path)
+        return with_retries(once, self._retry, what=path, on_retry=self._count_retry(path))
 
     def pages(self, path_for: PagePath, take: int, start: int = 0) -> Iterator[Page]:
         """Pages of `take` from offset `start` until an empty page, one at a time.
@@ -190,26 +197,48 @@ class ReiClient:
         while response.status_code == 401:
             if len(sent) > self._max_token_refreshes:
                 self._tokens.mark_refused(brand, token)
+                metrics.UNAUTHORIZED.labels(brand, "refused").inc()
                 raise TokenRefusedError(brand, f"{len(sent)} tokens in a row refused on {path}")
             token = self._tokens.force_refresh(brand, rejected=token)
             if token in sent:
+                metrics.UNAUTHORIZED.labels(brand, "refused").inc()
                 raise TokenRefusedError(brand, f"no newer token after a 401 on {path}")
             sent.append(token)
             response = self._send(path, token)
+        if len(sent) > 1:
+            metrics.UNAUTHORIZED.labels(brand, "recovered").inc()
         return response
+
+    def _count_retry(self, path: str) -> Callable[[ApiError], None]:
+        endpoint = metrics.endpoint_template(path)
+
+        def count(error: ApiError) -> None:
+            metrics.RETRIES.labels(self.brand.key, endpoint, metrics.retry_reason(error)).inc()
+
+        return count
 
     def _send(self, path: str, token: str) -> requests.Response:
         """GET with redirects followed by hand: at most `MAX_REDIRECTS`, each to the brand's
         own origin (scheme, host, port). Any other hop is an error, never a request."""
         url = f"{self.brand.api_url}/{path}"
         headers = {"Authorization": f"bearer {token}", "Accept": "application/json"}
+        endpoint = metrics.endpoint_template(path)
         for _ in range(MAX_REDIRECTS + 1):
+            started = monotonic()
             try:
                 response = self._session.get(
                     url, headers=headers, timeout=self._timeout, allow_redirects=False
                 )
             except requests.RequestException as exc:
+                metrics.REQUESTS.labels(self.brand.key, endpoint, "error").inc()
                 raise ApiTransportError(f"{path}: {type(exc).__name__}") from None
+            finally:
+                metrics.REQUEST_SECONDS.labels(self.brand.key, endpoint).observe(
+                    monotonic() - started
+                )
+            metrics.REQUESTS.labels(
+                self.brand.key, endpoint, metrics.status_class(response.status_code)
+            ).inc()
             if not response.is_redirect:
                 return response
             url = _same_origin(self.brand.api_url, url, response, path)

@@ -83,8 +83,17 @@ def _retry_after(error: ApiError) -> float | None:
 NO_RETRY = RetryPolicy(max_attempts=1)
 
 
-def with_retries(call: Callable[[], T], policy: RetryPolicy, *, what: str) -> T:
-    """`call()`; retryable `ApiError`s are retried per `policy`, the last one is raised."""
+def with_retries(
+    call: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    what: str,
+    on_retry: Callable[[ApiError], None] | None = None,
+) -> T:
+    """`call()`; retryable `ApiError`s are retried per `policy`, the last one is raised.
+
+    `on_retry` is told of each failure that is about to be retried (for the metrics).
+    """
     started = policy.clock()
     attempt = 0
     while True:
@@ -115,4 +124,6 @@ def with_retries(call: Callable[[], T], policy: RetryPolicy, *, what: str) -> T:
             log.warning(
                 "api.retry", what=what, attempt=attempt, wait=round(wait, 3), error=str(exc)
             )
+            if on_retry is not None:
+                on_retry(exc)
             policy.pause(wait)

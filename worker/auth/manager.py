@@ -14,6 +14,7 @@ backoff with jitter for outages); a still-valid token keeps being served.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import threading
@@ -137,10 +138,14 @@ class TokenManager:
         self._listeners: list[TokenListener] = []
         for brand in self._slots.values():
             redactor.register(brand.brand.secret_values())
-            metrics.SECONDS_UNTIL_EXPIRY.labels(brand.brand.key).set_function(
-                self._seconds_until_expiry(brand)
-            )
+            for state in TokenState:
+                metrics.STATE.labels(brand.brand.key, state.value).set_function(
+                    self._is_in_state(brand, state)
+                )
             metrics.CIRCUIT_OPEN.labels(brand.brand.key).set(0)
+            for gauge in (metrics.EXPIRES_AT, metrics.REFRESH_AT):
+                with contextlib.suppress(KeyError):  # no token yet: no series, no alert
+                    gauge.remove(brand.brand.key)
 
     def __repr__(self) -> str:
         return f"TokenManager(brands={list(self._slots)}, store={self._store.name})"
@@ -177,7 +182,6 @@ class TokenManager:
                 lambda: self._refresh(slot, force=True),
                 on_join=self._count_joined(brand),
             ).access_token
-        metrics.UNAUTHORIZED.labels(brand).inc()
         self._reject(slot, rejected)
         current = slot.token
         if (
@@ -201,7 +205,6 @@ class TokenManager:
     def mark_refused(self, brand: str, refused: str) -> None:
         """The API answered 401 to `refused` and no new token is wanted now (the request
         gave up): no caller is handed it again; the next one waits for a new token."""
-        metrics.UNAUTHORIZED.labels(brand).inc()
         self._reject(self._slot(brand), refused)
 
     def needs_refresh(self, brand: str) -> bool:
@@ -479,6 +482,8 @@ class TokenManager:
             slot.token = token
             slot.source = source
             self._serving[brand] = token
+        metrics.EXPIRES_AT.labels(brand).set(token.expires_at)
+        metrics.REFRESH_AT.labels(brand).set(token.refresh_at)
         if changed:
             for listener in list(self._listeners):
                 try:
@@ -529,9 +534,8 @@ class TokenManager:
             retry_at=gate.retry_at if gate.failures else None,
         )
 
-    def _seconds_until_expiry(self, slot: _BrandSlot) -> Callable[[], float]:
-        def seconds() -> float:
-            token = slot.token
-            return token.expires_at - self._clock() if token is not None else 0.0
+    def _is_in_state(self, slot: _BrandSlot, state: TokenState) -> Callable[[], float]:
+        def value() -> float:
+            return 1.0 if self._status(slot, self._clock()).state is state else 0.0
 
-        return seconds
+        return value

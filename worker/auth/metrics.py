@@ -17,16 +17,27 @@ REFRESHES = Counter(
 `permanent_error`, `transient_error`."""
 
 REFRESH_SECONDS = Histogram(
-    "rei_sync_token_refresh_seconds",
+    "rei_sync_token_request_duration_seconds",
     "Latency of token requests to the API.",
     ["brand"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
 
-SECONDS_UNTIL_EXPIRY = Gauge(
-    "rei_sync_token_seconds_until_expiry",
-    "Seconds until the brand's current token expires (negative once expired).",
+EXPIRES_AT = Gauge(
+    "rei_sync_token_expiry_timestamp_seconds",
+    "When the brand's current token expires (epoch s). No series while the brand has no token.",
     ["brand"],
+)
+REFRESH_AT = Gauge(
+    "rei_sync_token_refresh_timestamp_seconds",
+    "When the brand's current token is due for renewal (epoch s; expiry minus the buffer). "
+    "Alert when `time()` is well past it: the renewal is late.",
+    ["brand"],
+)
+STATE = Gauge(
+    "rei_sync_token_state",
+    "1 for the brand's current token state (fresh, stale, expired, missing, failed), else 0.",
+    ["brand", "state"],
 )
 
 REFRESHES_AVOIDED = Counter(
@@ -36,12 +47,6 @@ REFRESHES_AVOIDED = Counter(
 )
 """reason: `in_flight` (joined this process's refresh), `store` (another process renewed it),
 `replaced` (a 401 for a token that had already been replaced)."""
-
-UNAUTHORIZED = Counter(
-    "rei_sync_token_unauthorized",
-    "401 answers from the API reported to the token manager.",
-    ["brand"],
-)
 
 CLOCK_SKEW_SECONDS = Gauge(
     "rei_sync_token_clock_skew_seconds",

@@ -32,7 +32,14 @@ def behind_transaction_pooler(url: str, pooler: str | None = None) -> bool:
         return False
 
 
-def create_db_engine(url: str, *, pooler: str | None = None, pool_size: int = 5) -> sa.Engine:
+DEFAULT_POOL_SIZE = 5
+"""Connections kept per engine (as many again may overflow): also the default bound on
+concurrent sync runs in a daemon (`REI_MAX_CONCURRENT_SYNCS`)."""
+
+
+def create_db_engine(
+    url: str, *, pooler: str | None = None, pool_size: int = DEFAULT_POOL_SIZE
+) -> sa.Engine:
     """An engine whose connections never use server-side prepared statements behind a pooler."""
     connect_args: dict[str, object] = {"connect_timeout": 10, "application_name": "rei-sync"}
     if behind_transaction_pooler(url, pooler):

@@ -113,6 +113,7 @@ class _Run:
     brand: str
     entity: str
     started: float
+    mode: str
     counts: RunCounts = field(default_factory=RunCounts)
     checkpoint: int = 0
     details: dict[str, Any] = field(default_factory=dict)
@@ -171,6 +172,7 @@ def sync_entity(
         brand,
         entity,
         monotonic(),
+        mode,
         checkpoint=start,
     )
     if resume is not None:
@@ -627,8 +629,10 @@ def _finish(
         duration_seconds=round(seconds, 3),
         details=run.details or None,
     )
-    metrics.RUNS.labels(run.brand, run.entity, status).inc()
-    metrics.RUN_SECONDS.labels(run.entity).observe(seconds)
+    metrics.RUNS.labels(run.brand, run.entity, run.mode, status).inc()
+    metrics.RUN_SECONDS.labels(run.brand, run.entity).observe(seconds)
+    metrics.SEEN.labels(run.brand, run.entity).inc(run.counts.seen)
+    metrics.REJECTED.labels(run.brand, run.entity).inc(run.counts.rejected)
     for action in ("inserted", "updated"):
         value = getattr(run.counts, action)
         if value:

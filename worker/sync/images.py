@@ -21,7 +21,9 @@ from dataclasses import dataclass, field, replace
 
 from worker.api.client import ReiClient
 from worker.api.endpoints import as_list, property_images_path
+from worker.errors import ReiSyncError
 from worker.sinks.base import Sink, UpsertResult
+from worker.sync import metrics
 from worker.sync.entities import IMAGES_TABLE
 from worker.sync.normalise import Reject, Row
 from worker.sync.pipeline import map_bounded
@@ -56,10 +58,19 @@ FetchedImages = tuple[int, list[Row | Reject] | None]
 
 def fetch_images(client: ReiClient, listing_id: int) -> FetchedImages:
     """One listing's images from the API, normalised (nothing stored)."""
-    body = client.get_json_or_none(property_images_path(listing_id))
-    if body is None:
-        return listing_id, None
-    return listing_id, [normalise_image(item) for item in as_list(body, "propertyimages")]
+    brand = client.brand.key
+    try:
+        body = client.get_json_or_none(property_images_path(listing_id))
+        if body is None:
+            metrics.IMAGE_FETCHES.labels(brand, "not_found").inc()
+            return listing_id, None
+        items = [normalise_image(item) for item in as_list(body, "propertyimages")]
+    except ReiSyncError:
+        metrics.IMAGE_FETCHES.labels(brand, "error").inc()
+        raise
+    outcome = "incomplete" if any(isinstance(i, Reject) for i in items) else "ok"
+    metrics.IMAGE_FETCHES.labels(brand, outcome).inc()
+    return listing_id, items
 
 
 def store_images(client: ReiClient, sink: Sink, fetched: Sequence[FetchedImages]) -> ImageBatch:

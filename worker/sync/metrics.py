@@ -1,4 +1,9 @@
-"""Prometheus metrics for sync runs, on the default registry. Labels: brand, entity, fixed words."""
+"""Prometheus metrics for sync runs, on the default registry. Labels: brand, entity, fixed words.
+
+One family per fact: every run, manual or scheduled, is counted and timed here once
+(`mode` tells them apart); the daemon adds only what the scheduler knows (skips, last
+success, intervals).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,24 @@ from prometheus_client import Counter, Histogram
 
 RUNS = Counter(
     "rei_sync_runs",
-    "Finished sync runs by final status.",
-    ["brand", "entity", "status"],
+    "Finished sync runs by mode (scheduled, manual, backfill) and final status.",
+    ["brand", "entity", "mode", "status"],
+)
+RUN_SECONDS = Histogram(
+    "rei_sync_run_duration_seconds",
+    "Duration of finished sync runs.",
+    ["brand", "entity"],
+    buckets=(0.5, 1, 5, 15, 60, 180, 600, 1800, 3600),
+)
+SEEN = Counter(
+    "rei_sync_records_seen",
+    "Records read from the API by sync runs.",
+    ["brand", "entity"],
+)
+REJECTED = Counter(
+    "rei_sync_records_rejected",
+    "Records rejected by sync runs (see the sync_rejects table).",
+    ["brand", "entity"],
 )
 ROWS_WRITTEN = Counter(
     "rei_sync_rows_written",
@@ -24,9 +45,9 @@ DELIST_GUARD_TRIPPED = Counter(
     "Runs that found more delisting candidates than the guard allows and delisted nothing.",
     ["brand", "entity"],
 )
-RUN_SECONDS = Histogram(
-    "rei_sync_run_seconds",
-    "Duration of sync runs.",
-    ["entity"],
-    buckets=(0.5, 1, 5, 15, 60, 300, 900, 3600),
+IMAGE_FETCHES = Counter(
+    "rei_sync_image_fetches",
+    "Image-list requests for one listing, by outcome: `ok`, `incomplete` (some image "
+    "records rejected), `not_found` (the API no longer knows the listing), `error`.",
+    ["brand", "outcome"],
 )
