@@ -16,6 +16,7 @@ from worker import __version__, service_commands
 from worker.auth.cli import token_app
 from worker.config import BRAND_VAR, Settings, load_settings
 from worker.db.migrate import upgrade_head
+from worker.feed import commands as feed_commands
 from worker.log import configure_logging
 from worker.runtime import open_engine
 from worker.sandbox.cli import sandbox_command
@@ -100,6 +101,7 @@ def _settings_for_demo(sandbox_env: dict[str, str]) -> Settings:
 sync_commands.register(app)
 service_commands.register(app)
 status_commands.register(app)
+feed_commands.register(app)
 app.add_typer(token_app, name="token")
 
 

@@ -27,6 +27,8 @@ BRAND_VAR = re.compile(
     r"^REMAX_(?P<brand>[A-Z0-9][A-Z0-9_]*?)_(?P<part>API_URL|API_KEY|INTEGRATOR_ID|SECRET_KEY)$"
 )
 BRAND_PARTS = ("API_URL", "API_KEY", "INTEGRATOR_ID", "SECRET_KEY")
+WEBHOOK_VAR = re.compile(r"^REI_WEBHOOK_(?P<name>[A-Z0-9][A-Z0-9_]*?)_(?P<part>URL|SECRET)$")
+WEBHOOK_PARTS = ("URL", "SECRET")
 DEFAULT_ENV_FILE = Path(".env")
 
 
@@ -59,6 +61,22 @@ class Brand(BaseModel):
             self.integrator_id.get_secret_value(),
             self.secret_key.get_secret_value(),
         )
+
+
+class Webhook(BaseModel):
+    """A change-feed subscriber: where its events are POSTed and the secret that signs them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    url: SecretStr
+    """Secret-like: a URL may carry a token; shown only as its host (`display_url`)."""
+    secret: SecretStr
+
+    @property
+    def display_url(self) -> str:
+        url = urlsplit(self.url.get_secret_value())
+        return f"{url.scheme}://{url.hostname}{'' if url.port is None else f':{url.port}'}"
 
 
 class Settings(BaseSettings):
@@ -108,7 +126,18 @@ class Settings(BaseSettings):
     token_encryption_key: SecretStr | None = None
     """Fernet key(s) for the shared token store in Postgres (`rei-sync run` needs one)."""
 
+    # The change feed (docs/CHANGE_FEED.md). Subscribers: REI_WEBHOOK_<NAME>_URL / _SECRET.
+    webhook_batch_size: int = Field(default=100, ge=1, le=10_000)
+    webhook_max_failures: int = Field(default=10, ge=1)
+    """Consecutive failed deliveries after which a subscriber is paused."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_poll_seconds: float = Field(default=30.0, gt=0)
+    """How often the daemon looks for events other processes wrote (its own wake it at once)."""
+    retention_days: int = Field(default=90, ge=1)
+    """`sync_events` and `sync_rejects` rows older than this are pruned by a daily job."""
+
     brands: tuple[Brand, ...] = ()
+    webhooks: tuple[Webhook, ...] = ()
 
     @classmethod
     def settings_customise_sources(
@@ -155,6 +184,8 @@ class Settings(BaseSettings):
             values.append(self.alert_webhook_url.get_secret_value())
         if self.supabase_service_role_key is not None:
             values.append(self.supabase_service_role_key.get_secret_value())
+        for webhook in self.webhooks:
+            values.extend((webhook.url.get_secret_value(), webhook.secret.get_secret_value()))
         return tuple(v for v in values if v)
 
 
@@ -185,12 +216,15 @@ def load_settings(
     fields = {
         name: env[name.upper()]
         for name in Settings.model_fields
-        if name != "brands" and env.get(name.upper(), "") != ""
+        if name not in DISCOVERED and env.get(name.upper(), "") != ""
     }
     try:
         settings = Settings.model_validate(fields)
     except ValidationError as exc:
         raise _config_error(exc) from None
+    webhooks = discover_webhooks(env, allow_insecure_http=settings.rei_allow_insecure_http)
+    if webhooks:
+        settings = settings.model_copy(update={"webhooks": webhooks})
     if not with_brands:
         return settings
     brands = discover_brands(
@@ -205,6 +239,37 @@ def load_settings(
             "_SECRET_KEY for at least one brand (see .env.example)",
         )
     return settings.model_copy(update={"brands": brands})
+
+
+DISCOVERED = ("brands", "webhooks")
+"""Settings fields built from groups of variables, not read from one variable of that name."""
+
+
+def discover_webhooks(
+    env: Mapping[str, str], *, allow_insecure_http: bool = False
+) -> tuple[Webhook, ...]:
+    """Group `REI_WEBHOOK_<NAME>_URL` / `_SECRET` into subscribers, sorted by name."""
+    parts: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        match = WEBHOOK_VAR.match(name)
+        if match:
+            parts.setdefault(match["name"], {})[match["part"]] = value
+    webhooks = []
+    for key in sorted(parts):
+        found = parts[key]
+        for part in WEBHOOK_PARTS:
+            if not found.get(part, "").strip():
+                raise ConfigError(f"REI_WEBHOOK_{key}_{part}", f"missing or empty (webhook {key})")
+        variable = f"REI_WEBHOOK_{key}_URL"
+        validate_api_url(variable, found["URL"], allow_insecure_http)
+        webhooks.append(
+            Webhook(
+                name=key.lower(),
+                url=SecretStr(found["URL"].strip()),
+                secret=SecretStr(found["SECRET"].strip()),
+            )
+        )
+    return tuple(webhooks)
 
 
 def discover_brands(

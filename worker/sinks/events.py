@@ -27,6 +27,9 @@ CURRENT_RUN: ContextVar[int | None] = ContextVar("rei_sync_current_run", default
 """The `sync_runs.id` whose writes are in progress in this thread (None outside a run)."""
 
 NOTIFY_CHANNEL = "rei_sync_events"
+FEED_LOCK = 7_245_119_771
+"""The advisory lock key every events-writing transaction holds shared (`hold_feed_lock`)
+and delivery takes exclusively to read a batch (see `feed/store.py` for why)."""
 
 LISTING = "listing"
 AGENT = "agent"
@@ -222,6 +225,7 @@ def record_image_events(
     if not ids:
         return 0
     added, removed, moved, changed = (list(column) for column in zip(*counts, strict=True))
+    hold_feed_lock(cursor)
     cursor.execute(
         IMAGE_EVENTS_SQL,
         {
@@ -235,6 +239,11 @@ def record_image_events(
         },
     )
     return cursor.rowcount
+
+
+def hold_feed_lock(cursor: psycopg.Cursor[Any]) -> None:
+    """Before the transaction's first event id is taken: readers wait for it to end."""
+    cursor.execute(f"SELECT pg_advisory_xact_lock_shared({FEED_LOCK})")
 
 
 def notify(cursor: psycopg.Cursor[Any]) -> None:

@@ -244,6 +244,7 @@ class PostgresSink(PostgresRunLedger):
                 )
                 return int(result.rowcount)
             cursor = _cursor(connection)
+            events.hold_feed_lock(cursor)
             cursor.execute(
                 events.delisted_with_events_sql(spec),
                 {"brand": brand, "ids": list(ids), "run_id": events.CURRENT_RUN.get()},
@@ -314,6 +315,8 @@ class PostgresSink(PostgresRunLedger):
         """
         # Key order for the direct COPY too: concurrent writers lock shared keys in one order.
         rows = sorted(rows, key=lambda r: (r.scope_id or 0, r.source_id))
+        if spec.feed in events.ROW_FEEDS:
+            events.hold_feed_lock(cursor)
         stored = _stored_keys(cursor, spec, brand, rows)
         new = [r for r in rows if _key(spec, r) not in stored]
         merged = [r for r in rows if _key(spec, r) in stored] if new else rows
