@@ -21,6 +21,10 @@ class Receiver:
         self.bad_signatures = 0
         self.answers: list[int] = []
         self.fail_next = 0
+        self.hold_at: int | None = None
+        """The POST (0-based, counting every POST) to hold until `release` is set."""
+        self.held = threading.Event()
+        self.release = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +35,11 @@ class Receiver:
                 )
                 with receiver.lock:
                     receiver.bodies.append(body)
+                    hold = receiver.hold_at == len(receiver.bodies) - 1
+                if hold:
+                    receiver.held.set()
+                    receiver.release.wait(60)
+                with receiver.lock:
                     if not signed:
                         receiver.bad_signatures += 1
                         status = 401

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.sync.conftest import Harness
+from tests.sync.conftest import BRAND, Harness
 from worker.sinks.events import CURRENT_RUN
+from worker.sync.entities import PROPERTIES_TABLE
+from worker.sync.normalise import Row, normalise_property
 
 CHANGE_KINDS = {"price_changed", "price_hidden", "status_changed", "details_changed"}
 
@@ -111,3 +113,41 @@ def test_price_events_carry_public_prices_and_never_a_hidden_one(harness: Harnes
         "SELECT listing_id, kind, price FROM listing_price_history WHERE kind = 'price_changed'"
     )
     assert len(history) == len(priced)
+
+
+def test_a_price_made_private_is_reported_hidden_and_a_hidden_one_never_moves(
+    harness: Harness,
+) -> None:
+    """Straight through the sink: public price → private (price_hidden, no value) → the
+    private price changes (no event at all) → public again (price_changed from nothing)."""
+    h = harness
+    raw = next(r for r in h.truth("properties") if not r.get("listPricePrivateYN"))
+    price = raw["listPrice"]
+
+    def write(**changes: Any) -> list[tuple[str, dict[str, Any]]]:
+        mark = _last_event(h)
+        row = normalise_property({**raw, **changes})
+        assert isinstance(row, Row)
+        token = CURRENT_RUN.set(None)
+        try:
+            h.store.upsert(PROPERTIES_TABLE, BRAND, [row])
+        finally:
+            CURRENT_RUN.reset(token)
+        return [
+            (k, p)
+            for k, p in h.query(
+                "SELECT kind, payload FROM sync_events WHERE id > :m ORDER BY id", m=mark
+            )
+        ]
+
+    assert [k for k, _ in write()] == ["listed"]
+    hidden = write(listPricePrivateYN=True, listPrice=price + 777)
+    assert hidden == [("price_hidden", {})]
+    assert write(listPricePrivateYN=True, listPrice=price + 999) == []
+    shown = write(listPricePrivateYN=False, listPrice=price - 500)
+    assert [k for k, _ in shown] == ["price_changed"]
+    assert shown[0][1]["old_price"] is None
+    assert float(shown[0][1]["price"]) == float(price - 500)
+    text = str(h.query("SELECT payload::text FROM sync_events"))
+    assert str(price + 777) not in text
+    assert str(price + 999) not in text

@@ -126,6 +126,11 @@ class Deliverer:
     def stop(self) -> None:
         self._stop.set()
 
+    def open_cursors(self) -> None:
+        """Create each new subscriber's cursor now (at the present), before any run writes."""
+        for webhook in self.webhooks:
+            self.store.cursor(webhook.name)
+
     def deliver_all(self) -> dict[str, Outcome]:
         return {webhook.name: self.deliver(webhook) for webhook in self.webhooks}
 
@@ -191,6 +196,9 @@ class FeedWorker:
         self._thread = threading.Thread(target=self._loop, name="rei-webhooks", daemon=True)
 
     def start(self) -> None:
+        """Open the cursors (so a new subscriber gets every event of the runs to come), then
+        start the thread."""
+        self._deliverer.open_cursors()
         self._thread.start()
 
     def wake(self) -> None:
