@@ -15,6 +15,7 @@ import typer
 from worker import __version__, config_commands, service_commands
 from worker.auth.cli import token_app
 from worker.config import BRAND_VAR, Settings, load_settings
+from worker.feed import commands as feed_commands
 from worker.log import configure_logging
 from worker.runtime import open_engine
 from worker.sandbox.cli import sandbox_command
@@ -102,6 +103,7 @@ sync_commands.register(app)
 service_commands.register(app)
 config_commands.register(app)
 status_commands.register(app)
+feed_commands.register(app)
 app.add_typer(token_app, name="token")
 
 

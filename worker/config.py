@@ -33,6 +33,8 @@ BRAND_VAR = re.compile(
     r"^REMAX_(?P<brand>[A-Z0-9][A-Z0-9_]*?)_(?P<part>API_URL|API_KEY|INTEGRATOR_ID|SECRET_KEY)$"
 )
 BRAND_PARTS = ("API_URL", "API_KEY", "INTEGRATOR_ID", "SECRET_KEY")
+WEBHOOK_VAR = re.compile(r"^REI_WEBHOOK_(?P<name>[A-Z0-9][A-Z0-9_]*?)_(?P<part>URL|SECRET)$")
+WEBHOOK_PARTS = ("URL", "SECRET")
 DEFAULT_ENV_FILE = Path(".env")
 DATABASE_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
 OUR_PREFIXES = (
@@ -73,6 +75,22 @@ class Brand(BaseModel):
             self.integrator_id.get_secret_value(),
             self.secret_key.get_secret_value(),
         )
+
+
+class Webhook(BaseModel):
+    """A change-feed subscriber: where its events are POSTed and the secret that signs them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    url: SecretStr
+    """Secret-like: a URL may carry a token; shown only as its host (`display_url`)."""
+    secret: SecretStr
+
+    @property
+    def display_url(self) -> str:
+        url = urlsplit(self.url.get_secret_value())
+        return f"{url.scheme}://{url.hostname}{'' if url.port is None else f':{url.port}'}"
 
 
 class Settings(BaseSettings):
@@ -128,7 +146,18 @@ class Settings(BaseSettings):
     token_encryption_key: SecretStr | None = None
     """Fernet key(s) for the shared token store in Postgres (`rei-sync run` needs one)."""
 
+    # The change feed (docs/CHANGE_FEED.md). Subscribers: REI_WEBHOOK_<NAME>_URL / _SECRET.
+    webhook_batch_size: int = Field(default=100, ge=1, le=10_000)
+    webhook_max_failures: int = Field(default=10, ge=1)
+    """Consecutive failed deliveries after which a subscriber is paused."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_poll_seconds: float = Field(default=30.0, gt=0)
+    """How often the daemon looks for events other processes wrote (its own wake it at once)."""
+    retention_days: int = Field(default=90, ge=1)
+    """`sync_events` and `sync_rejects` rows older than this are pruned by a daily job."""
+
     brands: tuple[Brand, ...] = ()
+    webhooks: tuple[Webhook, ...] = ()
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -191,6 +220,8 @@ class Settings(BaseSettings):
             values.append(self.alert_webhook_url.get_secret_value())
         if self.supabase_service_role_key is not None:
             values.append(self.supabase_service_role_key.get_secret_value())
+        for webhook in self.webhooks:
+            values.extend((webhook.url.get_secret_value(), webhook.secret.get_secret_value()))
         return tuple(v for v in values if v)
 
 
@@ -248,7 +279,7 @@ def load_settings(
     fields: dict[str, Any] = {
         name: env[name.upper()]
         for name in Settings.model_fields
-        if name != "brands" and env.get(name.upper(), "") != ""
+        if name not in DISCOVERED and env.get(name.upper(), "") != ""
     }
     if "database_url" in fields:
         try:
@@ -261,9 +292,9 @@ def load_settings(
     except ValidationError as exc:
         errors.extend(_config_errors(exc))
         settings = None
+    insecure = settings.rei_allow_insecure_http if settings else False
     if with_brands:
         only = settings.rei_brands if settings else fields.get("rei_brands")
-        insecure = settings.rei_allow_insecure_http if settings else False
         brands, brand_errors = collect_brands(env, only=only, allow_insecure_http=insecure)
         errors.extend(brand_errors)
         if require_brands and not brands and not brand_errors:
@@ -274,11 +305,16 @@ def load_settings(
                     "and _SECRET_KEY for at least one brand (see .env.example)",
                 )
             )
+    webhooks, webhook_errors = discover_webhooks(env, allow_insecure_http=insecure)
+    errors.extend(webhook_errors)
     if require_database and settings is not None and not errors:
         errors.extend(database_errors(settings))
     ConfigErrors.raise_if_any(errors)
     assert settings is not None  # every failure above added an error
-    return settings.model_copy(update={"brands": brands}) if with_brands else settings
+    update: dict[str, Any] = {"webhooks": webhooks}
+    if with_brands:
+        update["brands"] = brands
+    return settings.model_copy(update=update)
 
 
 def database_errors(settings: Settings) -> list[ConfigError]:
@@ -336,6 +372,46 @@ def normalise_database_url(text: str) -> str:
         query=parsed.query,
     )
     return url.render_as_string(hide_password=False)
+
+
+DISCOVERED = ("brands", "webhooks")
+"""Settings fields built from groups of variables, not read from one variable of that name."""
+
+
+def discover_webhooks(
+    env: Mapping[str, str], *, allow_insecure_http: bool = False
+) -> tuple[tuple[Webhook, ...], list[ConfigError]]:
+    """Group `REI_WEBHOOK_<NAME>_URL` / `_SECRET` into subscribers, sorted by name; every
+    bad webhook variable is reported, the good subscribers are still returned."""
+    errors: list[ConfigError] = []
+    parts: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        match = WEBHOOK_VAR.match(name)
+        if match:
+            parts.setdefault(match["name"], {})[match["part"]] = value
+    webhooks = []
+    for key in sorted(parts):
+        found = parts[key]
+        missing = [part for part in WEBHOOK_PARTS if not found.get(part, "").strip()]
+        for part in missing:
+            errors.append(
+                ConfigError(f"REI_WEBHOOK_{key}_{part}", f"missing or empty (webhook {key})")
+            )
+        if missing:
+            continue
+        try:
+            validate_api_url(f"REI_WEBHOOK_{key}_URL", found["URL"], allow_insecure_http)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        webhooks.append(
+            Webhook(
+                name=key.lower(),
+                url=SecretStr(found["URL"].strip()),
+                secret=SecretStr(found["SECRET"].strip()),
+            )
+        )
+    return tuple(webhooks), errors
 
 
 def collect_brands(
@@ -412,7 +488,7 @@ def unknown_variables(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     for name in sorted(env):
         if not name.startswith(OUR_PREFIXES) or name in known or name in NOT_SETTINGS:
             continue
-        if BRAND_VAR.match(name):
+        if BRAND_VAR.match(name) or WEBHOOK_VAR.match(name):
             continue
         close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
         unknown.append((name, close[0] if close else None))

@@ -35,6 +35,7 @@ import requests
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import Counter, Gauge, Info
 
 from worker import __version__
@@ -47,6 +48,7 @@ from worker.config import Settings
 from worker.db.engine import DEFAULT_POOL_SIZE
 from worker.db.migrate import current_revision, head_revision
 from worker.errors import ReiSyncError
+from worker.feed.build import build_feed_worker, prune
 from worker.health import HealthServer, Probe
 from worker.leases import POOL_TIMEOUT_SECONDS, RENEW_FRACTION, LeaseStore, job_key, lease_engine
 from worker.log import get_logger
@@ -83,6 +85,9 @@ def pool_size(engine: sa.Engine) -> int:
     """The engine's pool size (the default bound on concurrent syncs)."""
     pool = engine.pool
     return pool.size() if isinstance(pool, sa.pool.QueuePool) else DEFAULT_POOL_SIZE
+
+RETENTION_JOB = "retention"
+RETENTION_INTERVAL_SECONDS = 86400.0
 
 
 LAST_SUCCESS = Gauge(
@@ -172,6 +177,7 @@ class Daemon:
         )
         self.health: HealthServer | None = None
         self.token_jobs: TokenJobs | None = None
+        self.feed = build_feed_worker(settings, engine)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -191,6 +197,18 @@ class Daemon:
         self.token_jobs = schedule_token_refresh(
             self.scheduler, self.tokens, after_run=self._alert_if_refused
         )
+        self.scheduler.add_job(
+            self.run_retention_job,
+            IntervalTrigger(seconds=RETENTION_INTERVAL_SECONDS, timezone=UTC),
+            id=RETENTION_JOB,
+            name=RETENTION_JOB,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+            replace_existing=True,
+        )
+        if self.feed is not None:
+            self.feed.start()
         self.scheduler.start()
         SCHEDULER_RUNNING.set(1)
         log.info(
@@ -253,6 +271,8 @@ class Daemon:
                 stuck = dict(self._active.jobs)
             log.error("daemon.shutdown_timeout", still_running=list(stuck))
             self._abort_unfinished(stuck.values())
+        if self.feed is not None:
+            self.feed.stop(timeout=max(0.1, deadline - time.monotonic()))
         self.tokens.close(timeout=max(0.1, deadline - time.monotonic() + SHUTDOWN_MARGIN_SECONDS))
         if self.health is not None:
             self.health.stop()
@@ -282,6 +302,25 @@ class Daemon:
                 log.error("sync.abort_failed", brand=brand, entity=entity, error=type(exc).__name__)
 
     # -- jobs -----------------------------------------------------------------------------
+
+    def run_retention_job(self) -> tuple[int, int] | None:
+        """Daily, under its lease: prune events and rejects older than `RETENTION_DAYS`.
+
+        Not with the REST sink: its rejects live in Supabase, out of this engine's reach.
+        """
+        if self.settings.uses_supabase_rest or self.stopping.is_set():
+            return None
+        try:
+            lease = self.leases.try_acquire(RETENTION_JOB)
+            if lease is None:
+                return None
+            with lease:
+                events, rejects = prune(self.settings, self.engine, self.clock())
+        except (ReiSyncError, sa.exc.SQLAlchemyError) as exc:
+            log.error("retention.failed", error=type(exc).__name__)
+            return None
+        log.info("retention.pruned", events=events, rejects=rejects)
+        return events, rejects
 
     def run_sync_job(
         self, brand: str, entity: str, fired_at: float | None = None
@@ -353,6 +392,8 @@ class Daemon:
                     stop=stop,
                 )
             self._record(result)
+            if self.feed is not None:
+                self.feed.wake()  # deliver this run's committed events now, on its own thread
             return result
         finally:
             with self._active.done:

@@ -51,6 +51,7 @@ PUBLIC_TABLES = (
     "geo_locations",
     "sync_rejects",
     "sync_runs",
+    "sync_events",
 )
 
 

@@ -32,8 +32,12 @@ PUBLIC_TABLES = {
     "geo_states",
     "geo_locations",
     "associates",
+    "sync_events",
 }
-"""Listing data the website may read (associates: only their public columns)."""
+"""Listing data the website may read (associates: only their public columns; the change
+feed carries public values only)."""
+PUBLIC_VIEWS = {"listing_price_history"}
+"""Views the website may read: each is `security_invoker`, so the reader's RLS applies."""
 ASSOCIATES_PUBLIC = "brand, associate_id, first_name, last_name, email, office_name"
 PUBLIC_ROLES = ("anon", "authenticated")
 
@@ -54,6 +58,7 @@ def populated(db_engine: sa.Engine) -> sa.Engine:
     harness.store.record_rejects(run, BRAND, "properties", [Reject("1", "test", {"a": 1})])
     assert LeaseStore(db_engine, holder="test").try_acquire("sync:AZURA:geo") is not None
     with db_engine.begin() as c:
+        c.execute(sa.text("INSERT INTO webhook_cursors (subscriber) VALUES ('site')"))
         c.execute(
             sa.text(
                 "INSERT INTO oauth_tokens (brand, credentials_fingerprint, token_ciphertext, "
@@ -102,6 +107,10 @@ def test_anon_reads_public_rows_and_nothing_private(
             "AND relkind IN ('r', 'p') AND NOT relrowsecurity"
         ).fetchall()
         views = c.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+            "AND relkind = 'v' AND NOT ('security_invoker=true' = ANY(coalesce(reloptions, '{}')))"
+        ).fetchall()
+        all_views = c.execute(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = 'public' AND table_type <> 'BASE TABLE'"
         ).fetchall()
@@ -110,7 +119,11 @@ def test_anon_reads_public_rows_and_nothing_private(
             for t in tables
         }
     assert without_rls == []
-    assert views == []  # a view would bypass RLS: review it here before exposing one
+    assert views == []  # a view that is not security_invoker would bypass RLS
+    assert {str(v[0]) for v in all_views} == PUBLIC_VIEWS  # review a new one here
+    for role in PUBLIC_ROLES:
+        for view in PUBLIC_VIEWS:
+            assert as_role(url, role, f"SELECT count(*) FROM {view}") > 0, (role, view)
     assert all(owner_counts[t] > 0 for t in tables), owner_counts  # every table holds data
     for role in PUBLIC_ROLES:
         for table in tables:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from worker.config import Settings
+from worker.config import DISCOVERED, WEBHOOK_PARTS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
-SETTINGS = {name.upper() for name in Settings.model_fields if name != "brands"}
+SETTINGS = {name.upper() for name in Settings.model_fields if name not in DISCOVERED}
 BRAND_VARIABLES = {
     f"REMAX_<BRAND>_{part}" for part in ("API_URL", "API_KEY", "INTEGRATOR_ID", "SECRET_KEY")
-}
+} | {f"REI_WEBHOOK_<NAME>_{part}" for part in WEBHOOK_PARTS}
 
 
 def section(title: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
+from worker.sinks import events
 from worker.sinks.base import TableSpec, UpsertResult
 from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.encoding import json_text as _json
@@ -148,7 +149,14 @@ class PostgresSink(PostgresRunLedger):
         if not unique:
             return UpsertResult()
         with self._engine.begin() as connection:
-            return self._upsert(_cursor(connection), spec, brand, unique)
+            cursor = _cursor(connection)
+            if spec.feed != events.IMAGES:
+                return self._upsert(cursor, spec, brand, unique)
+            scopes = sorted({r.scope_id for r in unique if r.scope_id is not None})
+            before = events.image_sets(cursor, brand, scopes)
+            result = self._upsert(cursor, spec, brand, unique)
+            _record_image_events(cursor, brand, before, result, scopes)
+            return result
 
     def replace_children(
         self, spec: TableSpec, brand: str, scope_ids: Sequence[int], rows: Sequence[Row]
@@ -159,6 +167,8 @@ class PostgresSink(PostgresRunLedger):
         unique = _unique(rows)
         with self._engine.begin() as connection:
             cursor = _cursor(connection)
+            feed = spec.feed == events.IMAGES
+            before = events.image_sets(cursor, brand, scope_ids) if feed else {}
             result = self._upsert(cursor, spec, brand, unique) if unique else UpsertResult()
             cursor.execute(
                 delete_missing_children_sql(spec),
@@ -169,7 +179,10 @@ class PostgresSink(PostgresRunLedger):
                     "kept_keys": [r.source_id for r in unique],
                 },
             )
-            return result + UpsertResult(deleted=cursor.rowcount)
+            result += UpsertResult(deleted=cursor.rowcount)
+            if feed:
+                _record_image_events(cursor, brand, before, result, scope_ids)
+            return result
 
     def stale_keys(self, spec: TableSpec, brand: str, rows: Sequence[Row]) -> set[int]:
         if spec.scope is not None:
@@ -225,8 +238,22 @@ class PostgresSink(PostgresRunLedger):
         if not ids:
             return 0
         with self._engine.begin() as connection:
-            result = connection.execute(mark_delisted_sql(spec), {"brand": brand, "ids": list(ids)})
-        return int(result.rowcount)
+            if spec.feed not in events.ROW_FEEDS:
+                result = connection.execute(
+                    mark_delisted_sql(spec), {"brand": brand, "ids": list(ids)}
+                )
+                return int(result.rowcount)
+            cursor = _cursor(connection)
+            events.hold_feed_lock(cursor)
+            cursor.execute(
+                events.delisted_with_events_sql(spec),
+                {"brand": brand, "ids": list(ids), "run_id": events.CURRENT_RUN.get()},
+            )
+            found = cursor.fetchone()
+            delisted = 0 if found is None else int(found[0])
+            if delisted:
+                events.notify(cursor)
+        return delisted
 
     def delist_absent(
         self,
@@ -288,6 +315,8 @@ class PostgresSink(PostgresRunLedger):
         """
         # Key order for the direct COPY too: concurrent writers lock shared keys in one order.
         rows = sorted(rows, key=lambda r: (r.scope_id or 0, r.source_id))
+        if spec.feed in events.ROW_FEEDS:
+            events.hold_feed_lock(cursor)
         stored = _stored_keys(cursor, spec, brand, rows)
         new = [r for r in rows if _key(spec, r) not in stored]
         merged = [r for r in rows if _key(spec, r) in stored] if new else rows
@@ -296,10 +325,21 @@ class PostgresSink(PostgresRunLedger):
             if _copy_new(cursor, spec, brand, new):
                 changed.extend((r.source_id, True) for r in new)
                 _refresh_statistics(cursor, spec, len(new))
+                if spec.feed in events.ROW_FEEDS:
+                    cursor.execute(
+                        events.inserted_events_sql(spec),
+                        {
+                            "brand": brand,
+                            "ids": [r.source_id for r in new],
+                            "run_id": events.CURRENT_RUN.get(),
+                        },
+                    )
             else:
                 merged = rows
         if merged:
             changed.extend(self._merge_rows(cursor, spec, brand, merged))
+        if changed and spec.feed in events.ROW_FEEDS:
+            events.notify(cursor)
         inserted = sum(1 for _, was_inserted in changed if was_inserted)
         return UpsertResult(
             inserted,
@@ -318,6 +358,8 @@ class PostgresSink(PostgresRunLedger):
             spec.columns,
             _public_records(spec, brand, rows),
             tracks_delisting=spec.tracks_delisting,
+            feed=spec if spec.feed in events.ROW_FEEDS else None,
+            brand=brand,
         )
         if spec.private_table is not None:
             _merge(
@@ -457,11 +499,15 @@ def _merge(
     records: list[tuple[Any, ...]],
     *,
     tracks_delisting: bool,
+    feed: TableSpec | None = None,
+    brand: str | None = None,
 ) -> list[tuple[int, bool]]:
     """COPY `records` into `table`'s stage, then merge: three round trips.
 
     The stage is created per transaction and dropped at commit (transaction-pooler
     safe); a second merge into the same table in one transaction empties it first.
+    With `feed` (the public table of listings or agents), the merge statement also
+    writes the change feed's events (`events.merge_with_events_sql`).
     """
     all_columns = ", ".join(["brand", *keys, *columns, "raw", "content_hash"])
     stage = stage_table(table)
@@ -470,8 +516,31 @@ def _merge(
         f"SELECT {all_columns} FROM {table} WITH NO DATA; DELETE FROM {stage}"
     )
     _copy(cursor, stage, keys, columns, records)
-    cursor.execute(merge_sql(table, keys, columns, tracks_delisting=tracks_delisting))
+    merge = merge_sql(table, keys, columns, tracks_delisting=tracks_delisting)
+    if feed is None:
+        cursor.execute(merge)
+    else:
+        cursor.execute(
+            events.merge_with_events_sql(feed, stage, merge),
+            {"brand": brand, "run_id": events.CURRENT_RUN.get()},
+        )
     return [(int(row[0]), bool(row[1])) for row in cursor.fetchall()]
+
+
+def _record_image_events(
+    cursor: psycopg.Cursor[Any],
+    brand: str,
+    before: events.ImageSet,
+    result: UpsertResult,
+    scopes: Sequence[int],
+) -> None:
+    """The `images_changed` events of a write to `property_images` (nothing when it changed
+    nothing: the no-change path reads no image set twice)."""
+    if not (result.inserted or result.updated or result.deleted):
+        return
+    after = events.image_sets(cursor, brand, scopes)
+    if events.record_image_events(cursor, brand, before, after):
+        events.notify(cursor)
 
 
 def _cursor(connection: sa.Connection) -> psycopg.Cursor[Any]:

@@ -64,12 +64,40 @@ class JobInfo:
 
 
 @dataclass(frozen=True)
+class ChangeRow:
+    """One change-feed event: public values only (`sync_events`)."""
+
+    created_at: float
+    brand: str
+    entity: str
+    source_id: int
+    kind: str
+    summary: str
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class SubscriberRow:
+    """A webhook subscriber's cursor: never its URL or secret."""
+
+    name: str
+    paused: bool
+    failures: int
+    pending: int
+    last_error: str | None
+    last_success_at: float | None
+
+
+@dataclass(frozen=True)
 class DatabaseData:
     runs: list[RunRow] = field(default_factory=list)
     """The last runs per brand × entity, newest first within each key."""
     rejects: list[RejectRow] = field(default_factory=list)
     """The latest rejects, newest first."""
     leases: list[LeaseRow] = field(default_factory=list)
+    changes: list[ChangeRow] = field(default_factory=list)
+    """The latest change-feed events of each brand, newest first within each."""
+    subscribers: list[SubscriberRow] = field(default_factory=list)
     error: str | None = None
     """Why the database part could not be read (one line, no secret), else None."""
 

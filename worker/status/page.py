@@ -197,6 +197,44 @@ def rejects_section(view: StatusView) -> str:
     return f'<section aria-labelledby="rejects"><h2 id="rejects">Rejects</h2>{table}</section>'
 
 
+def changes_section(view: StatusView) -> str:
+    rows = [
+        f'<tr><th scope="row">{_time(c.at, c.ago)}</th>'
+        + _cell("Brand", _e(c.brand))
+        + _cell("Kind", _e(c.kind))
+        + _cell("Id", _e(f"{c.entity} {c.source_id}"))
+        + _cell("Change", _e(c.summary))
+        + _cell("Run", _e(c.run_id or "—"), "n")
+        + "</tr>"
+        for c in view.changes
+    ]
+    table = _table(
+        "Latest changes of each brand (the change feed)",
+        ("When", "Brand", "Kind", "Id", "Change", "Run"),
+        rows,
+        "No change recorded.",
+    )
+    subscribers = [
+        f'<tr><th scope="row">{_e(s.name)}</th>'
+        + _cell("State", badge(s.state))
+        + _cell("Pending", _e(s.pending), "n")
+        + _cell("Failures", _e(s.failures), "n")
+        + _cell("Last delivery", _e(s.last_ok))
+        + _cell("Last error", _e(s.last_error))
+        + "</tr>"
+        for s in view.subscribers
+    ]
+    hooks = _table(
+        "Webhook subscribers",
+        ("Subscriber", "State", "Pending", "Failures", "Last delivery", "Last error"),
+        subscribers,
+        "No webhook subscriber.",
+    )
+    return (
+        f'<section aria-labelledby="changes"><h2 id="changes">Changes</h2>{table}{hooks}</section>'
+    )
+
+
 def render_html(view: StatusView) -> str:
     holder = f" · replica <code>{_e(view.holder)}</code>" if view.holder else ""
     db = (
@@ -222,7 +260,8 @@ def render_html(view: StatusView) -> str:
         f'{db}<section aria-labelledby="brands"><h2 id="brands">Brands</h2>'
         '<p class="legend">Last 20: solid line = duration, dashed line = rows changed '
         "(inserted + updated + delisted), × = failed run; oldest on the left.</p>"
-        f"{cards}</section>{leases_section(view)}{rejects_section(view)}</main>"
+        f"{cards}</section>{changes_section(view)}{leases_section(view)}"
+        f"{rejects_section(view)}</main>"
         "<footer><p>Operational data only: states, times, counts and token fingerprints. "
         "No token, key, secret or record content is shown. Sync runs are started from the "
         "CLI, never from this page.</p></footer></body></html>"

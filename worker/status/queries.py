@@ -15,12 +15,21 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from worker.errors import SinkError
+from worker.feed.store import FeedStore
 from worker.sinks.base import RejectRecord, RunLedger, RunRecord
-from worker.status.model import DatabaseData, LeaseRow, RejectRow, RunRow
+from worker.status.model import (
+    ChangeRow,
+    DatabaseData,
+    LeaseRow,
+    RejectRow,
+    RunRow,
+    SubscriberRow,
+)
 from worker.sync.entities import ENTITY_NAMES
 
 RUNS_PER_KEY = 20
 REJECTS_SHOWN = 20
+CHANGES_PER_BRAND = 5
 KEYS_LOOKBACK = 100
 """How many of the latest runs are looked through for brands and entities not configured here."""
 
@@ -80,6 +89,36 @@ def load_leases(engine: sa.Engine) -> list[LeaseRow]:
     ]
 
 
+def load_feed(engine: sa.Engine) -> tuple[list[ChangeRow], list[SubscriberRow]]:
+    """The latest events per brand and every subscriber's cursor (the engine's database:
+    the feed exists only where the sink writes directly)."""
+    store = FeedStore(engine)
+    changes = [
+        ChangeRow(
+            created_at=e.created_at.timestamp(),
+            brand=e.brand,
+            entity=e.entity,
+            source_id=e.source_id,
+            kind=e.kind,
+            summary=e.describe(),
+            run_id=e.run_id,
+        )
+        for e in store.latest_per_brand(CHANGES_PER_BRAND)
+    ]
+    subscribers = [
+        SubscriberRow(
+            name=c.subscriber,
+            paused=c.paused,
+            failures=c.failures,
+            pending=store.count_pending(c),
+            last_error=c.last_error,
+            last_success_at=_epoch(c.last_success_at),
+        )
+        for c in store.cursors()
+    ]
+    return changes, subscribers
+
+
 def load_database(
     engine: sa.Engine,
     ledger: RunLedger,
@@ -95,6 +134,8 @@ def load_database(
     runs: list[RunRow] = []
     reject_rows: list[RejectRow] = []
     leases: list[LeaseRow] = []
+    changes: list[ChangeRow] = []
+    subscribers: list[SubscriberRow] = []
     try:
         runs = load_runs(ledger, brands, per_key=per_key)
         reject_rows = [_reject_row(r) for r in ledger.latest_rejects(rejects)]
@@ -104,10 +145,16 @@ def load_database(
         leases = load_leases(engine)
     except sa.exc.SQLAlchemyError as exc:
         errors.append(_unavailable(exc))
+    try:
+        changes, subscribers = load_feed(engine)
+    except SinkError as exc:
+        errors.append(_unavailable(exc))
     return DatabaseData(
         runs=runs,
         rejects=reject_rows,
         leases=leases,
+        changes=changes,
+        subscribers=subscribers,
         error="; ".join(dict.fromkeys(errors)) or None,
     )
 

@@ -17,7 +17,15 @@ from worker.auth.manager import TokenStatus
 from worker.auth.token import TokenState
 from worker.scheduler import SCHEDULE_SETTINGS
 from worker.status import format as fmt
-from worker.status.model import JobInfo, LeaseRow, RejectRow, RunRow, Snapshot
+from worker.status.model import (
+    ChangeRow,
+    JobInfo,
+    LeaseRow,
+    RejectRow,
+    RunRow,
+    Snapshot,
+    SubscriberRow,
+)
 
 Tone = Literal["ok", "warn", "bad", "idle"]
 Scrub = Callable[[str], str]
@@ -161,6 +169,34 @@ class RejectView:
 
 
 @dataclass(frozen=True)
+class ChangeView:
+    at: float
+    ago: str
+    brand: str
+    entity: str
+    source_id: int
+    kind: str
+    summary: str
+    run_id: int | None
+
+
+@dataclass(frozen=True)
+class SubscriberView:
+    name: str
+    state: Badge
+    pending: int
+    failures: int
+    last_ok: str
+    last_error: str
+
+
+SUBSCRIBER_BADGES = {
+    False: Badge("Active", "ok", "events are delivered after each run"),
+    True: Badge("Paused", "bad", "too many failed deliveries: rei-sync webhooks resume NAME"),
+}
+
+
+@dataclass(frozen=True)
 class StatusView:
     generated_at: float
     generated: str
@@ -170,6 +206,8 @@ class StatusView:
     leases: list[LeaseView]
     rejects: list[RejectView]
     database_error: str | None
+    changes: list[ChangeView] = field(default_factory=list)
+    subscribers: list[SubscriberView] = field(default_factory=list)
 
 
 def _keep(text: str) -> str:
@@ -288,6 +326,30 @@ def reject_view(reject: RejectRow, now: float, scrub: Scrub = _keep) -> RejectVi
     )
 
 
+def change_view(change: ChangeRow, now: float, scrub: Scrub = _keep) -> ChangeView:
+    return ChangeView(
+        at=change.created_at,
+        ago=fmt.relative(change.created_at, now),
+        brand=change.brand,
+        entity=change.entity,
+        source_id=change.source_id,
+        kind=change.kind,
+        summary=scrub(change.summary),
+        run_id=change.run_id,
+    )
+
+
+def subscriber_view(row: SubscriberRow, now: float, scrub: Scrub = _keep) -> SubscriberView:
+    return SubscriberView(
+        name=row.name,
+        state=SUBSCRIBER_BADGES[row.paused],
+        pending=row.pending,
+        failures=row.failures,
+        last_ok=fmt.relative(row.last_success_at, now) if row.last_success_at else fmt.NOTHING,
+        last_error=scrub(row.last_error or fmt.NOTHING),
+    )
+
+
 def build_view(snapshot: Snapshot, scrub: Scrub = _keep) -> StatusView:
     now = snapshot.now
     brands = [brand_view(b, snapshot, scrub) for b in brand_names(snapshot)]
@@ -303,4 +365,6 @@ def build_view(snapshot: Snapshot, scrub: Scrub = _keep) -> StatusView:
         leases=[lease_view(x, now, snapshot.holder) for x in snapshot.database.leases],
         rejects=[reject_view(x, now, scrub) for x in snapshot.database.rejects],
         database_error=db_error,
+        changes=[change_view(x, now, scrub) for x in snapshot.database.changes],
+        subscribers=[subscriber_view(x, now, scrub) for x in snapshot.database.subscribers],
     )

@@ -25,6 +25,7 @@ from worker.api.client import Page, ReiClient
 from worker.errors import ApiError, IncompleteScanError, ReiSyncError, StopRequested
 from worker.log import get_logger
 from worker.sinks.base import RunCounts, RunRecord, Store, UpsertResult
+from worker.sinks.events import CURRENT_RUN
 from worker.sync import metrics
 from worker.sync.delisting import DELIST_GUARD_FRACTION, DELIST_GUARD_MINIMUM, reconcile
 from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES, PROPERTIES_TABLE, Catalogue, Entity
@@ -177,6 +178,7 @@ def sync_entity(
     )
     if resume is not None:
         run.details["resumed_from_checkpoint"] = start
+    CURRENT_RUN.set(run.run_id)  # the change feed's events of this run carry its id
 
     def progress(persist: bool = True) -> None:
         if persist:
@@ -620,6 +622,7 @@ def _finish(
     error: str | None = None,
 ) -> RunResult:
     seconds = monotonic() - run.started
+    CURRENT_RUN.set(None)
     store.finish_run(
         run.run_id,
         status,

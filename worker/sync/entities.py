@@ -138,13 +138,28 @@ class EmptyCatalogueError(ApiError):
 
 
 PROPERTIES_TABLE = TableSpec(
-    "properties", "listing_id", PROPERTY_COLUMNS, "properties_private", PROPERTY_PRIVATE_COLUMNS
+    "properties",
+    "listing_id",
+    PROPERTY_COLUMNS,
+    "properties_private",
+    PROPERTY_PRIVATE_COLUMNS,
+    feed="listing",
 )
 ASSOCIATES_TABLE = TableSpec(
-    "associates", "associate_id", ASSOCIATE_COLUMNS, "associates_private", ASSOCIATE_PRIVATE_COLUMNS
+    "associates",
+    "associate_id",
+    ASSOCIATE_COLUMNS,
+    "associates_private",
+    ASSOCIATE_PRIVATE_COLUMNS,
+    feed="agent",
 )
 IMAGES_TABLE = TableSpec(
-    "property_images", "photo_id", IMAGE_COLUMNS, scope="listing_id", tracks_delisting=False
+    "property_images",
+    "photo_id",
+    IMAGE_COLUMNS,
+    scope="listing_id",
+    tracks_delisting=False,
+    feed="images",
 )
 LOOKUPS_TABLE = TableSpec("lookups", "lookup_id", LOOKUP_COLUMNS)
 LOOKUP_VALUES_TABLE = TableSpec(
