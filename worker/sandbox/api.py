@@ -129,10 +129,29 @@ def get_associate(call: Call, params: list[str]) -> r.Response:
     return r.Response(200, _records(call, [part], "associateID"))
 
 
+NOT_JSON_BODY = b'[{"ListingId": '
+"""A JSON answer cut short: the image answer of a listing failing in mode `not_json`."""
+
+
+def _failing_images(call: Call, listing_id: int, text: str) -> r.Response | None:
+    """The answer of a listing whose images always fail (`failing_images_*` knobs), or None."""
+    mode = call.state.faults.image_failure(listing_id)
+    if mode == "500":
+        return r.server_error(500, call.accept)
+    if mode == "not_json":
+        return r.Response(200, NOT_JSON_BODY)
+    if mode == "model_state_404":
+        return r.invalid_parameter("listingId", text, "It could not be read.", call.accept)
+    return None
+
+
 def get_images(call: Call, params: list[str]) -> r.Response:
     listing_id = _int(params[0])
     if listing_id is None:
         return r.invalid_parameter("listingId", params[0], "It must be an integer.", call.accept)
+    failing = _failing_images(call, listing_id, params[0])
+    if failing is not None:
+        return failing
     brand = call.brand
     with brand.lock:
         slot = brand.listing_slot(listing_id)

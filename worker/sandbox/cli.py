@@ -7,9 +7,16 @@ from typing import Annotated
 
 import typer
 
-from worker.sandbox.config import OutageMode, SandboxConfig, TokenOutage
+from worker.sandbox.config import (
+    IMAGE_FAILURE_MODES,
+    ImageFailureMode,
+    OutageMode,
+    SandboxConfig,
+    TokenOutage,
+)
 
 _OUTAGE_MODES: dict[str, OutageMode] = {"5xx": "5xx", "refuse": "refuse"}
+_IMAGE_FAILURE_MODES: dict[str, ImageFailureMode] = {m: m for m in IMAGE_FAILURE_MODES}
 
 
 def sandbox_command(
@@ -60,6 +67,19 @@ def sandbox_command(
     ] = False,
     drift_inserts: Annotated[int, typer.Option(help="Listings inserted per drifting request.")] = 1,
     fault_seed: Annotated[int, typer.Option(help="Seed of the fault decisions.")] = 1,
+    failing_images_rate: Annotated[
+        float, typer.Option(help="Share of listings whose images always fail (by id and seed).")
+    ] = 0.0,
+    failing_images_id: Annotated[
+        list[int] | None, typer.Option(help="A listing whose images always fail (repeatable).")
+    ] = None,
+    failing_images_mode: Annotated[
+        str,
+        typer.Option(
+            help="How they fail: '500', 'not_json' (200, cut-off body) or "
+            "'model_state_404' (the invalid-request 404)."
+        ),
+    ] = "500",
 ) -> None:
     """Run the REI API CCA sandbox: seeded brands, real quirks, fault and churn knobs.
 
@@ -74,6 +94,12 @@ def sandbox_command(
         if mode is None:
             raise typer.BadParameter("must be '5xx' or 'refuse'", param_hint="--token-outage-mode")
         outage = TokenOutage(mode=mode, seconds=token_outage_seconds)
+    image_mode = _IMAGE_FAILURE_MODES.get(failing_images_mode)
+    if image_mode is None:
+        raise typer.BadParameter(
+            "must be " + ", ".join(f"'{m}'" for m in IMAGE_FAILURE_MODES),
+            param_hint="--failing-images-mode",
+        )
     try:
         config = SandboxConfig(
             seed=seed,
@@ -101,6 +127,9 @@ def sandbox_command(
             drift=drift,
             drift_inserts=drift_inserts,
             fault_seed=fault_seed,
+            failing_images_rate=failing_images_rate,
+            failing_images_ids=tuple(failing_images_id or ()),
+            failing_images_mode=image_mode,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

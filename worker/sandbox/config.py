@@ -14,6 +14,10 @@ DEFAULT_TOKEN_TTL_SECONDS = 86399
 """What the live server answers in `expires_in` (about 24 h)."""
 
 OutageMode = Literal["5xx", "refuse"]
+ImageFailureMode = Literal["500", "not_json", "model_state_404"]
+IMAGE_FAILURE_MODES: tuple[ImageFailureMode, ...] = ("500", "not_json", "model_state_404")
+"""How a failing listing's `propertyimages/{id}` answers, every time: HTTP 500; HTTP 200
+with a body that is not JSON; the API's invalid-request 404 with `ModelState`."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,16 @@ class FaultSettings:
     drift: bool = False
     drift_inserts: int = 1
     fault_seed: int = 1
+    failing_images_rate: float = 0.0
+    """Share of listings whose image answer always fails (chosen per listing id and seed)."""
+    failing_images_ids: tuple[int, ...] = ()
+    """Listing ids whose image answer always fails, besides those `failing_images_rate` picks."""
+    failing_images_mode: ImageFailureMode = "500"
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["error_statuses"] = list(self.error_statuses)
+        out["failing_images_ids"] = list(self.failing_images_ids)
         outage = self.token_outage
         out["token_outage"] = (
             None if outage is None else {"mode": outage.mode, "seconds": outage.seconds}
@@ -67,10 +77,24 @@ class FaultSettings:
 
 
 _RATES = ("error_rate", "reset_rate", "stall_rate", "rate_limit_rate", "malformed_rate")
-_RATES_ALL = (*_RATES, "html_page_rate")
+_RATES_ALL = (*_RATES, "html_page_rate", "failing_images_rate")
+
+
+def _coerce_failing_images(name: str, value: Any) -> Any:
+    if name == "failing_images_mode":
+        if value not in IMAGE_FAILURE_MODES:
+            raise ValueError(f"failing_images_mode must be one of {', '.join(IMAGE_FAILURE_MODES)}")
+        return value
+    if isinstance(value, (str, bytes)) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in value
+    ):
+        raise ValueError("failing_images_ids must be a list of listing ids")
+    return tuple(value)
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name in ("failing_images_mode", "failing_images_ids"):
+        return _coerce_failing_images(name, value)
     if name == "token_outage":
         if value is None:
             return None
@@ -131,6 +155,9 @@ class SandboxConfig:
     drift: bool = False
     drift_inserts: int = 1
     fault_seed: int = 1
+    failing_images_rate: float = 0.0
+    failing_images_ids: tuple[int, ...] = ()
+    failing_images_mode: ImageFailureMode = "500"
 
     def __post_init__(self) -> None:
         if self.listings < 0 or self.associates < 1 or self.images_per_listing < 0:
