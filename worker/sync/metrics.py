@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RUNS = Counter(
     "rei_sync_runs",
@@ -22,6 +22,21 @@ DELISTED = Counter(
 DELIST_GUARD_TRIPPED = Counter(
     "rei_sync_delist_guard_tripped",
     "Runs that found more delisting candidates than the guard allows and delisted nothing.",
+    ["brand", "entity"],
+)
+IMAGE_FETCH_FAILED = Counter(
+    "rei_sync_image_fetch_failed",
+    "Listings whose image request failed after its retries (stored, retried next run).",
+    ["brand", "entity"],
+)
+DELIST_UNCONFIRMED = Counter(
+    "rei_sync_delist_unconfirmed",
+    "Delisting candidates whose confirmation call failed (kept listed this run).",
+    ["brand", "entity"],
+)
+ABSENT_LISTED = Gauge(
+    "rei_sync_absent_listed",
+    "Listings absent from the last complete scan whose details still say online.",
     ["brand", "entity"],
 )
 RUN_SECONDS = Histogram(
