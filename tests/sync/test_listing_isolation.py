@@ -21,6 +21,8 @@ from tests.sync.conftest import BRAND, LISTINGS, Harness
 from tests.sync.truth import assert_matches_truth
 from worker.api.client import Page, PagePath
 from worker.errors import AuthError
+from worker.status.queries import load_runs
+from worker.status.view import run_notes
 from worker.sync.engine import RunResult
 from worker.sync.images import INCOMPLETE_MARK
 
@@ -87,6 +89,8 @@ def test_a_listing_whose_images_keep_failing_is_stored_named_and_retried(
     assert metric("rei_sync_image_fetch_failed_total") - failed_before == 2
     stored = h.scalar("SELECT count(*) FROM property_images WHERE listing_id = ANY(:b)", b=bad)
     assert stored == 0
+    shown = [r for r in load_runs(h.store, [BRAND]) if r.id == first.run_id]
+    assert run_notes(shown[0])[0].startswith("2 listings whose images could not be fetched")
 
     h.faults(failing_images_ids=[])
     second = h.sync("properties")
