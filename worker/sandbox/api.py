@@ -99,9 +99,13 @@ def get_property_details(call: Call, params: list[str]) -> r.Response:
     brand = call.brand
     with brand.lock:
         slot = brand.listing_slot(listing_id)
-        if slot is None:
+        removed = None if slot is not None else brand.removed_listing_slot(listing_id)
+        if slot is not None:
+            part = brand.property_json(slot)
+        elif removed is not None and call.state.config.removed_listings == "offline_status":
+            part = brand.offline_json(removed)
+        else:
             return r.not_found(f"Property {listing_id} was not found.", call.accept)
-        part = brand.property_json(slot)
     return r.Response(200, b'{"result":' + _records(call, [part], "listingId") + b"}")
 
 
@@ -188,7 +192,11 @@ def get_lookup_details(call: Call, params: list[str]) -> r.Response:
     lookup = LOOKUPS_BY_ID.get(lookup_id)
     if lookup is None:
         return r.not_found(f"Lookup {lookup_id} was not found.", call.accept)
-    return r.json_response(lookup.details())
+    details = lookup.details()
+    if lookup.name == "StandardStatus":  # in this server's ids (`status_ids`)
+        ids = call.state.config.status_ids
+        details = [{**d, lookup.id_key: ids[d[lookup.id_key] - 1]} for d in details]
+    return r.json_response(details)
 
 
 def get_countries(call: Call, params: list[str]) -> r.Response:

@@ -9,14 +9,19 @@ import typer
 
 from worker.sandbox.config import (
     IMAGE_FAILURE_MODES,
+    REMOVED_LISTINGS,
+    STANDARD_STATUS_IDS,
     ImageFailureMode,
     OutageMode,
+    RemovedListings,
     SandboxConfig,
     TokenOutage,
 )
 
 _OUTAGE_MODES: dict[str, OutageMode] = {"5xx": "5xx", "refuse": "refuse"}
 _IMAGE_FAILURE_MODES: dict[str, ImageFailureMode] = {m: m for m in IMAGE_FAILURE_MODES}
+_REMOVED_LISTINGS: dict[str, RemovedListings] = {m: m for m in REMOVED_LISTINGS}
+_DEFAULT_STATUS_IDS = ",".join(map(str, STANDARD_STATUS_IDS))
 
 
 def sandbox_command(
@@ -80,6 +85,20 @@ def sandbox_command(
             "'model_state_404' (the invalid-request 404)."
         ),
     ] = "500",
+    status_ids: Annotated[
+        str,
+        typer.Option(
+            help="Ids of the 7 standard statuses (Coming Soon, Active, Active Under Contract, "
+            "Pending, Sold, Expired, Cancelled), comma-separated."
+        ),
+    ] = _DEFAULT_STATUS_IDS,
+    removed_listings: Annotated[
+        str,
+        typer.Option(
+            help="GetPropertyDetails of a removed listing: 'not_found' (404) or "
+            "'offline_status' (200, status Sold/Expired/Cancelled)."
+        ),
+    ] = "not_found",
 ) -> None:
     """Run the REI API CCA sandbox: seeded brands, real quirks, fault and churn knobs.
 
@@ -100,6 +119,16 @@ def sandbox_command(
             "must be " + ", ".join(f"'{m}'" for m in IMAGE_FAILURE_MODES),
             param_hint="--failing-images-mode",
         )
+    removed = _REMOVED_LISTINGS.get(removed_listings)
+    if removed is None:
+        raise typer.BadParameter(
+            "must be " + ", ".join(f"'{m}'" for m in REMOVED_LISTINGS),
+            param_hint="--removed-listings",
+        )
+    try:
+        statuses = tuple(int(part) for part in status_ids.split(","))
+    except ValueError:
+        raise typer.BadParameter("must be 7 integers", param_hint="--status-ids") from None
     try:
         config = SandboxConfig(
             seed=seed,
@@ -130,6 +159,8 @@ def sandbox_command(
             failing_images_rate=failing_images_rate,
             failing_images_ids=tuple(failing_images_id or ()),
             failing_images_mode=image_mode,
+            status_ids=statuses,
+            removed_listings=removed,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

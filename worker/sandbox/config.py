@@ -15,6 +15,13 @@ DEFAULT_TOKEN_TTL_SECONDS = 86399
 
 OutageMode = Literal["5xx", "refuse"]
 ImageFailureMode = Literal["500", "not_json", "model_state_404"]
+RemovedListings = Literal["not_found", "offline_status"]
+REMOVED_LISTINGS: tuple[RemovedListings, ...] = ("not_found", "offline_status")
+"""How `GetPropertyDetails` answers a listing an epoch removed: the API's 404 "not
+found", or 200 with its record carrying an offline status (Sold, Expired, Cancelled)."""
+STANDARD_STATUS_IDS = (1, 2, 3, 4, 5, 6, 7)
+"""The ids of Coming Soon, Active, Active Under Contract, Pending, Sold, Expired and
+Cancelled (the `StandardStatus` catalogue), in that order."""
 IMAGE_FAILURE_MODES: tuple[ImageFailureMode, ...] = ("500", "not_json", "model_state_404")
 """How a failing listing's `propertyimages/{id}` answers, every time: HTTP 500; HTTP 200
 with a body that is not JSON; the API's invalid-request 404 with `ModelState`."""
@@ -138,6 +145,9 @@ class SandboxConfig:
     brands: tuple[str, ...] = DEFAULT_BRANDS
     record_cache: int = 200_000
     """How many serialised records to keep (bounded: 1,000,000 listings must not all stay)."""
+    status_ids: tuple[int, ...] = STANDARD_STATUS_IDS
+    """The ids this server gives its standard statuses (`STANDARD_STATUS_IDS` order)."""
+    removed_listings: RemovedListings = "not_found"
 
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 502, 503)
@@ -166,6 +176,11 @@ class SandboxConfig:
             raise ValueError("token_ttl and max_take must be at least 1")
         if not self.brands:
             raise ValueError("at least one brand is needed")
+        ids = self.status_ids
+        if len(ids) != len(STANDARD_STATUS_IDS) or len(set(ids)) != len(ids) or min(ids) < 1:
+            raise ValueError("status_ids must be 7 distinct positive ids")
+        if self.removed_listings not in REMOVED_LISTINGS:
+            raise ValueError(f"removed_listings must be one of {', '.join(REMOVED_LISTINGS)}")
         for brand in self.brands:
             if not brand or not brand.replace("_", "").isalnum() or brand != brand.upper():
                 raise ValueError(f"brand key {brand!r} must be UPPER_CASE letters/digits")
