@@ -86,6 +86,7 @@ def pool_size(engine: sa.Engine) -> int:
     pool = engine.pool
     return pool.size() if isinstance(pool, sa.pool.QueuePool) else DEFAULT_POOL_SIZE
 
+
 RETENTION_JOB = "retention"
 RETENTION_INTERVAL_SECONDS = 86400.0
 

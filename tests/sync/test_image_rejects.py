@@ -157,6 +157,7 @@ def test_a_permanently_malformed_image_is_retried_each_run_without_rewrites(
             "deleted": 0,
             "rejected": 1,
             "incomplete": 1,
+            "failed": 0,
         }
         assert marked(h) == {bad}
         # nothing rewritten: neither the marked row nor the image kept from the answer

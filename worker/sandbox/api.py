@@ -112,9 +112,13 @@ def get_property_details(call: Call, params: list[str]) -> r.Response:
     brand = call.brand
     with brand.lock:
         slot = brand.listing_slot(listing_id)
-        if slot is None:
+        removed = None if slot is not None else brand.removed_listing_slot(listing_id)
+        if slot is not None:
+            part = brand.property_json(slot)
+        elif removed is not None and call.state.config.removed_listings == "offline_status":
+            part = brand.offline_json(removed)
+        else:
             return r.not_found(f"Property {listing_id} was not found.", call.accept)
-        part = brand.property_json(slot)
     return r.Response(200, b'{"result":' + _records(call, [part], "listingId") + b"}")
 
 
@@ -146,10 +150,29 @@ def get_associate(call: Call, params: list[str]) -> r.Response:
     return r.Response(200, _records(call, [part], "associateID"))
 
 
+NOT_JSON_BODY = b'[{"ListingId": '
+"""A JSON answer cut short: the image answer of a listing failing in mode `not_json`."""
+
+
+def _failing_images(call: Call, listing_id: int, text: str) -> r.Response | None:
+    """The answer of a listing whose images always fail (`failing_images_*` knobs), or None."""
+    mode = call.state.faults.image_failure(listing_id)
+    if mode == "500":
+        return r.server_error(500, call.accept)
+    if mode == "not_json":
+        return r.Response(200, NOT_JSON_BODY)
+    if mode == "model_state_404":
+        return r.invalid_parameter("listingId", text, "It could not be read.", call.accept)
+    return None
+
+
 def get_images(call: Call, params: list[str]) -> r.Response:
     listing_id = _int(params[0])
     if listing_id is None:
         return r.invalid_parameter("listingId", params[0], "It must be an integer.", call.accept)
+    failing = _failing_images(call, listing_id, params[0])
+    if failing is not None:
+        return failing
     brand = call.brand
     with brand.lock:
         slot = brand.listing_slot(listing_id)
@@ -186,7 +209,11 @@ def get_lookup_details(call: Call, params: list[str]) -> r.Response:
     lookup = LOOKUPS_BY_ID.get(lookup_id)
     if lookup is None:
         return r.not_found(f"Lookup {lookup_id} was not found.", call.accept)
-    return r.json_response(lookup.details())
+    details = lookup.details()
+    if lookup.name == "StandardStatus":  # in this server's ids (`status_ids`)
+        ids = call.state.config.status_ids
+        details = [{**d, lookup.id_key: ids[d[lookup.id_key] - 1]} for d in details]
+    return r.json_response(details)
 
 
 def get_countries(call: Call, params: list[str]) -> r.Response:

@@ -8,8 +8,13 @@ from typing import Annotated
 import typer
 
 from worker.sandbox.config import (
+    IMAGE_FAILURE_MODES,
+    REMOVED_LISTINGS,
     RETRY_AFTER_FORMATS,
+    STANDARD_STATUS_IDS,
+    ImageFailureMode,
     OutageMode,
+    RemovedListings,
     RetryAfterFormat,
     SandboxConfig,
     TokenOutage,
@@ -17,6 +22,9 @@ from worker.sandbox.config import (
 
 _OUTAGE_MODES: dict[str, OutageMode] = {"5xx": "5xx", "refuse": "refuse"}
 _RETRY_AFTER_FORMATS: dict[str, RetryAfterFormat] = {f: f for f in RETRY_AFTER_FORMATS}
+_IMAGE_FAILURE_MODES: dict[str, ImageFailureMode] = {m: m for m in IMAGE_FAILURE_MODES}
+_REMOVED_LISTINGS: dict[str, RemovedListings] = {m: m for m in REMOVED_LISTINGS}
+_DEFAULT_STATUS_IDS = ",".join(map(str, STANDARD_STATUS_IDS))
 
 
 def sandbox_command(
@@ -96,6 +104,33 @@ def sandbox_command(
         list[int] | None,
         typer.Option(help="A list page covering this offset always answers 500 (repeatable)."),
     ] = None,
+    failing_images_rate: Annotated[
+        float, typer.Option(help="Share of listings whose images always fail (by id and seed).")
+    ] = 0.0,
+    failing_images_id: Annotated[
+        list[int] | None, typer.Option(help="A listing whose images always fail (repeatable).")
+    ] = None,
+    failing_images_mode: Annotated[
+        str,
+        typer.Option(
+            help="How they fail: '500', 'not_json' (200, cut-off body) or "
+            "'model_state_404' (the invalid-request 404)."
+        ),
+    ] = "500",
+    status_ids: Annotated[
+        str,
+        typer.Option(
+            help="Ids of the 7 standard statuses (Coming Soon, Active, Active Under Contract, "
+            "Pending, Sold, Expired, Cancelled), comma-separated."
+        ),
+    ] = _DEFAULT_STATUS_IDS,
+    removed_listings: Annotated[
+        str,
+        typer.Option(
+            help="GetPropertyDetails of a removed listing: 'not_found' (404) or "
+            "'offline_status' (200, status Sold/Expired/Cancelled)."
+        ),
+    ] = "not_found",
 ) -> None:
     """Run the REI API CCA sandbox: seeded brands, real quirks, fault and churn knobs.
 
@@ -115,6 +150,22 @@ def sandbox_command(
         raise typer.BadParameter(
             "must be 'seconds' or 'http-date'", param_hint="--retry-after-format"
         )
+    image_mode = _IMAGE_FAILURE_MODES.get(failing_images_mode)
+    if image_mode is None:
+        raise typer.BadParameter(
+            "must be " + ", ".join(f"'{m}'" for m in IMAGE_FAILURE_MODES),
+            param_hint="--failing-images-mode",
+        )
+    removed = _REMOVED_LISTINGS.get(removed_listings)
+    if removed is None:
+        raise typer.BadParameter(
+            "must be " + ", ".join(f"'{m}'" for m in REMOVED_LISTINGS),
+            param_hint="--removed-listings",
+        )
+    try:
+        statuses = tuple(int(part) for part in status_ids.split(","))
+    except ValueError:
+        raise typer.BadParameter("must be 7 integers", param_hint="--status-ids") from None
     try:
         config = SandboxConfig(
             seed=seed,
@@ -150,6 +201,11 @@ def sandbox_command(
             take_limit=take_limit,
             truncated_rate=truncated_rate,
             failing_offsets=tuple(failing_offset or ()),
+            failing_images_rate=failing_images_rate,
+            failing_images_ids=tuple(failing_images_id or ()),
+            failing_images_mode=image_mode,
+            status_ids=statuses,
+            removed_listings=removed,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -16,6 +16,17 @@ DEFAULT_TOKEN_TTL_SECONDS = 86399
 OutageMode = Literal["5xx", "refuse"]
 RetryAfterFormat = Literal["seconds", "http-date"]
 RETRY_AFTER_FORMATS: tuple[RetryAfterFormat, ...] = ("seconds", "http-date")
+ImageFailureMode = Literal["500", "not_json", "model_state_404"]
+RemovedListings = Literal["not_found", "offline_status"]
+REMOVED_LISTINGS: tuple[RemovedListings, ...] = ("not_found", "offline_status")
+"""How `GetPropertyDetails` answers a listing an epoch removed: the API's 404 "not
+found", or 200 with its record carrying an offline status (Sold, Expired, Cancelled)."""
+STANDARD_STATUS_IDS = (1, 2, 3, 4, 5, 6, 7)
+"""The ids of Coming Soon, Active, Active Under Contract, Pending, Sold, Expired and
+Cancelled (the `StandardStatus` catalogue), in that order."""
+IMAGE_FAILURE_MODES: tuple[ImageFailureMode, ...] = ("500", "not_json", "model_state_404")
+"""How a failing listing's `propertyimages/{id}` answers, every time: HTTP 500; HTTP 200
+with a body that is not JSON; the API's invalid-request 404 with `ModelState`."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +74,17 @@ class FaultSettings:
     """Share of 200 answers whose JSON body is cut short (undecodable)."""
     failing_offsets: tuple[int, ...] = ()
     """A list page covering one of these offsets answers 500, every time."""
+    failing_images_rate: float = 0.0
+    """Share of listings whose image answer always fails (chosen per listing id and seed)."""
+    failing_images_ids: tuple[int, ...] = ()
+    """Listing ids whose image answer always fails, besides those `failing_images_rate` picks."""
+    failing_images_mode: ImageFailureMode = "500"
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["error_statuses"] = list(self.error_statuses)
         out["failing_offsets"] = list(self.failing_offsets)
+        out["failing_images_ids"] = list(self.failing_images_ids)
         outage = self.token_outage
         out["token_outage"] = (
             None if outage is None else {"mode": outage.mode, "seconds": outage.seconds}
@@ -87,10 +104,24 @@ class FaultSettings:
 
 
 _RATES = ("error_rate", "reset_rate", "stall_rate", "rate_limit_rate", "malformed_rate")
-_RATES_ALL = (*_RATES, "html_page_rate", "truncated_rate")
+_RATES_ALL = (*_RATES, "html_page_rate", "truncated_rate", "failing_images_rate")
+
+
+def _coerce_failing_images(name: str, value: Any) -> Any:
+    if name == "failing_images_mode":
+        if value not in IMAGE_FAILURE_MODES:
+            raise ValueError(f"failing_images_mode must be one of {', '.join(IMAGE_FAILURE_MODES)}")
+        return value
+    if isinstance(value, (str, bytes)) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in value
+    ):
+        raise ValueError("failing_images_ids must be a list of listing ids")
+    return tuple(value)
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name in ("failing_images_mode", "failing_images_ids"):
+        return _coerce_failing_images(name, value)
     if name == "token_outage":
         if value is None:
             return None
@@ -154,6 +185,9 @@ class SandboxConfig:
     brands: tuple[str, ...] = DEFAULT_BRANDS
     record_cache: int = 200_000
     """How many serialised records to keep (bounded: 1,000,000 listings must not all stay)."""
+    status_ids: tuple[int, ...] = STANDARD_STATUS_IDS
+    """The ids this server gives its standard statuses (`STANDARD_STATUS_IDS` order)."""
+    removed_listings: RemovedListings = "not_found"
 
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 502, 503)
@@ -179,6 +213,9 @@ class SandboxConfig:
     take_limit: int = 0
     truncated_rate: float = 0.0
     failing_offsets: tuple[int, ...] = ()
+    failing_images_rate: float = 0.0
+    failing_images_ids: tuple[int, ...] = ()
+    failing_images_mode: ImageFailureMode = "500"
 
     def __post_init__(self) -> None:
         if self.listings < 0 or self.associates < 1 or self.images_per_listing < 0:
@@ -187,6 +224,11 @@ class SandboxConfig:
             raise ValueError("token_ttl and max_take must be at least 1")
         if not self.brands:
             raise ValueError("at least one brand is needed")
+        ids = self.status_ids
+        if len(ids) != len(STANDARD_STATUS_IDS) or len(set(ids)) != len(ids) or min(ids) < 1:
+            raise ValueError("status_ids must be 7 distinct positive ids")
+        if self.removed_listings not in REMOVED_LISTINGS:
+            raise ValueError(f"removed_listings must be one of {', '.join(REMOVED_LISTINGS)}")
         for brand in self.brands:
             if not brand or not brand.replace("_", "").isalnum() or brand != brand.upper():
                 raise ValueError(f"brand key {brand!r} must be UPPER_CASE letters/digits")

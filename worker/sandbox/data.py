@@ -99,6 +99,7 @@ class BrandData:
         associates: int,
         images_per_listing: int,
         cache_records: int,
+        status_ids: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7),
     ) -> None:
         self.key = key
         self.number = number
@@ -121,6 +122,8 @@ class BrandData:
         self._cache: dict[tuple[int, int], bytes] = {}
         self._prototypes: dict[int, JsonDict] = {}
         self._cache_limit = max(0, cache_records)
+        self.status_ids = status_ids
+        """The server's id of each standard status (Coming Soon … Cancelled, in order)."""
 
     # ---- ids ---------------------------------------------------------------------------
 
@@ -134,6 +137,21 @@ class BrandData:
             return None
         slot = offset // self.brand_count
         return slot if self.listings.is_live(slot) else None
+
+    def removed_listing_slot(self, listing_id: int) -> int | None:
+        """The slot of one of this brand's listings that an epoch removed, else None."""
+        offset = listing_id - FIRST_LISTING_ID
+        if offset < 0 or offset % self.brand_count != self.number:
+            return None
+        slot = offset // self.brand_count
+        return slot if slot < self.listings.total and not self.listings.is_live(slot) else None
+
+    def offline_json(self, slot: int) -> bytes:
+        """A removed listing's record as the details answer may still give it: offline
+        (Sold, Expired or Cancelled, by slot), in this server's status ids."""
+        record = self.property_record(slot)
+        record["standardStatusId"] = self.status_ids[4 + slot % 3]
+        return orjson.dumps(record)
 
     def associate_id(self, slot: int) -> int:
         return FIRST_ASSOCIATE_ID + slot * self.brand_count + self.number
@@ -219,6 +237,8 @@ class BrandData:
             ):
                 if record[field] is not None:
                     record[field] = f"{note}\n{record[field]}"
+        status = record["standardStatusId"]
+        record["standardStatusId"] = self.status_ids[status - 1]
         return record
 
     def _prototype(self, number: int) -> JsonDict:

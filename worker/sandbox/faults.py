@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import random
 import threading
+import zlib
 from dataclasses import dataclass
 from email.utils import formatdate
 from enum import Enum
 from typing import Any
 
 from worker.sandbox.clock import SandboxClock
-from worker.sandbox.config import FaultSettings, OutageMode
+from worker.sandbox.config import FaultSettings, ImageFailureMode, OutageMode
 
 
 class FaultKind(Enum):
@@ -107,6 +108,17 @@ class FaultInjector:
             return formatdate(now + settings.retry_after_seconds, usegmt=True)
         return str(settings.retry_after_seconds)
 
+    def image_failure(self, listing_id: int) -> ImageFailureMode | None:
+        """How `propertyimages/{listing_id}` fails, if it is one of the failing listings.
+
+        Not drawn from the request stream: a listing either always fails or never does
+        (`failing_images_ids`, or a share `failing_images_rate` picked by id and seed).
+        """
+        s = self._settings
+        if listing_id in s.failing_images_ids or _picked(listing_id, s):
+            return s.failing_images_mode
+        return None
+
     def draw(self) -> Fault:
         with self._lock:
             s = self._settings
@@ -127,6 +139,13 @@ class FaultInjector:
                 status = s.error_statuses[int(detail * len(s.error_statuses))]
                 return Fault(kind, latency, status if kind is FaultKind.ERROR else 0, detail)
         return Fault(FaultKind.NONE, latency)
+
+
+def _picked(listing_id: int, settings: FaultSettings) -> bool:
+    if settings.failing_images_rate <= 0:
+        return False
+    roll = zlib.crc32(f"{settings.fault_seed}:{listing_id}".encode()) / 2**32
+    return roll < settings.failing_images_rate
 
 
 _PROPERTY_SPOILERS: tuple[tuple[str, Any], ...] = (

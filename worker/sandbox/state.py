@@ -34,6 +34,7 @@ class SandboxState:
                 associates=config.associates,
                 images_per_listing=config.images_per_listing,
                 cache_records=per_brand_cache,
+                status_ids=config.status_ids,
             )
             for number, key in enumerate(config.brands)
         }

@@ -26,6 +26,12 @@ class RunRow:
     rejected: int
     delisted: int
     error: str | None
+    images_failed: int = 0
+    """Listings whose image request failed (stored, fetched again next run)."""
+    delist_unconfirmed: int = 0
+    """Delisting candidates kept because their confirmation call failed."""
+    absent_listed: int = 0
+    """Listings absent from the complete scan whose details still said online."""
 
     @property
     def changes(self) -> int:

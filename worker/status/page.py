@@ -47,6 +47,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 td time{white-space:nowrap}
 .error{color:var(--bad);overflow-wrap:anywhere}
 .none{color:var(--muted)}
+.note{color:var(--warn);font-size:.9rem;overflow-wrap:anywhere}
 svg.spark{display:block}
 svg.spark .frame{fill:#fff;stroke:var(--line)}
 svg.spark .duration{stroke:#1f4e99;stroke-width:1.6;fill:none}
@@ -114,6 +115,8 @@ def job_row(job: JobView) -> str:
     status = badge(job.status)
     if last is not None and last.error:
         status += f'<div class="error">{_e(last.error)}</div>'
+    if last is not None:
+        status += "".join(f'<div class="note">{_e(note)}</div>' for note in last.notes)
     cells = [f'<th scope="row">{_e(job.entity)}</th>', _cell("Last run", status)]
     if last is None:
         cells += [_cell("When", _time(None, fmt.NOTHING)), _cell("Duration", fmt.NOTHING)]

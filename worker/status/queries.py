@@ -176,7 +176,17 @@ def _run_row(r: RunRecord) -> RunRow:
         rejected=r.counts.rejected,
         delisted=r.counts.delisted,
         error=r.error,
+        images_failed=_detail(r, "images", "failed"),
+        delist_unconfirmed=_detail(r, "delisting", "unconfirmed"),
+        absent_listed=_detail(r, "delisting", "confirmed_listed"),
     )
+
+
+def _detail(r: RunRecord, group: str, key: str) -> int:
+    """A count from the run's `details` JSON (0 when absent or not a count)."""
+    bucket = (r.details or {}).get(group)
+    value = bucket.get(key) if isinstance(bucket, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _reject_row(r: RejectRecord) -> RejectRow:

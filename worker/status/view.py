@@ -126,6 +126,8 @@ class LastRun:
     duration: str
     counts: Counts
     error: str | None
+    notes: list[str] = field(default_factory=list)
+    """Listings the run kept but could not finish (one line each kind; counts only)."""
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,29 @@ def last_run(run: RunRow, now: float, scrub: Scrub = _keep) -> LastRun:
             run.seen, run.inserted, run.updated, run.unchanged, run.rejected, run.delisted
         ),
         error=None if error is None else scrub(error),
+        notes=run_notes(run),
     )
+
+
+def _listings(n: int) -> str:
+    return f"{n:,} listing" + ("" if n == 1 else "s")
+
+
+def run_notes(run: RunRow) -> list[str]:
+    """What needs a look although the run finished: failed images, kept candidates."""
+    notes = []
+    if run.images_failed:
+        notes.append(
+            f"{_listings(run.images_failed)} whose images could not be fetched "
+            "(stored, fetched again next run; see the rejects)"
+        )
+    if run.delist_unconfirmed:
+        notes.append(f"{_listings(run.delist_unconfirmed)} kept: the delisting confirmation failed")
+    if run.absent_listed:
+        notes.append(
+            f"{_listings(run.absent_listed)} absent from the list but online in their details"
+        )
+    return notes
 
 
 def history(runs: list[RunRow]) -> list[Point]:

@@ -2,32 +2,40 @@
 
 Offset pagination can skip a record when the list shifts mid-scan (drift), so an
 id missing from a scan is only a *candidate*. Each candidate is asked for by id:
-404, an empty answer or a non-active status confirms it; anything else keeps it
-listed (and hands its record back so the caller can load it). A candidate whose
-confirmation call fails is left alone this run. When candidates exceed the guard
-(max(minimum, fraction x active)), nothing is delisted at all.
+the API's own 404 "not found" for that id, an empty answer, or a status that is not
+online (`sync/statuses.py`: not seen on the scan's online list, and not named online
+by the standard-status catalogue) confirms it. A candidate whose details still say
+online is *absent but listed*: kept, its record handed back so the caller can load it,
+and counted (`rei_sync_absent_listed`), since a listing the list keeps leaving out
+costs a details call every run. A candidate whose confirmation call fails, or whose
+status cannot be judged, is kept and counted as unconfirmed (`rei_sync_delist_unconfirmed`).
+When candidates exceed the guard (max(minimum, fraction x active)), nothing is delisted.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from worker.api.client import ReiClient
 from worker.api.endpoints import as_list
-from worker.errors import ApiError
+from worker.errors import ReiSyncError
 from worker.log import get_logger
 from worker.sinks.base import Sink
 from worker.sync import metrics
 from worker.sync.entities import Entity
+from worker.sync.failures import failure_reason, is_per_listing
 from worker.sync.pipeline import map_bounded
+from worker.sync.statuses import OnlineStatuses
 
 log = get_logger(__name__)
 
 DELIST_GUARD_MINIMUM = 25
 DELIST_GUARD_FRACTION = 0.10
+ABSENT_IDS_LOGGED = 20
+"""At most this many ids of absent-but-listed candidates in the warning (the count is whole)."""
 
 
 def guard_limit(active: int, minimum: int, fraction: float) -> int:
@@ -64,11 +72,13 @@ def reconcile(
     guard_minimum: int = DELIST_GUARD_MINIMUM,
     guard_fraction: float = DELIST_GUARD_FRACTION,
     stop: threading.Event | None = None,
+    online_statuses: Iterable[Any] = (),
 ) -> DelistOutcome:
     """Delist the active rows of `entity` missing from a complete scan that saw `seen`.
 
     The sink compares `seen` with the stored active rows (in the database for
     Postgres): neither the active ids nor a set of the seen ones is held here.
+    `online_statuses`: the `entity.status_field` values the scan's records carried.
     """
     brand = client.brand.key
     active, candidates = sink.delisting_candidates(entity.table, brand, seen)
@@ -85,21 +95,41 @@ def reconcile(
         )
         return DelistOutcome(active, len(candidates), guard_tripped=True)
 
+    statuses = OnlineStatuses(client, online_statuses)
+
     def confirm(source_id: int) -> tuple[int, str, Any]:
+        path = entity.details_path(source_id)
         try:
-            body = client.get_json_or_none(entity.details_path(source_id))
+            body = client.get_json_or_none(path)
             if body is None or entity.is_gone(body):
                 return source_id, "gone", None
-            return source_id, "listed", as_list(body, entity.name)[0]
-        except ApiError as exc:
+            record = as_list(body, entity.name)[0]
+            if not entity.status_field:
+                return source_id, "listed", record
+            status = record.get(entity.status_field) if isinstance(record, dict) else None
+            online = statuses.is_online(status)
+        except ReiSyncError as exc:
+            if not is_per_listing(exc):
+                raise
+            reason = failure_reason(path, exc)
             log.warning(
                 "sync.delist_unconfirmed",
                 brand=brand,
                 entity=entity.name,
                 id=source_id,
-                error=str(exc),
+                reason=reason,
             )
             return source_id, "unconfirmed", None
+        if online is None and status is not None:
+            log.warning(
+                "sync.delist_unconfirmed",
+                brand=brand,
+                entity=entity.name,
+                id=source_id,
+                reason="status not judged: the status catalogue could not be read",
+            )
+            return source_id, "unconfirmed", None
+        return (source_id, "gone", None) if online is False else (source_id, "listed", record)
 
     # `stop` set: no further confirmation starts, nothing is delisted (StopRequested).
     answers = map_bounded(confirm, candidates, parallelism=parallelism, stop=stop)
@@ -107,10 +137,23 @@ def reconcile(
     delisted = sink.mark_delisted(entity.table, brand, gone)
     if delisted:
         metrics.DELISTED.labels(brand, entity.name).inc(delisted)
+    unconfirmed = sum(1 for _, verdict, _ in answers if verdict == "unconfirmed")
+    if unconfirmed:
+        metrics.DELIST_UNCONFIRMED.labels(brand, entity.name).inc(unconfirmed)
+    listed = [source_id for source_id, verdict, _ in answers if verdict == "listed"]
+    metrics.ABSENT_LISTED.labels(brand, entity.name).set(len(listed))
+    if listed:
+        log.warning(
+            "sync.absent_but_listed",
+            brand=brand,
+            entity=entity.name,
+            count=len(listed),
+            ids=listed[:ABSENT_IDS_LOGGED],
+        )
     return DelistOutcome(
         active,
         len(candidates),
         delisted=delisted,
-        unconfirmed=sum(1 for _, verdict, _ in answers if verdict == "unconfirmed"),
+        unconfirmed=unconfirmed,
         still_listed=tuple(record for _, verdict, record in answers if verdict == "listed"),
     )

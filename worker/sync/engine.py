@@ -37,7 +37,7 @@ from worker.sync.images import (
     load_images,
     store_images,
 )
-from worker.sync.normalise import MAX_BIGINT, Reject, Row
+from worker.sync.normalise import Reject, Row, source_key
 from worker.sync.pipeline import (
     DEFAULT_BATCH_ITEMS,
     DEFAULT_IMAGE_PARALLELISM,
@@ -255,6 +255,8 @@ def _scan(
     seen: array[int] = array("q")
     """Ids of the scan (repeats possible), 8 bytes each: a set of 200k ints costs ~15 MB."""
     report = ScanReport(options.take)
+    statuses: set[Any] = set()
+    """The `entity.status_field` values seen on the online list (for `reconcile`)."""
     batches = fetch_page_batches(
         client,
         entity.endpoint,
@@ -286,7 +288,9 @@ def _scan(
         try:
             with closing(batches):
                 for pages in batches:
-                    window.append(_prepare(client, store, entity, pages, options, seen, images))
+                    window.append(
+                        _prepare(client, store, entity, pages, options, seen, images, statuses)
+                    )
                     while window and (window[0].ready() or len(window) > options.window):
                         commit(window.popleft())
                     if stop is not None and stop.is_set():
@@ -324,6 +328,7 @@ def _scan(
         guard_minimum=options.delist_guard_minimum,
         guard_fraction=options.delist_guard_fraction,
         stop=stop,
+        online_statuses=statuses,
     )
     run.details["delisting"] = outcome.details()
     run.counts = replace(run.counts, delisted=outcome.delisted)
@@ -383,6 +388,7 @@ def _prepare(
     options: SyncOptions,
     seen: array[int],
     images: ThreadPoolExecutor | None,
+    statuses: set[Any],
 ) -> _Batch:
     """Skip records whose stored hashes match (one query), normalise the rest, start images.
 
@@ -392,6 +398,8 @@ def _prepare(
     """
     brand = client.brand.key
     items = [item for page in pages for item in page.items]
+    if entity.status_field:
+        statuses.update(_statuses(items, entity.status_field))
     stored: dict[int, tuple[str, str | None]] = {}
     unchanged: list[int] = []
     pending = items
@@ -410,11 +418,7 @@ def _prepare(
     rows, rejects = _split(entity.normalise(item) for item in pending)
     seen.extend(unchanged)
     seen.extend(row.source_id for row in rows)
-    seen.extend(
-        key
-        for key in (int(r.source_id) for r in rejects if r.source_id and r.source_id.isdigit())
-        if key <= MAX_BIGINT
-    )
+    seen.extend(key for key in (source_key(r.source_id) for r in rejects) if key is not None)
     batch = _Batch(
         [(len(page.items), page.skip + len(page.items)) for page in pages],
         rows,
@@ -443,6 +447,11 @@ def _prepare(
 
 def _raw_id(item: Any, field: str) -> Any:
     return item.get(field) if isinstance(item, dict) else None
+
+
+def _statuses(items: Sequence[Any], field: str) -> set[int | str]:
+    found = (_raw_id(item, field) for item in items)
+    return {s for s in found if isinstance(s, (int, str)) and not isinstance(s, bool)}
 
 
 def _raw_ids(items: Sequence[Any], field: str) -> list[int]:
@@ -515,6 +524,7 @@ def _record_images(store: Store, run: _Run, batch: ImageBatch) -> None:
         deleted=batch.written.deleted,
         rejected=len(batch.rejects),
         incomplete=len(batch.incomplete),
+        failed=len(batch.failed),
     )
     run.counts = replace(run.counts, rejected=run.counts.rejected + len(batch.rejects))
 
@@ -547,6 +557,7 @@ def _image_sweep(
             deleted=batch.written.deleted,
             listings=batch.listings,
             incomplete=len(batch.incomplete),
+            failed=len(batch.failed),
         )
         run.checkpoint = chunk[-1]
         progress()

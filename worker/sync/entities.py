@@ -32,7 +32,6 @@ from worker.sinks.base import TableSpec
 from worker.sync.normalise import (
     ASSOCIATE_COLUMNS,
     ASSOCIATE_PRIVATE_COLUMNS,
-    MAX_BIGINT,
     PROPERTY_COLUMNS,
     PROPERTY_PRIVATE_COLUMNS,
     Fingerprint,
@@ -42,6 +41,7 @@ from worker.sync.normalise import (
     normalise_associate,
     normalise_property,
     property_fingerprint,
+    source_key,
 )
 from worker.sync.pipeline import map_bounded
 from worker.sync.records import (
@@ -50,7 +50,6 @@ from worker.sync.records import (
     LOCATION_COLUMNS,
     LOOKUP_COLUMNS,
     LOOKUP_VALUE_COLUMNS,
-    MAX_INT_DIGITS,
     STATE_COLUMNS,
     lookup_value_normaliser,
     normalise_country,
@@ -61,19 +60,13 @@ from worker.sync.records import (
 
 log = get_logger(__name__)
 
-INACTIVE_STATUS_IDS = frozenset({5, 6, 7})
-"""`StandardStatus` catalogue: 5 Sold, 6 Expired, 7 Cancelled. Anything else is still listed."""
-
 Normaliser = Callable[[Any], Row | Reject]
 
 
 def property_is_gone(body: Any) -> bool:
-    """A `GetPropertyDetails` answer (not 404) that still means "no longer listed"."""
-    records = as_list(body, "GetPropertyDetails")
-    if not records:
-        return True
-    status = records[0].get("standardStatusId") if isinstance(records[0], dict) else None
-    return status in INACTIVE_STATUS_IDS
+    """A `GetPropertyDetails` answer (not 404) without the record: no longer listed. Its
+    status is judged by meaning, not here (`sync/statuses.py`)."""
+    return not as_list(body, "GetPropertyDetails")
 
 
 def associate_is_gone(body: Any) -> bool:
@@ -95,6 +88,8 @@ class Entity:
     """Id and hashes of a raw record without normalising it (see `property_fingerprint`)."""
     id_field: str = ""
     """The raw record's id field (for `fingerprint`)."""
+    status_field: str = ""
+    """The raw record's status field, when a details answer can say "no longer online"."""
 
 
 @dataclass(frozen=True)
@@ -172,11 +167,7 @@ LOCATIONS_TABLE = TableSpec("geo_locations", "location_id", LOCATION_COLUMNS, pa
 
 def _reject_key(reject: Reject) -> int | None:
     """The id a rejected record carried, when it is one we could have stored."""
-    text = (reject.source_id or "").strip()
-    if text.isascii() and text.isdigit() and len(text) <= MAX_INT_DIGITS:
-        key = int(text)
-        return key if key <= MAX_BIGINT else None
-    return None
+    return source_key(reject.source_id)
 
 
 def _top_level(client: ReiClient, path: str, what: str) -> list[Any]:
@@ -350,6 +341,7 @@ PROPERTIES_ENTITY = Entity(
     has_images=True,
     fingerprint=property_fingerprint,
     id_field="listingId",
+    status_field="standardStatusId",
 )
 ASSOCIATES_ENTITY = Entity(
     "associates",

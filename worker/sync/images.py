@@ -12,6 +12,13 @@ written with it carries `images_incomplete(row)`, a content hash no record has, 
 the next listing scan sees it as changed and fetches its images again. A permanently
 malformed image thus costs one image request and one `sync_rejects` row per run, and
 no rewrite: the marked row it writes again is the one stored (docs/RELIABILITY.md).
+
+A listing whose image request fails after its retries (a 5xx, a 404 that is not the
+API's "not found", a body that is not JSON, a token refused for that one request) is
+*failed*: one `sync_rejects` row names it (entity `images`, its listing id, a reason
+without the answer's content), its stored images are left as they are, and it counts as
+incomplete, so its listing row is stored marked and the next run asks again. The run
+goes on (`sync/failures.py`).
 """
 
 from __future__ import annotations
@@ -22,9 +29,11 @@ from dataclasses import dataclass, field, replace
 from worker.api.client import ReiClient
 from worker.api.endpoints import as_list, property_images_path
 from worker.errors import ReiSyncError
+from worker.log import get_logger
 from worker.sinks.base import Sink, UpsertResult
 from worker.sync import metrics
 from worker.sync.entities import IMAGES_TABLE
+from worker.sync.failures import failure_reason, failure_status, is_per_listing
 from worker.sync.normalise import Reject, Row
 from worker.sync.pipeline import map_bounded
 from worker.sync.records import normalise_image
@@ -36,7 +45,9 @@ class ImageBatch:
     written: UpsertResult
     rejects: tuple[Reject, ...]
     incomplete: frozenset[int] = field(default=frozenset())
-    """Listings with rejected image records: their stored set may lack images."""
+    """Listings with rejected image records or a failed fetch: their stored set may lack images."""
+    failed: frozenset[int] = field(default=frozenset())
+    """Listings whose image request failed after its retries (also in `incomplete`)."""
 
 
 INCOMPLETE_MARK = "images-incomplete:"
@@ -52,34 +63,64 @@ def images_incomplete(row: Row) -> Row:
     return replace(row, content_hash=INCOMPLETE_MARK + row.content_hash)
 
 
-FetchedImages = tuple[int, list[Row | Reject] | None]
-"""A listing id and its normalised image records, or None when the API no longer knows it."""
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class FetchedImages:
+    """A listing's normalised image records; `items` None: the API no longer knows it;
+    `failure`: the request failed, the reject that names the listing (`items` is empty)."""
+
+    listing_id: int
+    items: list[Row | Reject] | None
+    failure: Reject | None = None
 
 
 def fetch_images(client: ReiClient, listing_id: int) -> FetchedImages:
-    """One listing's images from the API, normalised (nothing stored)."""
+    """One listing's images from the API, normalised (nothing stored); a per-listing
+    failure is returned (`FetchedImages.failure`), anything else raised."""
+    path = property_images_path(listing_id)
     brand = client.brand.key
     try:
-        body = client.get_json_or_none(property_images_path(listing_id))
+        body = client.get_json_or_none(path)
         if body is None:
             metrics.IMAGE_FETCHES.labels(brand, "not_found").inc()
-            return listing_id, None
-        items = [normalise_image(item) for item in as_list(body, "propertyimages")]
-    except ReiSyncError:
+            return FetchedImages(listing_id, None)
+        records = as_list(body, "propertyimages")
+    except ReiSyncError as exc:
         metrics.IMAGE_FETCHES.labels(brand, "error").inc()
-        raise
+        if not is_per_listing(exc):
+            raise
+        return FetchedImages(listing_id, [], image_failure(brand, listing_id, path, exc))
+    items = [normalise_image(item) for item in records]
     outcome = "incomplete" if any(isinstance(i, Reject) for i in items) else "ok"
     metrics.IMAGE_FETCHES.labels(brand, outcome).inc()
-    return listing_id, items
+    return FetchedImages(listing_id, items)
+
+
+def image_failure(brand: str, listing_id: int, path: str, exc: ReiSyncError) -> Reject:
+    """The reject naming a listing whose image request failed (no answer content in it)."""
+    reason = (
+        failure_reason(path, exc) + ": images not fetched, the listing is kept for the next run"
+    )
+    log.warning("sync.images_failed", brand=brand, listing_id=listing_id, reason=reason)
+    payload: dict[str, int | str] = {"ListingId": listing_id, "endpoint": "propertyimages"}
+    status = failure_status(exc)
+    if status is not None:
+        payload["status"] = status
+    return Reject(str(listing_id), reason, payload)
 
 
 def store_images(client: ReiClient, sink: Sink, fetched: Sequence[FetchedImages]) -> ImageBatch:
     """Make the stored image sets of the fetched listings equal to what was fetched.
 
-    Listings with rejected records only gain or update images (`ImageBatch.incomplete`).
+    Listings with rejected records only gain or update images, a failed listing keeps its
+    stored set as it is (`ImageBatch.incomplete`, `ImageBatch.failed`).
     """
-    found = [(listing_id, items) for listing_id, items in fetched if items is not None]
-    incomplete = frozenset(
+    found = [(f.listing_id, f.items) for f in fetched if f.items is not None]
+    failures = [f for f in fetched if f.failure is not None]
+    failed = frozenset(f.listing_id for f in failures)
+    incomplete = failed | frozenset(
         listing_id for listing_id, items in found if any(isinstance(i, Reject) for i in items)
     )
     rows = [
@@ -89,6 +130,7 @@ def store_images(client: ReiClient, sink: Sink, fetched: Sequence[FetchedImages]
         if isinstance(item, Row)
     ]
     rejects = tuple(item for _, items in found for item in items if isinstance(item, Reject))
+    rejects += tuple(f.failure for f in failures if f.failure is not None)
     complete = [listing_id for listing_id, _ in found if listing_id not in incomplete]
     brand = client.brand.key
     written = (
@@ -96,7 +138,7 @@ def store_images(client: ReiClient, sink: Sink, fetched: Sequence[FetchedImages]
         if complete
         else sink.upsert(IMAGES_TABLE, brand, rows)
     )
-    return ImageBatch(len(found), written, rejects, incomplete)
+    return ImageBatch(len(found), written, rejects, incomplete, failed)
 
 
 def load_images(

@@ -7,7 +7,7 @@ success, intervals).
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RUNS = Counter(
     "rei_sync_runs",
@@ -50,4 +50,14 @@ IMAGE_FETCHES = Counter(
     "Image-list requests for one listing, by outcome: `ok`, `incomplete` (some image "
     "records rejected), `not_found` (the API no longer knows the listing), `error`.",
     ["brand", "outcome"],
+)
+DELIST_UNCONFIRMED = Counter(
+    "rei_sync_delist_unconfirmed",
+    "Delisting candidates whose confirmation call failed (kept listed this run).",
+    ["brand", "entity"],
+)
+ABSENT_LISTED = Gauge(
+    "rei_sync_absent_listed",
+    "Listings absent from the last complete scan whose details still say online.",
+    ["brand", "entity"],
 )

@@ -38,6 +38,28 @@ MAX_TEXT_CHARS = 65_535
 MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
 """The largest value of a Postgres `integer` column."""
+MAX_INT_DIGITS = 20
+"""Longer digit strings are no id we can store (and `int()` refuses past 4,300 digits)."""
+
+
+def ascii_int(text: str) -> int | None:
+    """The integer `text` writes in ASCII digits (optionally signed, spaces around), else None.
+
+    The one guard for numbers given as text: `str.isdigit()` also accepts superscripts
+    like "²", which `int()` then refuses with a ValueError.
+    """
+    digits = text.strip()
+    unsigned = digits.removeprefix("-")
+    if unsigned.isascii() and unsigned.isdigit() and len(unsigned) <= MAX_INT_DIGITS:
+        return int(digits)
+    return None
+
+
+def source_key(source_id: str | None) -> int | None:
+    """The storable key (0 to MAX_BIGINT) a reject's source id names, else None."""
+    key = None if source_id is None else ascii_int(source_id)
+    return key if key is not None and 0 <= key <= MAX_BIGINT else None
+
 
 NORMALISER_VERSION = 1
 """Mixed into every content hash (`content_hash`). Bump it whenever a change here or in

@@ -16,6 +16,7 @@ from worker.sync.normalise import (
     MAX_TEXT_CHARS,
     Reject,
     Row,
+    ascii_int,
     content_hash,
     not_an_object,
     unstorable,
@@ -33,20 +34,10 @@ class _Invalid(ValueError):
     pass
 
 
-MAX_INT_DIGITS = 20
-"""Longer digit strings are no id we can store (and `int()` refuses past 4,300 digits)."""
-
-
 def _ascii_int(text: str) -> int | str:
-    """An integer written in ASCII digits (optionally signed), else the text unchanged.
-
-    `str.isdigit()` also accepts superscripts like "²", which `int()` then refuses.
-    """
-    digits = text.strip()
-    unsigned = digits.removeprefix("-")
-    if unsigned.isascii() and unsigned.isdigit() and len(unsigned) <= MAX_INT_DIGITS:
-        return int(digits)
-    return text
+    """An integer written in ASCII digits (`ascii_int`), else the text unchanged."""
+    number = ascii_int(text)
+    return text if number is None else number
 
 
 def _id(value: Any, what: str, *, required: bool = True) -> int | None:
