@@ -48,6 +48,7 @@ class FakeClient:
         max_take: int | None = None,
         bad: frozenset[int] = frozenset(),
         short: frozenset[int] = frozenset(),
+        refusal: tuple[int, str] = (404, "bad_request"),
     ) -> None:
         self.total = total
         self.fail_at = fail_at
@@ -55,6 +56,7 @@ class FakeClient:
         self.max_take = max_take
         self.bad = bad
         self.short = short
+        self.refusal = refusal
         self.asked: list[int] = []
         self.takes: list[int] = []
         self.lock = threading.Lock()
@@ -67,13 +69,8 @@ class FakeClient:
         if skip == self.fail_at or any(skip <= b < skip + take for b in self.bad):
             raise ApiStatusError(500, "boom", path=path)
         if self.max_take is not None and take > self.max_take:
-            raise ApiStatusError(
-                404,
-                "The request is invalid.",
-                path=path,
-                body_kind="bad_request",
-                model_state={"take": ["too large"]},
-            )
+            status, kind = self.refusal
+            raise ApiStatusError(status, "The request is invalid.", path=path, body_kind=kind)
         served = min(take, self.cap or take) - (1 if skip in self.short else 0)
         return Page(skip, take, list(range(skip, min(skip + served, self.total))))
 
@@ -136,10 +133,15 @@ def test_a_short_page_in_the_middle_is_not_the_end_and_prefetched_pages_are_repl
     assert report.take == 100
 
 
-def test_a_refused_page_size_steps_down_and_is_remembered_never_below_one() -> None:
+@pytest.mark.parametrize(
+    "refusal", [(404, "bad_request"), (404, "not_found"), (404, "no_route"), (400, "other")]
+)
+def test_a_refused_page_size_steps_down_and_is_remembered_never_below_one(
+    refusal: tuple[int, str],
+) -> None:
     sizes = PageSizes()
     with capture_logs() as logs:
-        items, report = scan(FakeClient(300, max_take=30), sizes=sizes)
+        items, report = scan(FakeClient(300, max_take=30, refusal=refusal), sizes=sizes)
     assert items == list(range(300))
     assert report.refused == [100, 50]
     assert report.take == 25
@@ -148,7 +150,7 @@ def test_a_refused_page_size_steps_down_and_is_remembered_never_below_one() -> N
     assert scan(client, sizes=sizes)[0] == list(range(300))
     assert set(client.takes) == {25}, "the size that worked is used from the first page"
     with pytest.raises(ApiStatusError, match="invalid"):
-        scan(FakeClient(300, max_take=0))
+        scan(FakeClient(300, max_take=0, refusal=refusal))
 
 
 def test_a_failing_page_raises_after_the_pages_before_it_with_its_offset() -> None:
@@ -241,3 +243,31 @@ def test_map_bounded_starts_no_call_once_stop_is_set_and_raises_stop_requested()
     assert len(started) < 200
     with pytest.raises(StopRequested):
         map_bounded(work, range(5), parallelism=1, stop=stop)
+
+
+class DriftingClient(FakeClient):
+    """Newest first; `inserts` new records pushed in at the front before every page with
+    `skip > 0` (the sandbox's offset drift), so records slide past the scan's offsets."""
+
+    def __init__(self, total: int, inserts: int) -> None:
+        super().__init__(total)
+        self.records = list(range(total))
+        self.inserts = inserts
+
+    def fetch_page(self, endpoint: Endpoint, take: int, skip: int) -> Page:
+        with self.lock:
+            self.asked.append(skip)
+            if skip > 0:
+                fresh = range(len(self.records), len(self.records) + self.inserts)
+                self.records[:0] = list(fresh)
+            return Page(skip, take, self.records[skip : skip + take])
+
+
+@pytest.mark.parametrize("inserts", [1, 2, 5])
+def test_offset_drift_ends_the_scan_and_keeps_every_record_it_started_with(inserts: int) -> None:
+    client = DriftingClient(95, inserts)
+    items, report = scan(client, take=10)
+    assert set(range(95)) <= set(items)
+    assert report.complete
+    assert report.cap is None
+    assert len(client.asked) < 40

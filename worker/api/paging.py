@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 
-from worker.api.errors import BAD_REQUEST
 from worker.errors import ApiError, ApiStatusError
 from worker.log import get_logger
 
@@ -21,12 +20,16 @@ PageKey = tuple[str, str, str]
 """(API base URL, brand key, endpoint name)."""
 
 
+REFUSAL_STATUSES = frozenset({400, 404, 413, 422})
+"""How a server may refuse a `take`: the vendor's 404 "The request is invalid." with
+`ModelState`; an ASP.NET route constraint's 404 "No HTTP resource was found"; other
+stacks' 400, 413 or 422. The spec names none, so any of them is worth a smaller size."""
+
+
 def refuses_page_size(error: ApiError) -> bool:
-    """The answer a server gives to a parameter it will not take: 400, or the API's
-    own 404 "The request is invalid." (a body with `ModelState`/`MessageDetail`)."""
-    if not isinstance(error, ApiStatusError):
-        return False
-    return error.status == 400 or (error.status == 404 and error.body_kind == BAD_REQUEST)
+    """Whether `error`, answered to a list page before any page of its size was, may
+    be a refused page size (trying smaller costs a few quick non-retried requests)."""
+    return isinstance(error, ApiStatusError) and error.status in REFUSAL_STATUSES
 
 
 def smaller_take(take: int) -> int:

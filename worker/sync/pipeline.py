@@ -11,7 +11,9 @@ The scan trusts nothing it was not told (`_Planner`):
 - Each page starts where the items of the page before actually ended. Only an
   empty page ends the list: after a short page one request (the end-of-list
   probe) asks at the offset its items ended, and pages requested in advance at
-  offsets computed from the old size are dropped and planned again.
+  offsets computed from the old size are dropped and planned again. (A probe
+  answering only records the last pages already held ends it too: inserts
+  ahead of the scan pushed them along, there is nothing beyond.)
 - A short page followed by more items is the server's page cap: it is learnt
   (`PageSizes`, logged once per brand and endpoint) and used from then on.
 - A page size refused before any page of that size was answered (400, or the
@@ -31,7 +33,7 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from worker.api.client import Page, PagePath, ReiClient
 from worker.api.paging import PAGE_SIZES, PageSizes, refuses_page_size, smaller_take
@@ -207,6 +209,9 @@ class _Planner:
         """A page of the current size was answered (so a refusal is not about the size)."""
         self.short: int | None = None
         """Items of the short page the next request probes after (None: not probing)."""
+        self.recent: deque[list[Any]] = deque(maxlen=window + 2)
+        """The items of the last pages, to tell a probe that found only records pushed
+        along by inserts ahead of the scan (offset drift) from one that found more."""
         self.refused: list[int] = []
         self.failures = 0
         self.ended = False
@@ -263,9 +268,10 @@ class _Planner:
             self.report.refused.extend(self.refused)
         self.accepted = True
         count = len(page.items)
-        if count == 0:
+        if count == 0 or (self.short is not None and _already_held(page.items, self.recent)):
             self.ended = self.report.complete = True
             return
+        self.recent.append(page.items)
         if self.short is not None and self.short <= count < self.take:
             self.sizes.capped(self.key, self.take, self.short)
             self.take = self.report.take = self.report.cap = self.short
@@ -314,6 +320,14 @@ class _Planner:
             size = min(size * 2, request.take)
         self.cursor = offset
         self.short = None
+
+
+def _already_held(items: list[Any], recent: Iterable[list[Any]]) -> bool:
+    """Every item of a probe is one a page just before it held: the list shifted under
+    the scan (records inserted ahead of it pushed these along), so nothing lies beyond
+    its end, and asking further would only chase the shift."""
+    pages = list(recent)
+    return all(any(item in held for held in pages) for item in items)
 
 
 def map_bounded(
