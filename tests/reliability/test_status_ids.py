@@ -112,7 +112,7 @@ def test_a_server_with_other_status_ids_delists_exactly_the_removed_listings(
             "removed by the epoch": sum(int(removed["brands"][b]["removed"]) for b in BRANDS),
             "delisted": sum(r.counts.delisted for r in runs),
             "false delistings": false_delistings,
-            "missed but kept (rei_sync_absent_listed)": sum(v or 0 for v in absent.values()),
+            "missed but kept (rei_sync_absent_listed)": int(sum(v or 0 for v in absent.values())),
         },
     )
     assert [r.status for r in runs] == ["succeeded"] * len(BRANDS), [r.error for r in runs]
