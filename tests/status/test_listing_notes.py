@@ -4,12 +4,16 @@ from the list but online in their details (counts from `sync_runs.details`)."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
+
 from tests.status.test_view import NOW, run, snapshot
 from worker.sinks.base import RunCounts, RunRecord
+from worker.status.commands import print_view
 from worker.status.model import DatabaseData
 from worker.status.page import render_html
 from worker.status.payload import as_dict
@@ -71,3 +75,11 @@ def test_the_page_and_the_json_show_one_line_per_kind() -> None:
 def test_a_clean_run_has_no_note() -> None:
     view = build_view(snapshot(database=DatabaseData(runs=[run(1)])))
     assert 'class="note"' not in render_html(view)
+
+
+def test_the_terminal_prints_the_same_lines() -> None:
+    noted = replace(run(1, "succeeded_with_rejects"), images_failed=1)
+    view = build_view(snapshot(database=DatabaseData(runs=[noted])))
+    out = io.StringIO()
+    print_view(Console(file=out, width=200, color_system=None), view)
+    assert "properties: 1 listing whose images could not be fetched" in out.getvalue()

@@ -84,7 +84,13 @@ def brand_tables(brand: BrandView) -> Group:
             cell(job.schedule or "not scheduled"),
             cell(bars(job.history)),
         )
-    return Group(jobs, token)
+    notes = [
+        Text(f"{job.entity}: {note}", style="yellow")
+        for job in brand.jobs
+        if job.last is not None
+        for note in job.last.notes
+    ]
+    return Group(jobs, *notes, token)
 
 
 def print_view(console: Console, view: StatusView) -> None:

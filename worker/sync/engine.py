@@ -4,8 +4,10 @@ Paged entities (properties, associates): pages fetched in parallel and loaded as
 they arrive; for listings, images of new/changed listings are stored *before*
 the listing rows, so a run killed in between refetches them next time; a listing
 whose image answer had rejected records is written with `images_incomplete` (a hash
-that cannot match), so the next scan refetches its images too. After a
-complete, non-resumed, non-stopped scan: proven delistings (`sync/delisting.py`).
+that cannot match), so the next scan refetches its images too; so is a listing whose
+image request failed (named in `sync_rejects`, the run goes on: `sync/images.py`). After
+a complete, non-resumed, non-stopped scan: proven delistings (`sync/delisting.py`), the
+statuses the scan saw telling which details statuses are online (`sync/statuses.py`).
 Catalogues (lookups, geo) are fetched whole. `images` sweeps every active listing.
 """
 

@@ -34,7 +34,10 @@ def is_per_listing(exc: ReiSyncError) -> bool:
 def failure_reason(path: str, exc: ReiSyncError) -> str:
     """`path` and what went wrong, in words that carry none of the answer's content."""
     if isinstance(exc, ApiStatusError):
-        what = f"HTTP {exc.status} ({exc.body_kind.replace('_', ' ')} body)"
+        # A 404's body kind tells a bad parameter from a wrong path; for other statuses
+        # the kind of an error body says nothing more.
+        kind = f" ({exc.body_kind.replace('_', ' ')} body)" if exc.status == 404 else ""
+        what = f"HTTP {exc.status}{kind}"
     elif isinstance(exc, ApiDecodeError):
         what = "HTTP 200 but not the JSON list the endpoint promises"
     elif isinstance(exc, ApiTransportError):
