@@ -29,7 +29,7 @@ from worker.sync.records import (
     normalise_state,
 )
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "property-sample.json"
+SAMPLE = Path(__file__).resolve().parent / "property-sample.json"
 
 
 def sample() -> dict[str, Any]:

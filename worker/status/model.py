@@ -26,6 +26,8 @@ class RunRow:
     rejected: int
     delisted: int
     error: str | None
+    fields: str | None = None
+    """Unknown, missing and re-typed record fields of the run (`worker/sync/drift.py`)."""
 
     @property
     def changes(self) -> int:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from worker.errors import SinkError
 from worker.sinks.base import RejectRecord, RunLedger, RunRecord
 from worker.status.model import DatabaseData, LeaseRow, RejectRow, RunRow
+from worker.sync.drift import summary
 from worker.sync.entities import ENTITY_NAMES
 
 RUNS_PER_KEY = 20
@@ -129,6 +130,7 @@ def _run_row(r: RunRecord) -> RunRow:
         rejected=r.counts.rejected,
         delisted=r.counts.delisted,
         error=r.error,
+        fields=summary(r.details),
     )
 
 

@@ -118,6 +118,8 @@ class LastRun:
     duration: str
     counts: Counts
     error: str | None
+    fields: str | None = None
+    """Record fields the run did not expect, one line (`worker.sync.drift.summary`)."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,7 @@ def last_run(run: RunRow, now: float, scrub: Scrub = _keep) -> LastRun:
             run.seen, run.inserted, run.updated, run.unchanged, run.rejected, run.delisted
         ),
         error=None if error is None else scrub(error),
+        fields=None if run.fields is None else scrub(run.fields),
     )
 
 
