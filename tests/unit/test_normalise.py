@@ -208,10 +208,12 @@ def test_normaliser_version_is_part_of_every_hash(monkeypatch: pytest.MonkeyPatc
     assert after.content_hash != before.content_hash
     assert after.private_hash != before.private_hash
     assert property_fingerprint(raw) == (after.source_id, after.content_hash, after.private_hash)
-    image = normalise_image({"ListingId": 1, "PhotoId": 2, "ImageUrl": "u"})
+    image = normalise_image({"ListingId": 1, "PhotoId": 2, "ImageUrl": "https://cdn.example/u.jpg"})
     assert isinstance(image, Row)
     monkeypatch.undo()
-    image_before = normalise_image({"ListingId": 1, "PhotoId": 2, "ImageUrl": "u"})
+    image_before = normalise_image(
+        {"ListingId": 1, "PhotoId": 2, "ImageUrl": "https://cdn.example/u.jpg"}
+    )
     assert isinstance(image_before, Row)
     assert image.content_hash != image_before.content_hash
 

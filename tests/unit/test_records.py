@@ -7,7 +7,13 @@ from worker.sync.records import normalise_image
 
 
 def image(photo: object) -> dict[str, object]:
-    return {"ListingId": 10744, "PhotoId": photo, "Prioridad": 1, "ImageUrl": "u", "Status": 1}
+    return {
+        "ListingId": 10744,
+        "PhotoId": photo,
+        "Prioridad": 1,
+        "ImageUrl": "https://cdn.example/u.jpg",
+        "Status": 1,
+    }
 
 
 @pytest.mark.parametrize("photo", ["²", "1" * 5000, "١٢", "12a", -1, 2**70])
@@ -18,6 +24,7 @@ def test_odd_id_strings_are_rejects_not_crashes(photo: object) -> None:
 
 
 def test_ascii_digit_strings_are_ids() -> None:
-    result = normalise_image(image(" 1074401 "))
+    assert isinstance(normalise_image(image(" 1074401 ")), Reject)  # plain digits only
+    result = normalise_image(image("1074401"))
     assert isinstance(result, Row)
     assert result.source_id == 1074401

@@ -15,6 +15,7 @@ import requests
 from worker.api import metrics
 from worker.api.errors import body_kind, describe_body, error_message, named_ids
 from worker.api.retry import RetryPolicy, with_retries
+from worker.api.salvage import salvage_page
 from worker.clock import Clock, monotonic, system_clock
 from worker.config import Brand
 from worker.errors import (
@@ -25,7 +26,10 @@ from worker.errors import (
     ApiTransportError,
     TokenRefusedError,
 )
+from worker.log import get_logger
 from worker.retry_after import retry_after_seconds
+
+log = get_logger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 5.0
 DEFAULT_READ_TIMEOUT_SECONDS = 30.0
@@ -136,7 +140,9 @@ class ReiClient:
                 return None
             raise
 
-    def _get_json_once(self, path: str) -> Any:
+    def _get_json_once(self, path: str, *, salvage: bool = False) -> Any:
+        """One GET. `salvage`: a page orjson refuses whole is decoded record by record
+        (`worker/api/salvage.py`) when its list of records can be found."""
         response = self._send_authorized(path)
         if response.status_code != 200:
             content_type = response.headers.get("Content-Type", "")
@@ -155,6 +161,10 @@ class ReiClient:
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError:
+            salvaged = salvage_page(response.content) if salvage else None
+            if salvaged is not None:
+                log.warning("api.page_salvaged", path=path)
+                return salvaged
             shape = describe_body(response.content, response.headers.get("Content-Type", ""))
             raise ApiDecodeError(f"{path}: HTTP 200 but the body is not JSON ({shape})") from None
 
@@ -163,7 +173,7 @@ class ReiClient:
         path = path_for.path(take, skip)
 
         def once() -> Page:
-            return Page(skip, take, path_for.items(self._get_json_once(path)))
+            return Page(skip, take, path_for.items(self._get_json_once(path, salvage=True)))
 
         return with_retries(once, self._retry, what=path, on_retry=self._count_retry(path))
 

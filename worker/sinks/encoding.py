@@ -7,6 +7,7 @@ unchanged).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,13 +21,19 @@ def unique_rows(rows: Sequence[Row]) -> list[Row]:
     return list({(row.scope_id, row.source_id): row for row in rows}.values())
 
 
+NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+"""A JSON `\\u0000` escape (a NUL), not the text backslash-u0000 (`\\\\u0000`), which is
+stored as it came."""
+
+
 def json_text(document: Any) -> str:
     """JSON text for a jsonb column; NUL and lone surrogates (which jsonb refuses) are replaced."""
     try:
         data = orjson.dumps(document, default=str)
     except TypeError:  # lone surrogates: keep a readable, storable rendering instead
         data = orjson.dumps(storable(repr(document)))
-    return data.decode().replace("\\u0000", "\\ufffd")
+    text = data.decode()
+    return NUL_ESCAPE.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
 
 
 def storable(text: str | None) -> str | None:

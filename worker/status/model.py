@@ -32,6 +32,8 @@ class RunRow:
     """Delisting candidates kept because their confirmation call failed."""
     absent_listed: int = 0
     """Listings absent from the complete scan whose details still said online."""
+    fields: str | None = None
+    """Unknown, missing and re-typed record fields of the run (`worker/sync/drift.py`)."""
 
     @property
     def changes(self) -> int:

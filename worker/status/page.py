@@ -117,6 +117,8 @@ def job_row(job: JobView) -> str:
         status += f'<div class="error">{_e(last.error)}</div>'
     if last is not None:
         status += "".join(f'<div class="note">{_e(note)}</div>' for note in last.notes)
+    if last is not None and last.fields:
+        status += f'<div class="fields">fields: {_e(last.fields)}</div>'
     cells = [f'<th scope="row">{_e(job.entity)}</th>', _cell("Last run", status)]
     if last is None:
         cells += [_cell("When", _time(None, fmt.NOTHING)), _cell("Duration", fmt.NOTHING)]

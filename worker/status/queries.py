@@ -25,6 +25,7 @@ from worker.status.model import (
     RunRow,
     SubscriberRow,
 )
+from worker.sync.drift import summary
 from worker.sync.entities import ENTITY_NAMES
 
 RUNS_PER_KEY = 20
@@ -179,6 +180,7 @@ def _run_row(r: RunRecord) -> RunRow:
         images_failed=_detail(r, "images", "failed"),
         delist_unconfirmed=_detail(r, "delisting", "unconfirmed"),
         absent_listed=_detail(r, "delisting", "confirmed_listed"),
+        fields=summary(r.details),
     )
 
 

@@ -128,6 +128,8 @@ class LastRun:
     error: str | None
     notes: list[str] = field(default_factory=list)
     """Listings the run kept but could not finish (one line each kind; counts only)."""
+    fields: str | None = None
+    """Record fields the run did not expect, one line (`worker.sync.drift.summary`)."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,7 @@ def last_run(run: RunRow, now: float, scrub: Scrub = _keep) -> LastRun:
         ),
         error=None if error is None else scrub(error),
         notes=run_notes(run),
+        fields=None if run.fields is None else scrub(run.fields),
     )
 
 

@@ -39,6 +39,7 @@ from worker.runtime import build_client, open_engine
 from worker.safe_text import safe
 from worker.sinks.base import RejectRecord, RunRecord
 from worker.sinks.choose import build_store
+from worker.sync.drift import summary
 from worker.sync.engine import Progress as RunProgress
 from worker.sync.engine import RunResult, SyncOptions, sync_entity
 from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES
@@ -169,6 +170,7 @@ def print_runs(runs: Sequence[RunRecord]) -> None:
     for column in ("pages", "seen", "ins", "upd", "same", "rej", "delisted", "checkpoint", "secs"):
         table.add_column(column, justify="right")
     table.add_column("error")
+    table.add_column("fields")
     for run in runs:
         c = run.counts
         table.add_row(
@@ -184,6 +186,7 @@ def print_runs(runs: Sequence[RunRecord]) -> None:
             "" if run.checkpoint is None else str(run.checkpoint),
             "" if run.duration_seconds is None else f"{run.duration_seconds:.1f}",
             safe(redactor.scrub(run.error or "")[:80]),
+            safe(summary(run.details) or ""),
         )
     out.print(table)
 

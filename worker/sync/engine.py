@@ -30,6 +30,7 @@ from worker.sinks.base import RunCounts, RunRecord, Store, UpsertResult
 from worker.sinks.events import CURRENT_RUN
 from worker.sync import metrics
 from worker.sync.delisting import DELIST_GUARD_FRACTION, DELIST_GUARD_MINIMUM, reconcile
+from worker.sync.drift import tally
 from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES, PROPERTIES_TABLE, Catalogue, Entity
 from worker.sync.images import (
     FetchedImages,
@@ -476,6 +477,7 @@ def _commit(client: ReiClient, store: Store, entity: Entity, run: _Run, batch: _
     written = store.upsert(entity.table, run.brand, rows) if rows else UpsertResult()
     store.record_rejects(run.run_id, run.brand, entity.name, batch.rejects)
     run.add(written + UpsertResult(unchanged=batch.unchanged), rejected=len(batch.rejects))
+    tally(run.details, run.brand, entity.name, batch.rows)
     invalid = sum(row.invalid_coordinates for row in batch.rows)
     if invalid:
         run.add_detail("normalise", invalid_coordinates=invalid)
@@ -504,6 +506,7 @@ def _load(
     written = store.upsert(entity.table, brand, rows) if rows else UpsertResult()
     store.record_rejects(run.run_id, brand, entity.name, rejects)
     run.add(written, rejected=len(rejects))
+    tally(run.details, brand, entity.name, rows)
     invalid = sum(row.invalid_coordinates for row in rows)
     if invalid:
         run.add_detail("normalise", invalid_coordinates=invalid)

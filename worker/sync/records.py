@@ -1,7 +1,8 @@
 """Normalisers for the small records: property images, lookup catalogues, geo.
 
 Field casing of images is undocumented, so their keys are matched
-case-insensitively; lookup values name their id and labels after the catalogue
+case-insensitively; ids are plain ASCII digits; stored image and flag URLs are http or
+https only; lookup values name their id and labels after the catalogue
 (`mostProbableUseID`, `mostprobableUseName_EN`), so those are found by suffix.
 None of these records carries private fields.
 """
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from worker.sync.normalise import (
     MAX_BIGINT,
     MAX_TEXT_CHARS,
     Reject,
     Row,
-    ascii_int,
     content_hash,
     not_an_object,
     unstorable,
@@ -34,10 +35,33 @@ class _Invalid(ValueError):
     pass
 
 
-def _ascii_int(text: str) -> int | str:
-    """An integer written in ASCII digits (`ascii_int`), else the text unchanged."""
-    number = ascii_int(text)
-    return text if number is None else number
+MAX_INT_DIGITS = 20
+"""Longer digit strings are no id we can store (and `int()` refuses past 4,300 digits)."""
+
+
+def _ascii_int(text: str, *, signed: bool = False) -> int | str:
+    """An integer written in plain ASCII digits (a leading "-" when `signed`), else the
+    text unchanged: no whitespace, no "+", no superscripts like "²" (which
+    `str.isdigit()` accepts and `int()` then refuses)."""
+    unsigned = text.removeprefix("-") if signed else text
+    if unsigned.isascii() and unsigned.isdigit() and len(unsigned) <= MAX_INT_DIGITS:
+        return int(text)
+    return text
+
+
+WEB_SCHEMES = ("http", "https")
+
+
+def _web_url(value: Any, what: str) -> str | None:
+    """A URL a website may put in `src`/`href`: http or https with a host, nothing else
+    (`javascript:`, `data:`, `file:` and relative URLs are rejected)."""
+    text = _text(value, what)
+    if text is None or text == "":
+        return text
+    parts = urlsplit(text.strip())
+    if parts.scheme.lower() not in WEB_SCHEMES or not parts.netloc:
+        raise _Invalid(f"{what}: only http and https URLs are stored")
+    return text
 
 
 def _id(value: Any, what: str, *, required: bool = True) -> int | None:
@@ -77,7 +101,7 @@ def _small_int(value: Any, what: str) -> int | None:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, str):
-        value = _ascii_int(value)
+        value = _ascii_int(value, signed=True)
     if not isinstance(value, int) or abs(value) > 2**31 - 1:
         raise _Invalid(f"{what}: expected a small integer")
     return value
@@ -116,7 +140,7 @@ def _image(raw: dict[str, Any]) -> Row:
     photo_id = _key(fields.get("photoid"), "PhotoId")
     public = {
         "priority": _small_int(fields.get("prioridad"), "Prioridad"),
-        "image_url": _text(fields.get("imageurl"), "ImageUrl"),
+        "image_url": _web_url(fields.get("imageurl"), "ImageUrl"),
         "status": _small_int(fields.get("status"), "Status"),
     }
     return _row(photo_id, raw, public, listing_id)
@@ -155,7 +179,7 @@ def _country(raw: dict[str, Any]) -> Row:
     public = {
         "name_en": _text(fields.get("countryname_en"), "countryName_en"),
         "name_es": _text(fields.get("countryname_es"), "countryName_es"),
-        "flag_url": _text(fields.get("flagurl"), "flagurl"),
+        "flag_url": _web_url(fields.get("flagurl"), "flagurl"),
     }
     return _row(country_id, raw, public)
 
