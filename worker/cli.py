@@ -75,10 +75,15 @@ def demo(
 
     with domain_errors():
         config = SandboxConfig(seed=seed, listings=listings, associates=associates)
+        out.print(f"[1/4] starting the sandbox API ({listings} listings per brand)")
         with SandboxServer(config, host="127.0.0.1", port=0).start() as sandbox:
             settings = _settings_for_demo(sandbox.env())
+            out.print(f"[2/4] sandbox API at {sandbox.base_url}")
+            out.print(f"[3/4] embedded Postgres in {settings.rei_sync_home.resolve() / 'pgdata'}")
+            brands = ", ".join(b.key for b in settings.brands)
             out.print(
-                f"sandbox API at {sandbox.base_url}; database: embedded in {settings.rei_sync_home}"
+                f"[4/4] migrating, then syncing {brands}: properties (with images), "
+                "associates, lookups, geo"
             )
             results = run_sync(settings, [], [EntityChoice.all])
             if serve:
@@ -90,10 +95,13 @@ def demo(
 
 
 def _settings_for_demo(sandbox_env: dict[str, str]) -> Settings:
-    """The user's settings minus their brands and database: the demo is sandbox + embedded only."""
+    """The user's settings minus their brands and database: the demo is sandbox + embedded only.
+
+    Logs at WARNING unless `LOG_LEVEL` is set: the demo's own step lines say what it does."""
     ignored = ("DATABASE_URL", "REI_BRANDS")
     environ = {k: v for k, v in os.environ.items() if k not in ignored and not BRAND_VAR.match(k)}
-    demo_env = {**environ, **sandbox_env, "REI_EMBEDDED_DB": "1"}
+    quiet = {"LOG_LEVEL": "WARNING"} if "LOG_LEVEL" not in environ else {}
+    demo_env = {**quiet, **environ, **sandbox_env, "REI_EMBEDDED_DB": "1"}
     settings = load_settings(environ=demo_env, env_file=None, require_database=True)
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
     return settings

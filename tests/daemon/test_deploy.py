@@ -2,7 +2,9 @@
 
 There is no Docker engine here, so docker-compose.yml is validated against the
 Compose specification JSON schema (`compose_spec.json`, vendored from the
-docker-compose 1.29.2 package on PyPI) and cross-checked with the code.
+docker-compose 1.29.2 package on PyPI, with `env_file` widened to today's Compose
+Specification: the long form `- path: .env` / `required: false`, Compose >= 2.24)
+and cross-checked with the code.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def test_compose_services_are_wired_as_documented(compose: dict[str, Any]) -> No
     assert worker["command"] == ["run"]
     assert worker["depends_on"]["db"]["condition"] == "service_healthy"
     assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    assert worker["env_file"] == ".env"
+    assert worker["env_file"] == [{"path": ".env", "required": False}]
     assert worker["stop_grace_period"] == "30s"
     assert worker["restart"] == "unless-stopped"
     assert worker["ports"] == ["127.0.0.1:9108:9108"]
@@ -128,3 +130,38 @@ def test_the_demo_workers_keys_are_the_sandboxs_seeded_keys(compose: dict[str, A
     with SandboxServer(SandboxConfig(seed=seed, listings=1, associates=1), port=0).start() as srv:
         expected = {k: v for k, v in srv.env().items() if not k.endswith("_API_URL")}
     assert {k: demo_env[k] for k in expected} == expected
+
+
+def test_every_service_that_uses_the_image_can_build_it(compose: dict[str, Any]) -> None:
+    """`docker compose up` on a fresh clone must not look for `rei-sync:latest` on a registry."""
+    ours = {
+        n: s for n, s in compose["services"].items() if s.get("image", "").startswith("rei-sync")
+    }
+    assert set(ours) == {"migrate", "worker", "sandbox", "demo-worker"}
+    assert {n: s.get("build") for n, s in ours.items()} == dict.fromkeys(ours, ".")
+
+
+def test_no_service_needs_a_dot_env_so_a_fresh_clone_loads_every_profile(
+    compose: dict[str, Any],
+) -> None:
+    """Compose reads every service's `env_file` when it loads the project, whatever the
+    profile: one required `.env` would stop `--profile demo up` on a fresh clone."""
+    for name, service in compose["services"].items():
+        entries = service.get("env_file", [])
+        entries = [entries] if isinstance(entries, str) else entries
+        for entry in entries:
+            assert isinstance(entry, dict), f"{name}: env_file {entry!r} is required by default"
+            assert entry.get("required") is False, name
+
+
+def test_the_demo_profile_is_complete_without_a_dot_env(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    demo = {n for n, s in services.items() if "demo" in s.get("profiles", [])}
+    needed = set(demo)
+    for name in demo:
+        needed.update(services[name].get("depends_on", {}))
+    assert needed == {"db", "sandbox", "demo-worker"}
+    env = services["demo-worker"]["environment"]
+    assert {"DATABASE_URL", "TOKEN_ENCRYPTION_KEY"} <= set(env)
+    assert any(BRAND_VAR.match(n) for n in env)
+    assert all("env_file" not in services[n] for n in needed)

@@ -6,8 +6,9 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import overload
 
 import pytest
 from typer.testing import CliRunner
@@ -114,6 +115,7 @@ def test_sync_into_a_real_database(
     )
 
 
+@pytest.mark.timeout(420)  # two demos, each starting an embedded Postgres, on a busy machine
 def test_demo_twice_on_the_embedded_database(tmp_path: Path) -> None:
     """The Quick start's first command, as a newcomer runs it: embedded Postgres, sandbox, twice."""
     env = {
@@ -121,7 +123,9 @@ def test_demo_twice_on_the_embedded_database(tmp_path: Path) -> None:
         for k, v in os.environ.items()
         if not k.startswith("REMAX_") and k not in ("DATABASE_URL", "REI_BRANDS")
     }
+    tmp_path.chmod(0o755)  # as root, the embedded server runs as its own system user
     env.update({"REI_SYNC_HOME": str(tmp_path / "home"), "COLUMNS": "200"})
+    env.pop("LOG_LEVEL", None)
     command = [sys.executable, "-m", "worker", "demo", "--listings", "150", "--associates", "20"]
     runs = [
         subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
@@ -136,12 +140,22 @@ def test_demo_twice_on_the_embedded_database(tmp_path: Path) -> None:
             assert seen > 0
             assert inserted == seen
     assert {key: inserted for key, (_, inserted) in second.items()} == dict.fromkeys(first, 0)
-    assert "db.embedded" in runs[0].stderr
+    steps = [line for line in runs[0].stdout.splitlines() if line.startswith("[")]
+    assert [step[:5] for step in steps] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert str(tmp_path / "home") in steps[2]  # where the embedded Postgres keeps its data
+    assert '"level": "info"' not in runs[0].stderr  # the steps say it; INFO logs when asked
+    images = summary(runs[0].stdout, "images")
+    assert all(images[(brand, "properties")] > 0 for brand in ("AZURA", "BLUE_OCEAN"))
+    assert summary(runs[1].stdout, "images").get(("AZURA", "properties"), 0) == 0
 
 
-def summary(output: str) -> dict[tuple[str, str], tuple[int, int]]:
-    """(brand, entity) → (seen, inserted) from the summary table."""
-    rows: dict[tuple[str, str], tuple[int, int]] = {}
+@overload
+def summary(output: str) -> dict[tuple[str, str], tuple[int, int]]: ...
+@overload
+def summary(output: str, column: str) -> dict[tuple[str, str], int]: ...
+def summary(output: str, column: str | None = None) -> Mapping[tuple[str, str], object]:
+    """(brand, entity) → (seen, inserted) from the summary table, or → that `column`."""
+    rows: dict[tuple[str, str], object] = {}
     header: list[str] = []
     for line in output.splitlines():
         cells = [c.strip() for c in re.split(r"[│┃|]", line)[1:-1]]
@@ -149,7 +163,11 @@ def summary(output: str) -> dict[tuple[str, str], tuple[int, int]]:
             header = cells
         elif header and len(cells) == len(header):
             row = dict(zip(header, cells, strict=True))
-            rows[(row["brand"], row["entity"])] = (int(row["seen"]), int(row["inserted"]))
+            key = (row["brand"], row["entity"])
+            if column is None:
+                rows[key] = (int(row["seen"]), int(row["inserted"]))
+            elif row[column]:
+                rows[key] = int(row[column])
     return rows
 
 

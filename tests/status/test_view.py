@@ -329,3 +329,25 @@ def test_error_texts_show_their_first_line_only() -> None:
     assert view.database_error == "database unreachable"
     assert "[SQL" not in render_html(view)
     assert "DETAIL" not in render_json(view)
+
+
+def test_a_brand_whose_jobs_succeeded_is_healthy_while_a_daily_job_waits_its_first_turn() -> None:
+    """Eight good runs and a daily image sweep that has not run yet: Healthy, not Waiting."""
+    jobs = [
+        JobInfo("AZURA", "properties", "15m", NOW + 300),
+        JobInfo("AZURA", "images", "1d", NOW + 80_000),
+    ]
+    runs = [run(i) for i in range(1, 9)]
+    view = build_view(snapshot(jobs=jobs, database=DatabaseData(runs=runs)))
+    azura = next(b for b in view.brands if b.brand == "AZURA")
+    assert [j.status.label for j in azura.jobs] == ["Succeeded", "Never run"]
+    assert azura.summary.label == "Healthy"
+    assert view.overall.label == "Healthy"
+
+
+def test_nothing_run_at_all_is_still_waiting_and_a_failure_still_wins() -> None:
+    jobs = [JobInfo("AZURA", "properties", "15m", NOW + 300)]
+    idle = build_view(snapshot(tokens=[token(TokenState.MISSING)], jobs=jobs))
+    assert idle.overall.label == "Waiting"
+    failing = build_view(snapshot(jobs=jobs, database=DatabaseData(runs=[run(1, "failed")])))
+    assert failing.overall.label == "Failing"

@@ -46,3 +46,21 @@ def test_env_example_mentions_every_setting() -> None:
     example = (ROOT / ".env.example").read_text()
     mentioned = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
     assert SETTINGS - mentioned == set()
+
+
+def test_make_demo_installs_only_what_the_demo_needs_and_says_each_step() -> None:
+    """The demo needs rei-sync's runtime dependencies; the dev tool chain (pytest, mypy,
+    playwright, …) comes with the targets that use it."""
+    makefile = (ROOT / "Makefile").read_text()
+    demo = re.search(r"^demo: (.*)$", makefile, re.MULTILINE)
+    assert demo is not None
+    assert demo.group(1).split() == ["$(RUNTIME)"]
+    runtime = re.search(r"^\$\(RUNTIME\):.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert runtime is not None
+    assert "pip install --quiet -e .\n" in runtime.group(1)
+    assert "[dev]" not in runtime.group(1)
+    for target in ("lint", "typecheck", "unit"):
+        assert re.search(rf"^{target}: \$\(STAMP\)$", makefile, re.MULTILINE), target
+    recipes = re.findall(r"^\t(@?)(.*)$", makefile, re.MULTILINE)
+    quiet_installs = [line for at, line in recipes if "pip install" in line and not at]
+    assert quiet_installs == []  # each install step announces itself with one echo line

@@ -29,7 +29,10 @@ from worker.status.model import (
 
 Tone = Literal["ok", "warn", "bad", "idle"]
 Scrub = Callable[[str], str]
-TONE_RANK: dict[Tone, int] = {"ok": 0, "idle": 1, "warn": 2, "bad": 3}
+TONE_RANK: dict[Tone, int] = {"idle": 0, "ok": 1, "warn": 2, "bad": 3}
+"""For summaries: `idle` (never run, running, no token yet) is the weakest signal, so a
+brand whose jobs succeeded is Healthy while a daily job still waits for its first turn;
+it is Waiting only when nothing at all has happened."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def run_badge(status: str | None) -> Badge:
 
 
 def worst(tones: Iterable[Tone]) -> Tone:
-    return max(tones, key=TONE_RANK.__getitem__, default="ok")
+    """The strongest signal among `tones`: bad > warn > ok > idle (none at all: idle)."""
+    return max(tones, key=TONE_RANK.__getitem__, default="idle")
 
 
 @dataclass(frozen=True)

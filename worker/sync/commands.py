@@ -147,6 +147,7 @@ def print_results(results: Sequence[RunResult]) -> None:
         table.add_column(column)
     for column in ("pages", "seen", "inserted", "updated", "unchanged", "rejected", "delisted"):
         table.add_column(column, justify="right")
+    table.add_column("images", justify="right")
     table.add_column("seconds", justify="right")
     for r in results:
         c = r.counts
@@ -158,9 +159,21 @@ def print_results(results: Sequence[RunResult]) -> None:
             *(str(v) for v in (c.pages, c.seen, c.inserted, c.updated, c.unchanged)),
             str(c.rejected),
             str(c.delisted),
+            images_written(r),
             f"{r.seconds:.2f}",
         )
     out.print(table)
+
+
+def images_written(result: RunResult) -> str:
+    """Images a run stored (new or changed): a listings run fetches those of its new and
+    changed listings, the image sweep (`images`) those of every listing. Empty otherwise."""
+    if result.entity == IMAGES:
+        return str(result.counts.inserted + result.counts.updated)
+    images = result.details.get("images")
+    if not isinstance(images, dict):
+        return ""
+    return str(int(images.get("inserted", 0)) + int(images.get("updated", 0)))
 
 
 def print_runs(runs: Sequence[RunRecord]) -> None:
