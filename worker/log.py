@@ -62,7 +62,13 @@ class SecretRedactor:
 
     Values registered without a group (configured keys) stay for the life of
     the process; grouped values (a brand's tokens) keep only the most recent
-    few, so a long-running worker's pattern does not grow without bound.
+    few, so a long-running worker's list does not grow without bound.
+
+    Grouped values are replaced as plain substrings, not through a regex: every new
+    token would compile a new alternation, and `re` keeps the last 512 compiled
+    patterns, so a daemon renewing tokens kept ~20-40 kB per renewal alive until that
+    cache filled (the soak in docs/BENCHMARKS.md; with 50 brands each pattern holds 150
+    tokens).
     """
 
     def __init__(self) -> None:
@@ -70,7 +76,8 @@ class SecretRedactor:
         self._fixed: set[str] = set()
         self._groups: dict[str, deque[str]] = {}
         self._fixed_pattern: re.Pattern[str] | None = None
-        self._group_pattern: re.Pattern[str] | None = None
+        self._group_values: tuple[str, ...] = ()
+        """The grouped secrets, longest first so a secret's prefix can't win."""
 
     def register(self, values: Iterable[str], *, group: str | None = None) -> None:
         """Add secrets. Two patterns, so a new token recompiles only the small grouped one."""
@@ -87,12 +94,15 @@ class SecretRedactor:
             if not added:
                 return
             recent.extend(added)
-            self._group_pattern = _alternation(set().union(*self._groups.values()))
+            grouped = set().union(*self._groups.values())
+            self._group_values = tuple(sorted(grouped, key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
-        for pattern in (self._group_pattern, self._fixed_pattern):
-            if pattern is not None:
-                text = pattern.sub(REDACTED, text)
+        for value in self._group_values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        if self._fixed_pattern is not None:
+            text = self._fixed_pattern.sub(REDACTED, text)
         text = URL_CREDENTIALS.sub(lambda m: m.group(1) + REDACTED + "@", text)
         text = BEARER_SHAPE.sub(lambda m: m.group(1) + REDACTED, text)
         text = JWT_SHAPE.sub(REDACTED, text)
