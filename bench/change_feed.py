@@ -50,14 +50,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.change_feed")
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database of an earlier run (BENCH_DATABASE_URL): no cold sync, one "
+        "settling sync instead (the new sandbox starts again at epoch 0)",
+    )
     args = parser.parse_args()
     config = Config(n=args.n, database_url=os.environ.get("BENCH_DATABASE_URL"))
     with database(config) as url, Sandbox(args.n) as sandbox:
         assert sandbox.env is not None
         env = sandbox.env
-        reset_schema(url)
-        rei_sync(env, url)  # cold, with images
-        rei_sync(env, url)  # no-change
+        if not args.reuse:
+            reset_schema(url)
+            rei_sync(env, url)  # cold, with images
+        rei_sync(env, url)  # no-change (settling, with --reuse)
         runs: dict[bool, list[dict[str, float]]] = {True: [], False: []}
         for round_ in range(args.rounds):
             for events in (True, False) if round_ % 2 == 0 else (False, True):
