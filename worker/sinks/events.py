@@ -126,18 +126,20 @@ def _agent_kinds(columns: Sequence[str]) -> str:
     )
 
 
-def merge_with_events_sql(spec: TableSpec, stage: str, merge: str) -> str:
+def merge_with_events_sql(spec: TableSpec, merge: str) -> str:
     """`merge` (an `INSERT … ON CONFLICT … RETURNING key, inserted`) wrapped so that the
     same statement inserts the events of the rows it wrote; still returns key, inserted.
 
-    psycopg parameters: `run_id`, `brand`. Rows the hash guard skipped are not in
+    psycopg parameters: `run_id`, `brand`, `ids` (the batch's keys: the stored rows are
+    read by primary key; a join with the stage, which has no statistics, was planned as
+    a scan of the whole table per batch). Rows the hash guard skipped are not in
     `merged`, so they produce nothing: an unchanged batch writes no event.
     """
     key = spec.key
     kinds = _listing_kinds(spec.columns) if spec.feed == LISTING else _agent_kinds(spec.columns)
     return (
         f"WITH old AS (SELECT t.{key} AS key, to_jsonb(t) AS doc FROM {spec.table} t "
-        f"JOIN {stage} s ON s.brand = t.brand AND s.{key} = t.{key}), "
+        f"WHERE t.brand = %(brand)s AND t.{key} = ANY(%(ids)s)), "
         f"merged AS ({merge}, to_jsonb({spec.table}) AS doc), "
         f"events AS ({INSERT_EVENTS}"
         f"SELECT %(run_id)s, %(brand)s, '{_entity(spec)}', m.{key}, e.kind, e.payload "

@@ -521,8 +521,12 @@ def _merge(
         cursor.execute(merge)
     else:
         cursor.execute(
-            events.merge_with_events_sql(feed, stage, merge),
-            {"brand": brand, "run_id": events.CURRENT_RUN.get()},
+            events.merge_with_events_sql(feed, merge),
+            {
+                "brand": brand,
+                "run_id": events.CURRENT_RUN.get(),
+                "ids": [record[1] for record in records],  # (brand, key, ...): one-key tables
+            },
         )
     return [(int(row[0]), bool(row[1])) for row in cursor.fetchall()]
 
