@@ -57,7 +57,7 @@ bench: $(STAMP)
 ## embedded Postgres, plus setuptools to build the package without a network), for
 ## Python 3.12 on Linux x86-64. Run after changing dependencies.
 lock: $(STAMP)
-	$(BIN)/python -m pip install --quiet uv
+	@$(BIN)/python -m pip install --quiet uv
 	printf 'setuptools>=77\n' | $(BIN)/uv pip compile pyproject.toml - --extra supabase --generate-hashes \
 		--python-version 3.12 --python-platform x86_64-manylinux_2_28 \
 		--custom-compile-command 'make lock' -o requirements.lock

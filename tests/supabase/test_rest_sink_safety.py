@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from tests.integration.test_postgres_sink import rows
 from tests.supabase.postgrest_double import PostgrestDouble
-from tests.supabase.test_sink_contract import SERVICE_ROLE_KEY, Sleeps, images, scalar
+from tests.supabase.test_sink_contract import IMG, SERVICE_ROLE_KEY, Sleeps, images, scalar
 from tests.sync.conftest import BRAND
 from worker.errors import SinkError
 from worker.sinks.base import UpsertResult
@@ -183,11 +183,17 @@ def test_interleaved_runs_on_one_sink_skip_no_needed_write(
     properties.join(10)
     sweeper.join(10)
     assert errors == []
-    assert scalar(db_engine, "SELECT image_url FROM property_images WHERE photo_id = 10") == "v10"
+    assert (
+        scalar(db_engine, "SELECT image_url FROM property_images WHERE photo_id = 10")
+        == f"{IMG}v10"
+    )
     # the listing's image goes back to what it was: the table holds v10, so this is a write
     again = sink.replace_children(IMAGES_TABLE, BRAND, [1], images(1, 10))
     assert again.updated == 1
-    assert scalar(db_engine, "SELECT image_url FROM property_images WHERE photo_id = 10") == "u10"
+    assert (
+        scalar(db_engine, "SELECT image_url FROM property_images WHERE photo_id = 10")
+        == f"{IMG}u10"
+    )
 
 
 def test_a_run_starting_keeps_the_hashes_of_tables_it_does_not_write(

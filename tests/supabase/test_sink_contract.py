@@ -75,11 +75,19 @@ def scalar(engine: sa.Engine, query: str, **params: Any) -> Any:
         return c.execute(sa.text(query), params).scalar_one()
 
 
+IMG = "https://img.example/"
+
+
 def images(listing: int, *photos: int, url: str = "u") -> list[Row]:
     out = []
     for photo in photos:
         row = normalise_image(
-            {"ListingId": listing, "PhotoId": photo, "Prioridad": 1, "ImageUrl": f"{url}{photo}"}
+            {
+                "ListingId": listing,
+                "PhotoId": photo,
+                "Prioridad": 1,
+                "ImageUrl": f"https://img.example/{url}{photo}",
+            }
         )
         assert isinstance(row, Row)
         out.append(replace(row, scope_id=listing))
@@ -222,7 +230,11 @@ def test_image_sets_are_replaced_per_listing(sink: Store, db_engine: sa.Engine) 
         stored = c.execute(
             sa.text("SELECT listing_id, photo_id, image_url FROM property_images ORDER BY 1, 2")
         ).all()
-    assert [tuple(r) for r in stored] == [(1, 10, "u10"), (1, 12, "u12"), (2, 20, "v20")]
+    assert [tuple(r) for r in stored] == [
+        (1, 10, f"{IMG}u10"),
+        (1, 12, f"{IMG}u12"),
+        (2, 20, f"{IMG}v20"),
+    ]
     assert sink.replace_children(IMAGES_TABLE, BRAND, [2], []).deleted == 1
 
 

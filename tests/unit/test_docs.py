@@ -57,7 +57,7 @@ def test_make_demo_installs_only_what_the_demo_needs_and_says_each_step() -> Non
     assert demo.group(1).split() == ["$(RUNTIME)"]
     runtime = re.search(r"^\$\(RUNTIME\):.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert runtime is not None
-    assert "pip install --quiet -e .\n" in runtime.group(1)
+    assert "pip install --quiet -e '.[embedded]'\n" in runtime.group(1)
     assert "[dev]" not in runtime.group(1)
     for target in ("lint", "typecheck", "unit"):
         assert re.search(rf"^{target}: \$\(STAMP\)$", makefile, re.MULTILINE), target
