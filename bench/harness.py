@@ -40,9 +40,9 @@ from worker.auth import TokenManager
 from worker.config import load_settings
 from worker.db.engine import create_db_engine, libpq_url
 from worker.db.migrate import upgrade_head
-from worker.sync.entities import PROPERTIES_TABLE
+from worker.db.schema import PROPERTIES_TABLE, Row
 from worker.sync.images import fetch_images
-from worker.sync.normalise import Row, normalise_property
+from worker.sync.normalise import normalise_property
 from worker.sync.pipeline import DEFAULT_IMAGE_PARALLELISM, DEFAULT_PARALLELISM, fetch_pages
 
 ROOT = Path(__file__).resolve().parents[1]

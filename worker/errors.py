@@ -15,6 +15,8 @@ class ReiSyncError(Exception):
     """Root of every error rei-sync raises on purpose."""
 
     retryable: bool = False
+    retry_after: float | None = None
+    """Seconds the other side asked us to wait before trying again (`Retry-After`)."""
 
 
 class ConfigError(ReiSyncError):
@@ -71,6 +73,10 @@ class TransientAuthError(AuthError):
     """Network error, timeout or server error at the token endpoint."""
 
     retryable = True
+
+
+class TokenStoreError(TransientAuthError):
+    """The store could not be read or written (database down, lock timeout)."""
 
 
 class TokenRefusedError(AuthError):
@@ -152,6 +158,10 @@ class ApiDecodeError(ApiError):
     retryable = True
 
 
+class EmptyCatalogueError(ApiError):
+    """The API answered an empty catalogue: not trusted, the run fails without delisting."""
+
+
 class IncompleteScanError(ReiSyncError):
     """A list scan that stored every record it could, but not every offset answered.
 
@@ -167,8 +177,28 @@ class StopRequested(ReiSyncError):
     """
 
 
+class LeaseBusyError(ReiSyncError):
+    """Another process holds the job's lease; `holder` says which."""
+
+    retryable = True
+
+    def __init__(self, job_key: str, holder: str | None) -> None:
+        super().__init__(
+            f"job {job_key} is running elsewhere (lease held by {holder or 'another process'}); "
+            "try again later or pass --wait"
+        )
+        self.job_key = job_key
+        self.holder = holder
+
+
 class SinkError(ReiSyncError):
     """Writing to the database failed."""
+
+
+class DatabaseUnavailableError(SinkError):
+    """The database could not be reached or dropped the connection; a later run can succeed."""
+
+    retryable = True
 
 
 class SchemaError(ReiSyncError):

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
 
 from worker.clock import Clock, monotonic, to_datetime
-from worker.errors import ReiSyncError
+from worker.errors import LeaseBusyError
 from worker.log import get_logger
 
 log = get_logger(__name__)
@@ -90,20 +90,6 @@ RELEASE = sa.text("DELETE FROM job_leases WHERE job_key = :key AND holder = :hol
 HOLDER_OF = sa.text(
     f"SELECT holder, expires_at FROM job_leases WHERE job_key = :key AND expires_at > {_NOW}"
 )
-
-
-class LeaseBusyError(ReiSyncError):
-    """Another process holds the job's lease; `holder` says which."""
-
-    retryable = True
-
-    def __init__(self, job_key: str, holder: str | None) -> None:
-        super().__init__(
-            f"job {job_key} is running elsewhere (lease held by {holder or 'another process'}); "
-            "try again later or pass --wait"
-        )
-        self.job_key = job_key
-        self.holder = holder
 
 
 def new_holder_id() -> str:

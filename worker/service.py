@@ -47,6 +47,7 @@ from worker.clock import Clock, system_clock
 from worker.config import Settings
 from worker.db.engine import DEFAULT_POOL_SIZE
 from worker.db.migrate import current_revision, head_revision
+from worker.db.schema import SUCCESS_STATUSES, RunStatus
 from worker.errors import ReiSyncError
 from worker.feed.build import build_feed_worker, prune
 from worker.health import HealthServer, Probe
@@ -58,12 +59,11 @@ from worker.scheduler import (
     add_sync_jobs,
     plan_sync_jobs,
 )
-from worker.sinks.base import SUCCESS_STATUSES
 from worker.sinks.choose import build_store
 from worker.slots import SyncSlots
 from worker.status.source import daemon_source
 from worker.sync import metrics as sync_metrics
-from worker.sync.engine import DELIST_GUARD_TRIPPED, RunResult, SyncOptions, sync_entity
+from worker.sync.engine import RunResult, SyncOptions, sync_entity
 from worker.sync.entities import ENTITY_NAMES
 
 log = get_logger(__name__)
@@ -289,7 +289,7 @@ class Daemon:
         for brand, entity in jobs:
             try:
                 latest = self.sink.recent_runs(brand, limit=1, entity=entity)
-                if latest and latest[0].status == "running":
+                if latest and latest[0].status == RunStatus.RUNNING:
                     run = latest[0]
                     self.sink.finish_run(
                         run.id,
@@ -417,7 +417,7 @@ class Daemon:
         if status in SUCCESS_STATUSES:
             LAST_SUCCESS.labels(brand, entity).set(self.clock())
             self._failures[key] = 0
-        elif status == "failed":
+        elif status == RunStatus.FAILED:
             self._failures[key] = self._failures.get(key, 0) + 1
             if self._failures[key] >= REPEATED_FAILURES:
                 self.alerter.send(
@@ -425,7 +425,7 @@ class Daemon:
                     brand,
                     f"{entity} failed {self._failures[key]} times in a row",
                 )
-        if status == DELIST_GUARD_TRIPPED:
+        if status == RunStatus.DELIST_GUARD_TRIPPED:
             self.alerter.send(AlertKind.DELIST_GUARD, brand, f"{entity} guard tripped")
         CONSECUTIVE_FAILURES.labels(brand, entity).set(self._failures.get(key, 0))
 

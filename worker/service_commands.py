@@ -1,6 +1,6 @@
 """`rei-sync run` (the daemon) and `rei-sync doctor` (pre-flight checks), registered on the app.
 
-Kept apart from `worker/cli.py` so the daemon's commands can grow without
+Kept apart from `worker/cli/app.py` so the daemon's commands can grow without
 touching the shared command module: `cli.py` calls `register(app)` once.
 """
 
@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from worker.auth.build import build_token_manager, build_token_store
 from worker.auth.crypto import generate_key
+from worker.cli.terminal import command_settings, domain_errors, out
 from worker.config import Settings, is_loopback
 from worker.db.migrate import schema_state
 from worker.errors import ConfigError, ConfigErrors, ReiSyncError
@@ -31,7 +32,6 @@ from worker.log import redactor
 from worker.preflight import daemon_refusals
 from worker.runtime import open_engine
 from worker.safe_text import safe
-from worker.terminal import command_settings, domain_errors, out
 
 if TYPE_CHECKING:
     from worker.service import Daemon

@@ -114,7 +114,7 @@ def test_an_unreachable_database_is_one_line_and_exit_1(
     ledger: SecretLedger,
     args: list[str],
 ) -> None:
-    from worker.cli import app
+    from worker.cli.app import app
 
     password = "db-pass-" + secrets.token_hex(6)
     ledger.add(password)
@@ -155,7 +155,7 @@ def test_status_does_not_migrate_and_names_rei_sync_migrate(
 def test_run_refuses_to_start_without_an_encryption_key(
     cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from worker.cli import app
+    from worker.cli.app import app
 
     monkeypatch.delenv("TOKEN_ENCRYPTION_KEY")
     # an unreachable database: the key is checked before any connection is tried

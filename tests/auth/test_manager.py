@@ -22,7 +22,7 @@ from tests.auth.conftest import (
 from worker.auth.endpoint import TokenResponse
 from worker.auth.failures import BackoffPolicy
 from worker.auth.manager import TokenManager
-from worker.auth.store import MemoryTokenStore, Renewal, TokenStore, TokenStoreError
+from worker.auth.store import MemoryTokenStore, Renewal, TokenStore
 from worker.auth.token import Token, TokenState, fingerprint
 from worker.config import Brand
 from worker.errors import (
@@ -30,6 +30,7 @@ from worker.errors import (
     ConfigError,
     PermanentAuthError,
     TokenRefusedError,
+    TokenStoreError,
     TransientAuthError,
 )
 from worker.log import REDACTED, redactor

@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from tests.auth.conftest import SecretLedger, StoreFactory
 from worker.auth.crypto import TokenCipher, generate_key
 from worker.auth.postgres import PostgresTokenStore, brand_lock_key
-from worker.auth.store import TokenStoreError
 from worker.auth.token import Token
-from worker.errors import ConfigError, TransientAuthError
+from worker.errors import ConfigError, TokenStoreError, TransientAuthError
 
 SECRET_TOKEN = "opaque-" + "x" * 40
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.main import get_command
 
-from worker.cli import app
+from worker.cli.app import app
 from worker.config import BRAND_VAR, Settings
 from worker.health import PATHS
 

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
-from worker.leases import Lease, LeaseBusyError, LeaseStore, job_key, lease_engine
+from worker.errors import LeaseBusyError
+from worker.leases import Lease, LeaseStore, job_key, lease_engine
 
 KEY = job_key("AZURA", "properties")
 

@@ -13,7 +13,7 @@ from typing import overload
 import pytest
 from typer.testing import CliRunner
 
-from worker.cli import app
+from worker.cli.app import app
 from worker.sandbox import SandboxConfig, SandboxServer
 
 runner = CliRunner()

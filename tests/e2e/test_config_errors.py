@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from worker.auth.crypto import generate_key
-from worker.cli import app
+from worker.cli.app import app
 
 runner = CliRunner()
 BRAND = {

@@ -34,7 +34,8 @@ def test_the_wheel_carries_every_module_and_runs_the_cli(tmp_path: Path) -> None
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import worker, worker.cli, worker.service;"
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import worker, worker.cli.app, worker.service;"
         "from worker.db.migrate import head_revision;"
         "assert worker.__file__.startswith(sys.argv[1]), worker.__file__;"
         "print(head_revision())"

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from worker.cli import app
+from worker.cli.app import app
 
 runner = CliRunner()
 LONG_REASON = "field listPrice: value 1e30 does not fit numeric(14, 2); " + "and more detail " * 12

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import with_database
 from worker.auth.crypto import generate_key
-from worker.cli import app
+from worker.cli.app import app
 from worker.db.migrate import head_revision
 
 runner = CliRunner()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tests.feed.receiver import Receiver
 from tests.feed.test_delivery import SECRET, insert_events
-from worker.cli import app
+from worker.cli.app import app
 from worker.config import BRAND_VAR, load_settings
 from worker.errors import ConfigError
 from worker.feed.build import NEEDS_DATABASE, prune, require_feed_database

@@ -9,10 +9,10 @@ from alembic import command
 
 from tests.sync.conftest import BRAND
 from worker.db.migrate import alembic_config
+from worker.db.schema import ASSOCIATES_TABLE, Row
 from worker.sinks.events import CURRENT_RUN, NOTIFY_CHANNEL
 from worker.sinks.postgres import PostgresSink
-from worker.sync.entities import ASSOCIATES_TABLE
-from worker.sync.normalise import Row, normalise_associate
+from worker.sync.normalise import normalise_associate
 
 PUBLISHED = sa.text(
     "SELECT count(*) FROM pg_publication_tables "

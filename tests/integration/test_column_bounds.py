@@ -14,8 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.fixtures import sample_property
-from worker.sinks.postgres import PostgresSink
-from worker.sync.entities import (
+from worker.db.schema import (
     ASSOCIATES_TABLE,
     COUNTRIES_TABLE,
     IMAGES_TABLE,
@@ -24,14 +23,15 @@ from worker.sync.entities import (
     LOOKUPS_TABLE,
     PROPERTIES_TABLE,
     STATES_TABLE,
+    Reject,
+    Row,
 )
+from worker.sinks.postgres import PostgresSink
 from worker.sync.normalise import (
     MAX_COUNT,
     AssociateRecord,
     PropertyPrivateRecord,
     PropertyRecord,
-    Reject,
-    Row,
     normalise_associate,
     normalise_property,
 )

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from worker.db.schema import IMAGES_TABLE
 from worker.sinks import postgres
 from worker.sinks.postgres import PostgresSink, merge_sql
-from worker.sync.entities import IMAGES_TABLE
 from worker.sync.records import normalise_image
 
 

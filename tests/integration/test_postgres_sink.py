@@ -5,10 +5,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.fixtures import sample_property
-from worker.sinks.base import RunCounts, UpsertResult
+from worker.db.schema import Reject, Row, RunCounts, UpsertResult
 from worker.sinks.postgres import PostgresSink
 from worker.sync.entities import PROPERTIES_ENTITY
-from worker.sync.normalise import Reject, Row, normalise_property
+from worker.sync.normalise import normalise_property
 
 
 def rows(n: int, **change: Any) -> list[Row]:

@@ -13,12 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.fixtures import sample_property
-from worker.errors import SinkError
+from worker.db.schema import PROPERTIES_TABLE, Row
+from worker.errors import DatabaseUnavailableError, SinkError
 from worker.sinks import postgres
-from worker.sinks.dberrors import DatabaseUnavailableError
 from worker.sinks.postgres import PostgresSink
-from worker.sync.entities import PROPERTIES_TABLE
-from worker.sync.normalise import Row, normalise_property
+from worker.sync.normalise import normalise_property
 
 SECRET_COMMISSION = Decimal("512345678901234.5678")
 SECRET_ID = 2**35 + 4321

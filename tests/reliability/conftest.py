@@ -33,12 +33,12 @@ from tests.leak_guard import SecretLedger, leak_guard_fixture, ledger_fixture, w
 from tests.reliability import report
 from tests.reliability.checksum import Checksum, checksum
 from worker.api.client import ReiClient
-from worker.api.retry import RetryPolicy
 from worker.auth import TokenManager
 from worker.auth.build import build_token_manager
 from worker.auth.store import TokenStore
 from worker.config import Settings, load_settings
 from worker.db.engine import create_db_engine
+from worker.retry import RetryPolicy
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sinks.postgres import PostgresSink
 from worker.sync.engine import ProgressCallback, RunResult, SyncOptions, sync_entity

@@ -23,10 +23,11 @@ from tests.reliability.conftest import (
     run_figures,
     truth,
 )
+from worker.db.schema import Reject, Row
 from worker.sinks.postgres import PostgresSink
 from worker.sync.entities import ENTITIES
 from worker.sync.images import INCOMPLETE_MARK
-from worker.sync.normalise import MAX_TEXT_CHARS, Reject, Row
+from worker.sync.normalise import MAX_TEXT_CHARS
 
 EXAMPLES = 100
 MUTATIONS_PER_EXAMPLE = 20

@@ -32,12 +32,12 @@ from tests.reliability.conftest import (
     truth,
 )
 from worker.api.client import ReiClient
-from worker.api.retry import NO_RETRY
 from worker.auth import PostgresTokenStore, TokenCipher, generate_key
 from worker.auth.endpoint import HttpTokenRequester
 from worker.config import load_settings
 from worker.db.engine import libpq_url
 from worker.errors import ApiTransportError, AuthError, ConfigError
+from worker.retry import NO_RETRY
 from worker.sync.normalise import ASSOCIATE_PRIVATE_FIELDS, PROPERTY_PRIVATE_FIELDS
 
 PUBLIC_TABLES = (

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.sandbox.conftest import Admin, Client
-from worker.cli import app
+from worker.cli.app import app
 from worker.sandbox import SandboxConfig, SandboxServer
 
 

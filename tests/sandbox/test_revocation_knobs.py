@@ -130,7 +130,7 @@ def test_the_knobs_can_be_set_at_start() -> None:
 
 
 def test_the_cli_documents_and_checks_the_knobs() -> None:
-    from worker.cli import app
+    from worker.cli.app import app
 
     runner = CliRunner()
     shown = runner.invoke(app, ["sandbox", "--help"], env={"COLUMNS": "200"})

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.sandbox.conftest import Admin, Client
-from worker.cli import app
+from worker.cli.app import app
 from worker.sandbox import SandboxConfig, SandboxServer
 
 OTHER_IDS = (21, 26, 27, 24, 5, 22, 23)

@@ -16,9 +16,9 @@ from tests.leak_guard import SecretLedger
 from tests.reliability.conftest import Figures
 from tests.security.hostile import HostileServer, fixed, serving
 from worker.api.client import ReiClient
-from worker.api.retry import RetryPolicy
 from worker.config import Brand
 from worker.db.engine import create_db_engine
+from worker.retry import RetryPolicy
 from worker.sinks.postgres import PostgresSink
 from worker.status.model import JobInfo
 from worker.status.page import render_html

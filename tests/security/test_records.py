@@ -12,12 +12,11 @@ import pytest
 
 from tests.fixtures import PROPERTY_SAMPLE
 from tests.reliability.conftest import Figures
+from worker.db.schema import Reject, Row
 from worker.sinks.encoding import json_text
 from worker.sync.drift import summary, tally
 from worker.sync.normalise import (
     MAX_DEPTH,
-    Reject,
-    Row,
     normalise_associate,
     normalise_property,
     property_fingerprint,

@@ -20,10 +20,10 @@ from tests.security.hostile import (
     token_route,
 )
 from worker.api.client import ReiClient
-from worker.api.retry import NO_RETRY
 from worker.auth.endpoint import HttpTokenRequester
 from worker.config import Brand
 from worker.errors import ApiError, AuthError
+from worker.retry import NO_RETRY
 
 KEYS = {
     "api_key": "apikey-" + "k" * 24,

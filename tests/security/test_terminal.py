@@ -12,8 +12,8 @@ from rich.console import Console
 
 from tests.reliability.conftest import Figures
 from worker import terminal
+from worker.db.schema import RunCounts, RunRecord
 from worker.safe_text import visible
-from worker.sinks.base import RunCounts, RunRecord
 from worker.status import commands as status_commands
 from worker.status.model import RejectRow
 from worker.status.view import Badge, StatusView, reject_view

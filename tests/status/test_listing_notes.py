@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from tests.status.test_view import NOW, run, snapshot
-from worker.sinks.base import RunCounts, RunRecord
+from worker.db.schema import RunCounts, RunRecord
 from worker.status.commands import print_view
 from worker.status.model import DatabaseData
 from worker.status.page import render_html

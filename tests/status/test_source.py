@@ -9,8 +9,9 @@ from typing import cast
 
 import sqlalchemy as sa
 
+from worker.db.schema import RejectRecord, RunCounts, RunRecord
 from worker.errors import SinkError
-from worker.sinks.base import RejectRecord, RunCounts, RunLedger, RunRecord
+from worker.sinks.base import RunLedger
 from worker.status.queries import KEYS_LOOKBACK, REJECTS_SHOWN, load_database
 from worker.sync.entities import ENTITY_NAMES
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from tests.supabase.postgrest_double import PostgrestDouble
 from tests.supabase.test_sink_contract import SERVICE_ROLE_KEY
-from worker.cli import app
+from worker.cli.app import app
 from worker.db.embedded import stop_embedded_postgres
 from worker.sandbox import SandboxConfig, SandboxServer
 

@@ -16,11 +16,10 @@ from tests.integration.test_postgres_sink import rows
 from tests.supabase.postgrest_double import PostgrestDouble
 from tests.supabase.test_sink_contract import IMG, SERVICE_ROLE_KEY, Sleeps, images, scalar
 from tests.sync.conftest import BRAND
+from worker.db.schema import IMAGES_TABLE, PROPERTIES_TABLE, Reject, UpsertResult
 from worker.errors import SinkError
-from worker.sinks.base import UpsertResult
 from worker.sinks.supabase import ENTITY_TABLES, SupabaseSink, create_supabase_client
-from worker.sync.entities import ENTITIES, ENTITY_NAMES, IMAGES_TABLE, PROPERTIES_TABLE
-from worker.sync.normalise import Reject
+from worker.sync.entities import ENTITIES, ENTITY_NAMES
 
 MAX_ROWS = 50
 PAGE_SIZE = 100

@@ -9,7 +9,7 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-from worker.api.retry import RetryPolicy
+from worker.retry import RetryPolicy
 from worker.sinks.supabase import RetryingTransport, may_repeat
 
 URL = "http://supabase.test/rest/v1/sync_runs"

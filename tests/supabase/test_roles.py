@@ -19,9 +19,9 @@ from psycopg import errors
 from tests.sync.conftest import BRAND, Harness
 from worker.config import load_settings
 from worker.db.migrate import alembic_config, current_revision, head_revision
+from worker.db.schema import Reject
 from worker.leases import LeaseStore
 from worker.sandbox import SandboxConfig, SandboxServer
-from worker.sync.normalise import Reject
 
 PUBLIC_TABLES = {
     "properties",

@@ -17,19 +17,22 @@ from tests.supabase.postgrest_double import PostgrestDouble
 from tests.sync.conftest import BRAND, Harness
 from tests.sync.truth import assert_matches_truth
 from worker.config import load_settings
-from worker.errors import SinkError
-from worker.sandbox import SandboxConfig, SandboxServer
-from worker.sinks.base import RunCounts, Store, UpsertResult
-from worker.sinks.choose import build_store
-from worker.sinks.postgres import PostgresSink
-from worker.sinks.supabase import SupabaseSink, create_supabase_client
-from worker.sync.entities import (
+from worker.db.schema import (
     IMAGES_TABLE,
     LOOKUP_VALUES_TABLE,
     PROPERTIES_TABLE,
     STATES_TABLE,
+    Reject,
+    Row,
+    RunCounts,
+    UpsertResult,
 )
-from worker.sync.normalise import Reject, Row
+from worker.errors import SinkError
+from worker.sandbox import SandboxConfig, SandboxServer
+from worker.sinks.base import Store
+from worker.sinks.choose import build_store
+from worker.sinks.postgres import PostgresSink
+from worker.sinks.supabase import SupabaseSink, create_supabase_client
 from worker.sync.records import normalise_image
 
 SERVICE_ROLE_KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2VydmljZS1yb2xlLXNpZw"

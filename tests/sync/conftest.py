@@ -13,9 +13,9 @@ import requests
 import sqlalchemy as sa
 
 from worker.api.client import ReiClient
-from worker.api.retry import RetryPolicy
 from worker.auth.build import build_token_manager
 from worker.config import Settings, load_settings
+from worker.retry import RetryPolicy
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sinks.postgres import PostgresSink
 from worker.sync.engine import RunResult, SyncOptions, sync_entity

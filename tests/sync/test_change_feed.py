@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.sync.conftest import BRAND, Harness
+from worker.db.schema import PROPERTIES_TABLE, Row
 from worker.sinks.events import CURRENT_RUN
-from worker.sync.entities import PROPERTIES_TABLE
-from worker.sync.normalise import Row, normalise_property
+from worker.sync.normalise import normalise_property
 
 CHANGE_KINDS = {"price_changed", "price_hidden", "status_changed", "details_changed"}
 

@@ -11,11 +11,10 @@ import pytest
 import requests
 
 from tests.unit.test_pipeline import Endpoint, FakeClient
+from worker.db.schema import Reject, Row
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sync.normalise import (
     NORMALISER_VERSION,
-    Reject,
-    Row,
     associate_fingerprint,
     content_hash,
     normalise_associate,

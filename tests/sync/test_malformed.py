@@ -20,13 +20,13 @@ import pytest
 
 from tests.sync.conftest import BRAND, Harness
 from worker.config import Settings, load_settings
+from worker.db.schema import Row
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sync.engine import RunResult, SyncOptions, sync_entity
 from worker.sync.normalise import (
     ASSOCIATE_PRIVATE_FIELDS,
     PROPERTY_PRIVATE_FIELDS,
     PROPERTY_REJECT_DROPPED,
-    Row,
     normalise_associate,
     normalise_property,
 )

@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from tests.sync.conftest import Harness
+from worker.db.schema import Reject, Row
 from worker.sync.entities import PROPERTIES_ENTITY
-from worker.sync.normalise import Reject, Row, normalise_property
+from worker.sync.normalise import normalise_property
 
 SECRET = Decimal("612345678901234.5678")
 

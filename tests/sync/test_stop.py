@@ -9,9 +9,9 @@ import pytest
 
 from tests.sync.conftest import BRAND, TAKE, Harness
 from worker.api.client import ReiClient
-from worker.api.retry import RetryPolicy
 from worker.auth.build import build_token_manager
 from worker.config import Settings
+from worker.retry import RetryPolicy
 from worker.sync.engine import SyncOptions, sync_entity
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.sync.conftest import BRAND, Harness
-from worker.sync.normalise import Row, normalise_associate, normalise_property
+from worker.db.schema import Row
+from worker.sync.normalise import normalise_associate, normalise_property
 from worker.sync.records import (
     lookup_value_normaliser,
     normalise_country,

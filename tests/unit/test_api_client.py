@@ -11,7 +11,6 @@ from pydantic import SecretStr
 
 from worker.api.client import MAX_TOKEN_REFRESHES_PER_REQUEST, ReiClient
 from worker.api.endpoints import PROPERTIES
-from worker.api.retry import RetryPolicy
 from worker.config import Brand
 from worker.errors import (
     ApiDecodeError,
@@ -20,6 +19,7 @@ from worker.errors import (
     AuthError,
     TokenRefusedError,
 )
+from worker.retry import RetryPolicy
 from worker.sandbox import responses as sandbox_responses
 
 BRAND = Brand(

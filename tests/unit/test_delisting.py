@@ -8,7 +8,7 @@ from typing import Any
 import requests
 
 from tests.unit.test_api_client import client, response
-from worker.sinks.base import TableSpec
+from worker.db.schema import TableSpec
 from worker.sync.delisting import reconcile
 from worker.sync.entities import PROPERTIES_ENTITY
 

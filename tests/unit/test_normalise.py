@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 from tests.fixtures import sample_property
+from worker.db.schema import Reject, Row
 from worker.sync import normalise
 from worker.sync.normalise import (
     ASSOCIATE_PRIVATE_FIELDS,
     PRIVATE_ADDRESS_FIELDS,
     PRIVATE_PRICE_FIELDS,
     PROPERTY_PRIVATE_FIELDS,
-    Reject,
-    Row,
     normalise_associate,
     normalise_property,
     property_fingerprint,

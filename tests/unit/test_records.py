@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.sync.normalise import Reject, Row
+from worker.db.schema import Reject, Row
 from worker.sync.records import normalise_image
 
 

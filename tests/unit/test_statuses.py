@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.unit.test_api_client import BRAND
+from worker.db.schema import TableSpec
 from worker.errors import ApiStatusError
-from worker.sinks.base import TableSpec
 from worker.sync.delisting import reconcile
 from worker.sync.entities import PROPERTIES_ENTITY
 from worker.sync.statuses import OnlineStatuses, label_is_online

@@ -14,19 +14,19 @@ import requests
 
 from worker.api import metrics
 from worker.api.errors import body_kind, describe_body, error_message, named_ids
-from worker.api.retry import RetryPolicy, with_retries
 from worker.api.salvage import salvage_page
 from worker.clock import Clock, monotonic, system_clock
 from worker.config import Brand
 from worker.errors import (
     ApiDecodeError,
-    ApiError,
     ApiRedirectError,
     ApiStatusError,
     ApiTransportError,
+    ReiSyncError,
     TokenRefusedError,
 )
 from worker.log import get_logger
+from worker.retry import RetryPolicy, with_retries
 from worker.retry_after import retry_after_seconds
 
 log = get_logger(__name__)
@@ -219,10 +219,10 @@ class ReiClient:
             metrics.UNAUTHORIZED.labels(brand, "recovered").inc()
         return response
 
-    def _count_retry(self, path: str) -> Callable[[ApiError], None]:
+    def _count_retry(self, path: str) -> Callable[[ReiSyncError], None]:
         endpoint = metrics.endpoint_template(path)
 
-        def count(error: ApiError) -> None:
+        def count(error: ReiSyncError) -> None:
             metrics.RETRIES.labels(self.brand.key, endpoint, metrics.retry_reason(error)).inc()
 
         return count

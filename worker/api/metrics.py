@@ -11,7 +11,7 @@ import re
 
 from prometheus_client import Counter, Histogram
 
-from worker.errors import ApiDecodeError, ApiError, ApiStatusError, ApiTransportError
+from worker.errors import ApiDecodeError, ApiStatusError, ApiTransportError, ReiSyncError
 
 REQUESTS = Counter(
     "rei_sync_api_requests",
@@ -53,7 +53,7 @@ def status_class(status: int) -> str:
     return f"{status // 100}xx"
 
 
-def retry_reason(error: ApiError) -> str:
+def retry_reason(error: ReiSyncError) -> str:
     if isinstance(error, ApiStatusError):
         if error.status == 429:
             return "rate_limited"

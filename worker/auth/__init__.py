@@ -10,8 +10,9 @@ from worker.auth.endpoint import HttpTokenRequester, TokenRequester, TokenRespon
 from worker.auth.failures import BackoffPolicy
 from worker.auth.manager import TokenManager, TokenStatus
 from worker.auth.postgres import PostgresTokenStore
-from worker.auth.store import MemoryTokenStore, TokenStore, TokenStoreError
+from worker.auth.store import MemoryTokenStore, TokenStore
 from worker.auth.token import Token, TokenState
+from worker.errors import TokenStoreError
 
 __all__ = [
     "BackoffPolicy",

@@ -33,11 +33,17 @@ from worker.auth.endpoint import (
 from worker.auth.failures import BackoffPolicy, FailureGate
 from worker.auth.flight import WAIT_TIMEOUT_SECONDS, SingleFlight
 from worker.auth.refresher import BackgroundRefresher
-from worker.auth.store import MemoryTokenStore, TokenStore, TokenStoreError
+from worker.auth.store import MemoryTokenStore, TokenStore
 from worker.auth.token import Token, TokenState, brand_jitter, plan_token
 from worker.clock import Clock, system_clock
 from worker.config import Brand
-from worker.errors import AuthError, ConfigError, PermanentAuthError, TransientAuthError
+from worker.errors import (
+    AuthError,
+    ConfigError,
+    PermanentAuthError,
+    TokenStoreError,
+    TransientAuthError,
+)
 from worker.log import get_logger, redactor
 
 REFRESH_BUFFER_SECONDS = 30 * 60.0

@@ -15,9 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from worker.auth.crypto import TokenCipher
-from worker.auth.store import Renewal, TokenStoreError
+from worker.auth.store import Renewal
 from worker.auth.token import Token
 from worker.clock import to_datetime
+from worker.errors import TokenStoreError
 
 LOCK_TIMEOUT_SECONDS = 60.0
 """How long a renewal waits for another process's renewal (bounded by its HTTP timeout)."""

@@ -13,14 +13,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from worker.auth.token import Token
-from worker.errors import TransientAuthError
 
 Renewal = Callable[[Token | None], Token]
 """Given the stored token (or None), return it unchanged or a newly acquired one."""
-
-
-class TokenStoreError(TransientAuthError):
-    """The store could not be read or written (database down, lock timeout)."""
 
 
 class TokenStore(Protocol):

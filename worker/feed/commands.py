@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from worker.cli.terminal import command_settings, domain_errors, out
 from worker.config import Settings, Webhook
 from worker.errors import ConfigError
 from worker.feed.build import require_feed_database
@@ -24,7 +25,6 @@ from worker.feed.delivery import batch_body, post_batch
 from worker.feed.store import Event, FeedStore
 from worker.runtime import open_engine
 from worker.sinks.events import KINDS
-from worker.terminal import command_settings, domain_errors, out
 
 webhooks_app = typer.Typer(
     help="Change-feed subscribers: their state, a signed test POST, resuming a paused one.",

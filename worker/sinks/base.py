@@ -3,115 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from worker.sync.normalise import Reject, Row
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """An entity's public table (and optional private twin), keyed by (brand, [scope,] key).
-
-    `scope` names a parent id that is part of the primary key (the listing of an
-    image, the catalogue of a lookup value); rows carry it in `Row.scope_id`.
-    """
-
-    table: str
-    key: str
-    columns: tuple[str, ...]
-    private_table: str | None = None
-    private_columns: tuple[str, ...] = ()
-    scope: str | None = None
-    tracks_delisting: bool = True
-    parent: str | None = None
-    """A column naming the record's parent when that is not part of the key (a state's
-    country): with `scope`, what `delist_absent(keep_scopes=...)` matches."""
-    feed: str | None = None
-    """What the change feed reports this table's changes as (`sinks/events.py`): "listing",
-    "agent", "images" (a listing's image set), or None (no events)."""
-
-    @property
-    def key_columns(self) -> tuple[str, ...]:
-        return (self.scope, self.key) if self.scope else (self.key,)
-
-    @property
-    def parent_column(self) -> str | None:
-        return self.scope or self.parent
-
-
-@dataclass(frozen=True)
-class UpsertResult:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    changed_ids: tuple[int, ...] = field(default=(), compare=False)
-    """Keys (`Row.source_id`) of the rows inserted or updated."""
-
-    def __add__(self, other: UpsertResult) -> UpsertResult:
-        return UpsertResult(
-            self.inserted + other.inserted,
-            self.updated + other.updated,
-            self.unchanged + other.unchanged,
-            self.deleted + other.deleted,
-            self.changed_ids + other.changed_ids,
-        )
-
-
-@dataclass(frozen=True)
-class RunCounts:
-    pages: int = 0
-    seen: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    delisted: int = 0
-
-    def plus(self, result: UpsertResult, *, pages: int = 0, seen: int = 0) -> RunCounts:
-        return RunCounts(
-            self.pages + pages,
-            self.seen + seen,
-            self.inserted + result.inserted,
-            self.updated + result.updated,
-            self.unchanged + result.unchanged,
-            self.rejected,
-            self.delisted,
-        )
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One `sync_runs` row as stored."""
-
-    id: int
-    brand: str
-    entity: str
-    mode: str
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    counts: RunCounts
-    checkpoint: int | None
-    duration_seconds: float | None
-    error: str | None
-    resumed_from: int | None
-    details: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class RejectRecord:
-    """One `sync_rejects` row without its `payload`: where the record came from and why."""
-
-    id: int
-    run_id: int
-    brand: str
-    entity: str
-    source_id: str | None
-    reason: str
-    created_at: datetime
+from worker.db.schema import (
+    Reject,
+    RejectRecord,
+    Row,
+    RunCounts,
+    RunRecord,
+    TableSpec,
+    UpsertResult,
+)
 
 
 class Sink(Protocol):
@@ -166,10 +69,6 @@ class Sink(Protocol):
     def record_rejects(
         self, run_id: int, brand: str, entity: str, rejects: Sequence[Reject]
     ) -> None: ...
-
-
-SUCCESS_STATUSES = ("succeeded", "succeeded_with_rejects")
-"""Run statuses that count as a success for readiness and staleness alerts."""
 
 
 class RunLedger(Protocol):

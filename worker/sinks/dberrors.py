@@ -23,15 +23,9 @@ from typing import Any, TypeVar
 import psycopg
 import sqlalchemy as sa
 
-from worker.errors import SinkError
+from worker.errors import DatabaseUnavailableError, SinkError
 
 C = TypeVar("C", bound=type)
-
-
-class DatabaseUnavailableError(SinkError):
-    """The database could not be reached or dropped the connection; a later run can succeed."""
-
-    retryable = True
 
 
 MAX_MESSAGE_CHARS = 200

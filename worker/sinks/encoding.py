@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from worker.sync.normalise import Row
+from worker.db.schema import Row
 
 
 def unique_rows(rows: Sequence[Row]) -> list[Row]:

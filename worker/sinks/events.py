@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from worker.sinks.base import TableSpec
+from worker.db.schema import TableSpec
 
 CURRENT_RUN: ContextVar[int | None] = ContextVar("rei_sync_current_run", default=None)
 """The `sync_runs.id` whose writes are in progress in this thread (None outside a run)."""

@@ -14,14 +14,13 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
+from worker.db.schema import Reject, Row, TableSpec, UpsertResult
 from worker.sinks import events
-from worker.sinks.base import TableSpec, UpsertResult
 from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.encoding import json_text as _json
 from worker.sinks.encoding import storable as _storable
 from worker.sinks.encoding import unique_rows as _unique
 from worker.sinks.runs import PostgresRunLedger
-from worker.sync.normalise import Reject, Row
 
 STAGE_TABLE = "rei_sync_stage"
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from worker.sinks.base import SUCCESS_STATUSES, RejectRecord, RunCounts, RunRecord
+from worker.db.schema import SUCCESS_STATUSES, RejectRecord, RunCounts, RunRecord
 from worker.sinks.dberrors import translate_db_errors
 
 ABANDON_STALE = sa.text(

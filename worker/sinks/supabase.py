@@ -42,26 +42,8 @@ import orjson
 from postgrest import APIError, CountMethod, ReturnMethod, SyncRequestBuilder
 from supabase import Client, ClientOptions, create_client
 
-from worker.api.retry import (
-    DEFAULT_BASE_DELAY_SECONDS,
-    DEFAULT_MAX_DELAY_SECONDS,
-    DEFAULT_TOTAL_CAP_SECONDS,
-    RetryPolicy,
-    with_retries,
-)
 from worker.clock import Clock, system_clock
-from worker.errors import ApiStatusError, ApiTransportError, SinkError
-from worker.retry_after import retry_after_seconds
-from worker.sinks.base import (
-    SUCCESS_STATUSES,
-    RejectRecord,
-    RunCounts,
-    RunRecord,
-    TableSpec,
-    UpsertResult,
-)
-from worker.sinks.encoding import json_text, storable, unique_rows
-from worker.sync.entities import (
+from worker.db.schema import (
     ASSOCIATES_TABLE,
     COUNTRIES_TABLE,
     IMAGES,
@@ -71,8 +53,26 @@ from worker.sync.entities import (
     LOOKUPS_TABLE,
     PROPERTIES_TABLE,
     STATES_TABLE,
+    SUCCESS_STATUSES,
+    Reject,
+    RejectRecord,
+    Row,
+    RunCounts,
+    RunRecord,
+    RunStatus,
+    TableSpec,
+    UpsertResult,
 )
-from worker.sync.normalise import Reject, Row
+from worker.errors import SinkError
+from worker.retry import (
+    DEFAULT_BASE_DELAY_SECONDS,
+    DEFAULT_MAX_DELAY_SECONDS,
+    DEFAULT_TOTAL_CAP_SECONDS,
+    RetryPolicy,
+    with_retries,
+)
+from worker.retry_after import retry_after_seconds
+from worker.sinks.encoding import json_text, storable, unique_rows
 
 PAGE_SIZE = 1000
 """Rows per `Range` page when reading stored hashes (Supabase's default `max-rows`)."""
@@ -128,19 +128,20 @@ def may_repeat(request: httpx.Request) -> bool:
     return "resolution=merge-duplicates" in request.headers.get("Prefer", "")
 
 
-class _FailedAnswer(ApiStatusError):
+class _FailedAnswer(SinkError):
     """A retryable error status, kept to be returned if it is the last attempt's."""
+
+    retryable = True
 
     def __init__(
         self, request: httpx.Request, response: httpx.Response, retry_after: float | None
     ) -> None:
-        super().__init__(
-            response.status_code, "error answer", path=request.url.path, retry_after=retry_after
-        )
+        super().__init__(f"HTTP {response.status_code} on {request.url.path}")
         self.response = response
+        self.retry_after = retry_after
 
 
-class _NoAnswer(ApiTransportError):
+class _NoAnswer(SinkError):
     """A timeout or a network error, kept to be raised if it is the last attempt's."""
 
     def __init__(self, request: httpx.Request, error: httpx.HTTPError, retryable: bool) -> None:
@@ -151,7 +152,7 @@ class _NoAnswer(ApiTransportError):
 
 class RetryingTransport(httpx.BaseTransport):
     """Retries a request that failed with 5xx/429, a timeout or a connection error, per
-    `RetryPolicy` (`worker/api/retry.py`: full jitter, `Retry-After`, a total time cap).
+    `RetryPolicy` (`worker/retry.py`: full jitter, `Retry-After`, a total time cap).
 
     A request that cannot be repeated (`may_repeat`) is retried only when the failure
     proves it was not done: no connection was made (`NOT_SENT`), or the server refused it
@@ -209,7 +210,9 @@ class RetryingTransport(httpx.BaseTransport):
             raise _FailedAnswer(request, response, retry_after)
 
         try:
-            return with_retries(attempt, self._policy, what=f"supabase {request.method}")
+            return with_retries(
+                attempt, self._policy, what=f"supabase {request.method}", retry_on=SinkError
+            )
         except _FailedAnswer as exc:
             return exc.response
         except _NoAnswer as exc:
@@ -460,7 +463,7 @@ class SupabaseSink:
                 "brand": brand,
                 "entity": entity,
                 "mode": mode,
-                "status": "running",
+                "status": RunStatus.RUNNING,
                 "take": take,
                 "resumed_from": resumed_from,
                 "details": {RUN_KEY: key},
@@ -579,13 +582,13 @@ class SupabaseSink:
     def abandon_stale_runs(self, brand: str | None = None, entity: str | None = None) -> int:
         total = 0
         for has_error in (False, True):
-            values: dict[str, Any] = {"status": "abandoned", "finished_at": self._now()}
+            values: dict[str, Any] = {"status": RunStatus.ABANDONED, "finished_at": self._now()}
             if not has_error:
                 values["error"] = ABANDONED_ERROR
             query = (
                 self._table("sync_runs")
                 .update(values, count=CountMethod.exact, returning=ReturnMethod.minimal)
-                .eq("status", "running")
+                .eq("status", RunStatus.RUNNING)
             )
             query = query.not_.is_("error", "null") if has_error else query.is_("error", "null")
             if brand is not None:

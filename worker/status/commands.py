@@ -21,11 +21,11 @@ from rich.table import Table
 from rich.text import Text
 
 from worker.auth.build import build_token_manager, build_token_store
+from worker.cli.terminal import command_settings, console, domain_errors
 from worker.log import redactor
 from worker.runtime import open_engine
 from worker.safe_text import safe
 from worker.sync.entities import ENTITY_NAMES
-from worker.terminal import command_settings, console, domain_errors
 
 if TYPE_CHECKING:
     from worker.status.view import Badge, BrandView, Point, StatusView

@@ -14,9 +14,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from worker.db.schema import RejectRecord, RunRecord
 from worker.errors import SinkError
 from worker.feed.store import FeedStore
-from worker.sinks.base import RejectRecord, RunLedger, RunRecord
+from worker.sinks.base import RunLedger
 from worker.status.model import (
     ChangeRow,
     DatabaseData,

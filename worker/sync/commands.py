@@ -1,6 +1,6 @@
 """`rei-sync sync`, `backfill`, `runs` and `runs show`: parse arguments, call one function.
 
-`register(app)` adds them to the `rei-sync` Typer app (worker/cli.py).
+`register(app)` adds them to the `rei-sync` Typer app (worker/cli/app.py).
 """
 
 from __future__ import annotations
@@ -31,19 +31,19 @@ from rich.table import Table
 from rich.text import Text
 
 from worker.auth.build import build_token_manager, build_token_store
+from worker.cli.terminal import command_settings, domain_errors, err, fail, out
 from worker.config import Settings
-from worker.errors import ConfigError
-from worker.leases import Lease, LeaseBusyError, LeaseStore, job_key
+from worker.db.schema import IMAGES, RejectRecord, RunRecord, RunStatus
+from worker.errors import ConfigError, LeaseBusyError
+from worker.leases import Lease, LeaseStore, job_key
 from worker.log import get_logger, redactor
 from worker.runtime import build_client, open_engine
 from worker.safe_text import safe
-from worker.sinks.base import RejectRecord, RunRecord
 from worker.sinks.choose import build_store
 from worker.sync.drift import summary
 from worker.sync.engine import Progress as RunProgress
 from worker.sync.engine import RunResult, SyncOptions, sync_entity
-from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES
-from worker.terminal import command_settings, domain_errors, err, fail, out
+from worker.sync.entities import CATALOGUES, ENTITIES
 
 log = get_logger(__name__)
 
@@ -285,7 +285,7 @@ def register(app: typer.Typer) -> None:
                 settings, brand or [], entity or [], full=full, parallelism=parallelism, wait=wait
             )
             print_results(results)
-            if any(r.status == "failed" for r in results):
+            if any(r.status == RunStatus.FAILED for r in results):
                 raise typer.Exit(1)
 
     @app.command()
@@ -327,7 +327,7 @@ def register(app: typer.Typer) -> None:
                     wait=wait,
                 )
             print_results(results)
-            if any(r.status == "failed" for r in results):
+            if any(r.status == RunStatus.FAILED for r in results):
                 raise typer.Exit(1)
 
     runs_app = typer.Typer(

@@ -15,8 +15,8 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from worker.db.schema import Row
 from worker.safe_text import visible
-from worker.sync.normalise import Row
 
 KINDS = ("unknown", "missing", "retyped")
 MAX_NAMES = 50

@@ -24,14 +24,24 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from worker.api.client import Page, ReiClient
+from worker.db.schema import (
+    IMAGES,
+    PROPERTIES_TABLE,
+    Reject,
+    Row,
+    RunCounts,
+    RunRecord,
+    RunStatus,
+    UpsertResult,
+)
 from worker.errors import ApiError, IncompleteScanError, ReiSyncError, StopRequested
 from worker.log import get_logger
-from worker.sinks.base import RunCounts, RunRecord, Store, UpsertResult
+from worker.sinks.base import Store
 from worker.sinks.events import CURRENT_RUN
 from worker.sync import metrics
 from worker.sync.delisting import DELIST_GUARD_FRACTION, DELIST_GUARD_MINIMUM, reconcile
 from worker.sync.drift import tally
-from worker.sync.entities import CATALOGUES, ENTITIES, IMAGES, PROPERTIES_TABLE, Catalogue, Entity
+from worker.sync.entities import CATALOGUES, ENTITIES, Catalogue, Entity
 from worker.sync.images import (
     FetchedImages,
     ImageBatch,
@@ -40,7 +50,7 @@ from worker.sync.images import (
     load_images,
     store_images,
 )
-from worker.sync.normalise import Reject, Row, source_key
+from worker.sync.normalise import source_key
 from worker.sync.pipeline import (
     DEFAULT_BATCH_ITEMS,
     DEFAULT_IMAGE_PARALLELISM,
@@ -55,12 +65,6 @@ log = get_logger(__name__)
 
 DEFAULT_PAGE_SIZE = 100
 MODES = ("scheduled", "manual", "backfill")
-
-SUCCEEDED = "succeeded"
-SUCCEEDED_WITH_REJECTS = "succeeded_with_rejects"
-DELIST_GUARD_TRIPPED = "delist_guard_tripped"
-ABORTED = "aborted"
-FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ class RunResult:
     run_id: int
     brand: str
     entity: str
-    status: str
+    status: RunStatus
     counts: RunCounts
     seconds: float
     error: str | None = None
@@ -205,15 +209,15 @@ def sync_entity(
         else:
             raise ValueError(f"unknown entity {entity!r}")
     except StopRequested:
-        return _finish(store, run, ABORTED, monotonic)
+        return _finish(store, run, RunStatus.ABORTED, monotonic)
     except ReiSyncError as exc:
-        return _finish(store, run, FAILED, monotonic, str(exc))
+        return _finish(store, run, RunStatus.FAILED, monotonic, str(exc))
     except BaseException as exc:
-        status = ABORTED if isinstance(exc, KeyboardInterrupt) else FAILED
+        status = RunStatus.ABORTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
         _finish(store, run, status, monotonic, repr(exc))
         raise
-    if status == SUCCEEDED and run.counts.rejected:
-        status = SUCCEEDED_WITH_REJECTS
+    if status == RunStatus.SUCCEEDED and run.counts.rejected:
+        status = RunStatus.SUCCEEDED_WITH_REJECTS
     return _finish(store, run, status, monotonic)
 
 
@@ -242,7 +246,7 @@ def _scan(
     may_delist: bool,
     stop: threading.Event | None,
     progress: Callable[[bool], None],
-) -> str:
+) -> RunStatus:
     """Pages → fingerprints → only new/changed records normalised → their images → merge.
 
     Runs of pages that have already arrived are written as one batch; the images
@@ -313,7 +317,7 @@ def _scan(
         if images is not None:
             images.shutdown(wait=True, cancel_futures=True)
     if stop is not None and stop.is_set():
-        return ABORTED
+        return RunStatus.ABORTED
     if report.unreachable:
         offsets = ", ".join(str(u.offset) for u in report.unreachable[:10])
         raise IncompleteScanError(
@@ -321,7 +325,7 @@ def _scan(
             f"retries ({offsets}); every other record stored, no delisting"
         )
     if not may_delist or start > 0 or not report.complete:
-        return SUCCEEDED
+        return RunStatus.SUCCEEDED
     outcome = reconcile(
         client,
         store,
@@ -338,7 +342,7 @@ def _scan(
     if outcome.still_listed:
         rows, rejects = _split(entity.normalise(item) for item in outcome.still_listed)
         _load(client, store, entity, run, rows, rejects, options)
-    return DELIST_GUARD_TRIPPED if outcome.guard_tripped else SUCCEEDED
+    return RunStatus.DELIST_GUARD_TRIPPED if outcome.guard_tripped else RunStatus.SUCCEEDED
 
 
 def _after_failed_page(store: Store, run: _Run, entity: Entity) -> bool:
@@ -346,7 +350,7 @@ def _after_failed_page(store: Store, run: _Run, entity: Entity) -> bool:
     for record in store.recent_runs(run.brand, limit=2, entity=entity.name):
         if record.id != run.run_id:
             paging = (record.details or {}).get("paging") or {}
-            return record.status == FAILED and bool(
+            return record.status == RunStatus.FAILED and bool(
                 paging.get("failed_at") is not None or paging.get("unreachable")
             )
     return False
@@ -542,7 +546,7 @@ def _image_sweep(
     after: int,
     stop: threading.Event | None,
     progress: Callable[[], None],
-) -> str:
+) -> RunStatus:
     """Every active listing's images, `take` listings per batch, in listing-id order.
 
     The checkpoint is the last listing id whose images are stored (not an offset: the
@@ -567,8 +571,8 @@ def _image_sweep(
         run.checkpoint = chunk[-1]
         progress()
         if stop is not None and stop.is_set():
-            return ABORTED
-    return SUCCEEDED
+            return RunStatus.ABORTED
+    return RunStatus.SUCCEEDED
 
 
 def _catalogue(
@@ -578,7 +582,7 @@ def _catalogue(
     run: _Run,
     options: SyncOptions,
     stop: threading.Event | None = None,
-) -> str:
+) -> RunStatus:
     """Fetch the whole catalogue, merge each table, delist what it no longer lists.
 
     Only what the answer speaks for is delisted: rejected records count as listed, and
@@ -619,7 +623,7 @@ def _catalogue(
         else:
             run.counts = replace(run.counts, delisted=run.counts.delisted + delisted)
             run.add_detail("delisted", **{spec.table: delisted})
-    return DELIST_GUARD_TRIPPED if tripped else SUCCEEDED
+    return RunStatus.DELIST_GUARD_TRIPPED if tripped else RunStatus.SUCCEEDED
 
 
 def _split(items: Any) -> tuple[list[Row], list[Reject]]:
@@ -633,7 +637,7 @@ def _split(items: Any) -> tuple[list[Row], list[Reject]]:
 def _finish(
     store: Store,
     run: _Run,
-    status: str,
+    status: RunStatus,
     monotonic: Callable[[], float],
     error: str | None = None,
 ) -> RunResult:
@@ -665,7 +669,7 @@ def _finish(
         "checkpoint": run.checkpoint,
         **run.counts.__dict__,
     }
-    if error is None and status != DELIST_GUARD_TRIPPED:
+    if error is None and status != RunStatus.DELIST_GUARD_TRIPPED:
         log.info("sync.run", **event)
     else:
         log.error("sync.run", **event, error=error)

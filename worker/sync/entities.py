@@ -26,17 +26,23 @@ from worker.api.endpoints import (
     property_details_path,
     states_path,
 )
-from worker.errors import ApiError
-from worker.log import get_logger
-from worker.sinks.base import TableSpec
-from worker.sync.normalise import (
-    ASSOCIATE_COLUMNS,
-    ASSOCIATE_PRIVATE_COLUMNS,
-    PROPERTY_COLUMNS,
-    PROPERTY_PRIVATE_COLUMNS,
-    Fingerprint,
+from worker.db.schema import (
+    ASSOCIATES_TABLE,
+    COUNTRIES_TABLE,
+    IMAGES,
+    LOCATIONS_TABLE,
+    LOOKUP_VALUES_TABLE,
+    LOOKUPS_TABLE,
+    PROPERTIES_TABLE,
+    STATES_TABLE,
     Reject,
     Row,
+    TableSpec,
+)
+from worker.errors import ApiError, EmptyCatalogueError
+from worker.log import get_logger
+from worker.sync.normalise import (
+    Fingerprint,
     associate_fingerprint,
     normalise_associate,
     normalise_property,
@@ -45,12 +51,6 @@ from worker.sync.normalise import (
 )
 from worker.sync.pipeline import map_bounded
 from worker.sync.records import (
-    COUNTRY_COLUMNS,
-    IMAGE_COLUMNS,
-    LOCATION_COLUMNS,
-    LOOKUP_COLUMNS,
-    LOOKUP_VALUE_COLUMNS,
-    STATE_COLUMNS,
     lookup_value_normaliser,
     normalise_country,
     normalise_location,
@@ -126,43 +126,6 @@ class Catalogue:
 
     name: str
     collect: Callable[[ReiClient, int, threading.Event | None], list[Batch]]
-
-
-class EmptyCatalogueError(ApiError):
-    """The API answered an empty catalogue: not trusted, the run fails without delisting."""
-
-
-PROPERTIES_TABLE = TableSpec(
-    "properties",
-    "listing_id",
-    PROPERTY_COLUMNS,
-    "properties_private",
-    PROPERTY_PRIVATE_COLUMNS,
-    feed="listing",
-)
-ASSOCIATES_TABLE = TableSpec(
-    "associates",
-    "associate_id",
-    ASSOCIATE_COLUMNS,
-    "associates_private",
-    ASSOCIATE_PRIVATE_COLUMNS,
-    feed="agent",
-)
-IMAGES_TABLE = TableSpec(
-    "property_images",
-    "photo_id",
-    IMAGE_COLUMNS,
-    scope="listing_id",
-    tracks_delisting=False,
-    feed="images",
-)
-LOOKUPS_TABLE = TableSpec("lookups", "lookup_id", LOOKUP_COLUMNS)
-LOOKUP_VALUES_TABLE = TableSpec(
-    "lookup_values", "value_id", LOOKUP_VALUE_COLUMNS, scope="lookup_id"
-)
-COUNTRIES_TABLE = TableSpec("geo_countries", "country_id", COUNTRY_COLUMNS)
-STATES_TABLE = TableSpec("geo_states", "state_id", STATE_COLUMNS, parent="country_id")
-LOCATIONS_TABLE = TableSpec("geo_locations", "location_id", LOCATION_COLUMNS, parent="state_id")
 
 
 def _reject_key(reject: Reject) -> int | None:
@@ -355,7 +318,6 @@ ASSOCIATES_ENTITY = Entity(
 )
 LOOKUPS_CATALOGUE = Catalogue("lookups", collect_lookups)
 GEO_CATALOGUE = Catalogue("geo", collect_geo)
-IMAGES = "images"
 
 ENTITIES: dict[str, Entity] = {e.name: e for e in (PROPERTIES_ENTITY, ASSOCIATES_ENTITY)}
 CATALOGUES: dict[str, Catalogue] = {c.name: c for c in (LOOKUPS_CATALOGUE, GEO_CATALOGUE)}

@@ -28,13 +28,12 @@ from dataclasses import dataclass, field, replace
 
 from worker.api.client import ReiClient
 from worker.api.endpoints import as_list, property_images_path
+from worker.db.schema import IMAGES_TABLE, Reject, Row, UpsertResult
 from worker.errors import ReiSyncError
 from worker.log import get_logger
-from worker.sinks.base import Sink, UpsertResult
+from worker.sinks.base import Sink
 from worker.sync import metrics
-from worker.sync.entities import IMAGES_TABLE
 from worker.sync.failures import failure_reason, failure_status, is_per_listing
-from worker.sync.normalise import Reject, Row
 from worker.sync.pipeline import map_bounded
 from worker.sync.records import normalise_image
 

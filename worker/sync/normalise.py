@@ -46,6 +46,7 @@ import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from worker.api.salvage import Undecodable
+from worker.db.schema import ASSOCIATE_COLUMNS, PROPERTY_COLUMNS, Drift, Reject, Row
 
 MAX_TEXT_CHARS = 65_535
 ASCII_DIGITS = re.compile(r"[0-9]{1,20}")
@@ -136,43 +137,6 @@ ASSOCIATE_PUBLIC_FIELDS = (
 MAX_DEPTH = 16
 """Records nested deeper than this (a listing is 1 level deep) are rejected before any
 hashing or validation: every walk over a record is bounded by it."""
-
-
-@dataclass(frozen=True)
-class Row:
-    """One normalised record: typed public columns, optional private columns, both hashed."""
-
-    source_id: int
-    public: dict[str, Any]
-    raw: dict[str, Any]
-    content_hash: str
-    private: dict[str, Any] | None = None
-    private_raw: dict[str, Any] | None = None
-    private_hash: str | None = None
-    invalid_coordinates: int = 0
-    scope_id: int | None = None
-    """The parent id that is part of the key (an image's listing, a lookup value's catalogue)."""
-    drift: Drift | None = None
-    """Fields unknown, missing or of an unexpected JSON type (`drift`), for the run's counts."""
-
-
-@dataclass(frozen=True)
-class Drift:
-    """How a record differs from what the normaliser knows: field names only, no values."""
-
-    unknown: tuple[str, ...] = ()
-    missing: tuple[str, ...] = ()
-    retyped: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.unknown or self.missing or self.retyped)
-
-
-@dataclass(frozen=True)
-class Reject:
-    source_id: str | None
-    reason: str
-    payload: Any
 
 
 HASH_CHUNK_BYTES = 2047
@@ -366,38 +330,6 @@ class AssociateRecord(BaseModel):
     office_name: Text = Field(None, alias="officeName")
     office_code: Text = Field(None, alias="officeCode")
     country_id: Id = Field(None, alias="officeCountryID")
-
-
-PROPERTY_COLUMNS = (
-    "listing_key",
-    "title_en",
-    "title_es",
-    "contract_type_id",
-    "status_id",
-    "probable_use_id",
-    "property_type_id",
-    "general_location_id",
-    "list_price",
-    "list_price_currency_id",
-    "bedrooms",
-    "bathrooms_full",
-    "bathrooms_half",
-    "lot_size",
-    "lot_size_units_id",
-    "construction_size",
-    "construction_size_units_id",
-    "country_id",
-    "state_id",
-    "location_id",
-    "latitude",
-    "longitude",
-    "listing_date",
-    "agent_id",
-    "office_code",
-)
-PROPERTY_PRIVATE_COLUMNS = tuple(PropertyPrivateRecord.model_fields)
-ASSOCIATE_COLUMNS = tuple(f for f in AssociateRecord.model_fields if f != "associate_id")
-ASSOCIATE_PRIVATE_COLUMNS = ("birthday",)
 
 
 def coordinate(value: Any, limit: int) -> Decimal | None:

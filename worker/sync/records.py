@@ -13,22 +13,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from worker.db.schema import Reject, Row
 from worker.sync.normalise import (
     MAX_BIGINT,
     MAX_TEXT_CHARS,
-    Reject,
-    Row,
     content_hash,
     not_an_object,
     unstorable,
 )
-
-IMAGE_COLUMNS = ("priority", "image_url", "status")
-LOOKUP_COLUMNS = ("name",)
-LOOKUP_VALUE_COLUMNS = ("name_en", "name_es")
-COUNTRY_COLUMNS = ("name_en", "name_es", "flag_url")
-STATE_COLUMNS = ("country_id", "name_en", "name_es")
-LOCATION_COLUMNS = ("state_id", "name_en", "name_es")
 
 
 class _Invalid(ValueError):

@@ -21,10 +21,11 @@ from typing import Any
 
 from worker.api.client import ReiClient
 from worker.api.endpoints import LOOKUP_NAMES_PATH, as_list, lookup_values_path
+from worker.db.schema import Row
 from worker.errors import ReiSyncError
 from worker.log import get_logger
 from worker.sync.failures import is_per_listing
-from worker.sync.normalise import Row, ascii_int
+from worker.sync.normalise import ascii_int
 from worker.sync.records import lookup_value_normaliser, normalise_lookup
 
 log = get_logger(__name__)

@@ -12,9 +12,12 @@ from typing import Annotated
 
 import typer
 
-from worker import __version__, config_commands, service_commands
+from worker import __version__, service_commands
 from worker.auth.cli import token_app
+from worker.cli import config as config_commands
+from worker.cli.terminal import command_settings, domain_errors, out
 from worker.config import BRAND_VAR, Settings, load_settings
+from worker.db.schema import RunStatus
 from worker.feed import commands as feed_commands
 from worker.log import configure_logging
 from worker.runtime import open_engine
@@ -22,7 +25,6 @@ from worker.sandbox.cli import sandbox_command
 from worker.status import commands as status_commands
 from worker.sync import commands as sync_commands
 from worker.sync.commands import EntityChoice, print_results, run_sync
-from worker.terminal import command_settings, domain_errors, out
 
 app = typer.Typer(
     name="rei-sync",
@@ -90,7 +92,7 @@ def demo(
                 print_results(results)
                 raise typer.Exit(service_commands.serve_demo(settings))
         print_results(results)
-        if any(r.status == "failed" for r in results):
+        if any(r.status == RunStatus.FAILED for r in results):
             raise typer.Exit(1)
 
 

@@ -1,4 +1,8 @@
-"""Retrying idempotent GETs: exponential backoff with full jitter, `Retry-After`, a time cap.
+"""Retrying idempotent calls: exponential backoff with full jitter, `Retry-After`, a time cap.
+
+Shared by the API client (`ApiError`s) and the Supabase sink's transport (`SinkError`s):
+which family is retried is the caller's `retry_on`; an error's `retryable` and
+`retry_after` say whether and how soon.
 
 Time is injected (`sleep`, `clock`, `rng`) so tests move it instead of waiting. A
 policy given a `stop` event waits with `stop.wait(seconds)` (or the injected `sleep`)
@@ -14,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from worker.errors import ApiError, ApiStatusError, StopRequested
+from worker.errors import ApiError, ReiSyncError, StopRequested
 from worker.log import get_logger
 
 log = get_logger(__name__)
@@ -48,7 +52,7 @@ class RetryPolicy:
     stop: threading.Event | None = None
     """Set: the wait in progress ends at once and the call raises `StopRequested`."""
 
-    def delay(self, attempt: int, error: ApiError) -> float:
+    def delay(self, attempt: int, error: ReiSyncError) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         ceiling = min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (attempt - 1))
         jittered = self.rng.uniform(0.0, ceiling)
@@ -76,8 +80,8 @@ class RetryPolicy:
         return self if stop is None or stop is self.stop else replace(self, stop=stop)
 
 
-def _retry_after(error: ApiError) -> float | None:
-    return error.retry_after if isinstance(error, ApiStatusError) else None
+def _retry_after(error: ReiSyncError) -> float | None:
+    return error.retry_after
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -88,9 +92,11 @@ def with_retries(
     policy: RetryPolicy,
     *,
     what: str,
-    on_retry: Callable[[ApiError], None] | None = None,
+    on_retry: Callable[[ReiSyncError], None] | None = None,
+    retry_on: type[ReiSyncError] = ApiError,
 ) -> T:
-    """`call()`; retryable `ApiError`s are retried per `policy`, the last one is raised.
+    """`call()`; retryable errors of the `retry_on` family are retried per `policy`, the
+    last one is raised (any other error at once).
 
     `on_retry` is told of each failure that is about to be retried (for the metrics).
     """
@@ -100,7 +106,7 @@ def with_retries(
         attempt += 1
         try:
             return call()
-        except ApiError as exc:
+        except retry_on as exc:
             if not exc.retryable or attempt >= policy.max_attempts:
                 raise
             wait = policy.delay(attempt, exc)
