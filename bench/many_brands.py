@@ -130,8 +130,15 @@ def daemon_env(sandbox_env: dict[str, str], url: str, key: str, port: int) -> di
 
 
 def run_case(
-    sandbox_env: dict[str, str], url: str, replicas: int, brands: int, listings: int, log: Path
+    sandbox_env: dict[str, str],
+    url: str,
+    replicas: int,
+    brands: int,
+    listings: int,
+    log: Path,
+    timeout: float | None = None,
 ) -> Case:
+    """One round on `replicas` daemons; `timeout` (seconds) bounds the wait, None waits on."""
     reset(url)
     db_port = int(psycopg.conninfo.conninfo_to_dict(libpq_url(url)).get("port") or 5432)
     key = generate_key()
@@ -172,6 +179,11 @@ def run_case(
                 break
             if any(d.process.poll() is not None for d in daemons):
                 raise RuntimeError(f"a daemon exited; see {log}")
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise RuntimeError(
+                    f"{done} of {brands} brands done, {failed} failed runs after {timeout:g} s;"
+                    f" see {log}"
+                )
             time.sleep(1.0)
         case.until_done_s = round(time.monotonic() - started, 1)
         case.round_s = round(float(span), 1)
@@ -205,21 +217,40 @@ def run_case(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.many_brands", description=__doc__)
     parser.add_argument("--brands", type=int, default=50)
-    parser.add_argument("--listings", type=int, default=1000)
-    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--listings", type=int, default=1000, help="listings per brand")
+    parser.add_argument(
+        "--replicas", type=int, nargs="+", default=[1, 3], help="one case per number of daemons"
+    )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--log",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "rei-sync-many-brands.log",
+        help="the daemons' stderr (appended)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds a case may take before the bench gives up (default: no limit)",
+    )
     args = parser.parse_args(argv)
     if not args.database_url:
         parser.error("--database-url (or BENCH_DATABASE_URL): a scratch database is needed")
     brands = tuple(f"BRAND{i:02d}" for i in range(1, args.brands + 1))
-    log = Path(tempfile.gettempdir()) / "rei-sync-many-brands.log"
     cases = []
     with Sandbox(args.listings, brands=brands) as sandbox:
         assert sandbox.env is not None
         for replicas in args.replicas:
             case = run_case(
-                sandbox.env, args.database_url, replicas, args.brands, args.listings, log
+                sandbox.env,
+                args.database_url,
+                replicas,
+                args.brands,
+                args.listings,
+                args.log,
+                args.timeout,
             )
             print(json.dumps(case.__dict__), flush=True)
             cases.append(case.__dict__)

@@ -117,6 +117,7 @@ def soak(config: SoakConfig) -> dict[str, Any]:
     stop = threading.Event()
     samples: list[dict[str, Any]] = []
     snapshots: dict[str, tracemalloc.Snapshot] = {}
+    errors: list[Exception] = []
     out = config.out.open("a", encoding="utf-8")
 
     def write(line: dict[str, Any]) -> None:
@@ -129,16 +130,21 @@ def soak(config: SoakConfig) -> dict[str, Any]:
         end_at = started + config.minutes * 60
 
         def loop() -> None:
-            while not stop.wait(config.every_seconds):
-                sample = _sample(process, engine, config.database_url, started)
-                samples.append(sample)
-                write(sample)
-                if "warm" not in snapshots and time.monotonic() >= warmup_at:
-                    snapshots["warm"] = tracemalloc.take_snapshot()
-                    write({"event": "warmup_over", **sample})
-                if time.monotonic() >= end_at:
-                    snapshots["end"] = tracemalloc.take_snapshot()
-                    stop.set()
+            try:
+                while not stop.wait(config.every_seconds):
+                    sample = _sample(process, engine, config.database_url, started)
+                    samples.append(sample)
+                    write(sample)
+                    if "warm" not in snapshots and time.monotonic() >= warmup_at:
+                        snapshots["warm"] = tracemalloc.take_snapshot()
+                        write({"event": "warmup_over", **sample})
+                    if time.monotonic() >= end_at:
+                        snapshots["end"] = tracemalloc.take_snapshot()
+                        stop.set()
+            except Exception as exc:
+                errors.append(exc)
+            finally:
+                stop.set()  # a sampler that died must end the soak, not leave it running
 
         threading.Thread(target=loop, name="soak-sampler", daemon=True).start()
 
@@ -149,6 +155,8 @@ def soak(config: SoakConfig) -> dict[str, Any]:
         )
         run_daemon(settings, create_db_engine(config.database_url), stop=stop, on_ready=sampler)
     out.close()
+    if errors:
+        raise RuntimeError("the soak's sampler failed") from errors[0]
     return summarise(config, samples, snapshots)
 
 
