@@ -7,7 +7,6 @@ import queue
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
-from types import TracebackType
 from typing import Any
 
 import requests
@@ -75,12 +74,7 @@ class Sandbox:
         self.env, self.admin_url = info["env"], info["admin"]
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._stop is not None:
             self._stop.set()
         if self._process is not None:
