@@ -85,27 +85,29 @@ def _share(name: str, value: Any) -> float:
     return number
 
 
-def _non_negative(name: str, value: Any) -> float:
-    number = float(value)
-    if number < 0:
-        raise ValueError(f"{name} must not be negative")
-    return number
+def _not_below_zero(
+    convert: Callable[[Any], float], complaint: str, *, bools: bool = True
+) -> Check:
+    """A check converting the value (int or float) and refusing it below 0 (or a bool)."""
+
+    def check(name: str, value: Any) -> Any:
+        if not bools and isinstance(value, bool):
+            raise ValueError(f"{name} {complaint}")
+        number = convert(value)
+        if number < 0:
+            raise ValueError(f"{name} {complaint}")
+        return number
+
+    return check
+
+
+_non_negative = _not_below_zero(float, "must not be negative")
+_count = _not_below_zero(int, "must not be negative (0 = off)")
+"""A count where 0 turns the knob off."""
+_limit = _not_below_zero(int, "must be a whole number, 0 for off", bools=False)
 
 
 def _whole(name: str, value: Any) -> int:
-    return int(value)
-
-
-def _count(name: str, value: Any) -> int:
-    count = int(value)
-    if count < 0:
-        raise ValueError(f"{name} must not be negative (0 = off)")
-    return count
-
-
-def _limit(name: str, value: Any) -> int:
-    if isinstance(value, bool) or int(value) < 0:
-        raise ValueError(f"{name} must be a whole number, 0 for off")
     return int(value)
 
 
@@ -325,7 +327,8 @@ class SandboxConfig:
             raise TypeError(
                 f"SandboxConfig got unexpected keyword(s): {', '.join(sorted(options))}"
             )
-        object.__setattr__(self, "faults", (faults or FaultSettings()).updated(knobs))
+        base = FaultSettings() if faults is None else faults
+        object.__setattr__(self, "faults", base.updated(knobs))
         self._check()
 
     def _check(self) -> None:

@@ -123,7 +123,7 @@ def _readers(cls: type[Any]) -> list[_Reader]:
             continue
         elif get_origin(hint) is tuple:
             readers.append(_repeated(declared.name, hint, default, _knob(declared)))
-        elif get_origin(hint) is types.UnionType:
+        elif get_origin(hint) is types.UnionType:  # `token_outage`: a dataclass, or None
             readers.append(_nested(declared.name, get_args(hint)[0]))
         else:
             readers.append(_scalar(declared.name, hint, default, _knob(declared)))
