@@ -32,7 +32,8 @@ class Call:
     """The detail draw of a malformed-records fault, or None."""
 
 
-Handler = Callable[[Call, list[str]], r.Response]
+Handler = Callable[[Call, list[int], list[str]], r.Response]
+"""Answers a request from its path parameters, bound to integers (and as written)."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,19 @@ class Route:
     endpoint: str
     """The name counted in `/_sandbox/stats`."""
     handler: Handler
+    names: tuple[str, ...]
+    """The path parameters' names, as the invalid-request answer gives them."""
     params: list[str]
 
     def call(self, call: Call) -> r.Response:
-        return self.handler(call, self.params)
+        """Binding (each parameter an int32, or the invalid-request 404), then the handler."""
+        ids: list[int] = []
+        for name, text in zip(self.names, self.params, strict=True):
+            number = _int(text)
+            if number is None:
+                return r.invalid_parameter(name, text, "It must be an integer.", call.accept)
+            ids.append(number)
+        return self.handler(call, ids, self.params)
 
 
 def _int(value: str) -> int | None:
@@ -53,12 +63,9 @@ def _int(value: str) -> int | None:
     return number if -_INT32_MAX - 1 <= number <= _INT32_MAX else None
 
 
-def _take_skip(call: Call, take_text: str, skip_text: str) -> tuple[int, int] | r.Response:
-    take, skip = _int(take_text), _int(skip_text)
-    if take is None:
-        return r.invalid_parameter("take", take_text, "It must be an integer.", call.accept)
-    if skip is None:
-        return r.invalid_parameter("skip", skip_text, "It must be an integer.", call.accept)
+def _page(call: Call, ids: list[int], params: list[str]) -> tuple[int, int] | r.Response:
+    """A list page's (records served, skip), or the answer refusing its take/skip or failing it."""
+    (take, skip), (take_text, skip_text) = ids, params
     if take < 1:
         return r.invalid_parameter("take", take_text, "The minimum is 1.", call.accept)
     limit = call.state.config.max_take
@@ -68,16 +75,12 @@ def _take_skip(call: Call, take_text: str, skip_text: str) -> tuple[int, int] | 
         return r.invalid_parameter("take", take_text, f"The maximum is {limit}.", call.accept)
     if skip < 0:
         return r.invalid_parameter("skip", skip_text, "The minimum is 0.", call.accept)
-    return take, skip
-
-
-def _served(call: Call, take: int, skip: int) -> int | r.Response:
-    """How many records a list page answers (`page_cap`), or the 500 of a `failing_offsets` hit."""
+    # How many records the page answers (`page_cap`); a `failing_offsets` hit fails it.
     faults = call.state.faults.settings
     served = min(take, faults.page_cap) if faults.page_cap else take
     if any(skip <= offset < skip + served for offset in faults.failing_offsets):
         return r.server_error(500, call.accept)
-    return served
+    return served, skip
 
 
 def _records(call: Call, parts: list[bytes], key_field: str) -> bytes:
@@ -88,14 +91,11 @@ def _records(call: Call, parts: list[bytes], key_field: str) -> bytes:
     return orjson.dumps(spoil(records, call.malformed, key_field))
 
 
-def get_properties(call: Call, params: list[str]) -> r.Response:
-    paging = _take_skip(call, params[0], params[1])
-    if isinstance(paging, r.Response):
-        return paging
-    take, skip = paging
-    served = _served(call, take, skip)
-    if isinstance(served, r.Response):
-        return served
+def get_properties(call: Call, ids: list[int], params: list[str]) -> r.Response:
+    page = _page(call, ids, params)
+    if isinstance(page, r.Response):
+        return page
+    served, skip = page
     brand = call.brand
     with brand.lock:
         drift = call.state.faults.settings
@@ -105,10 +105,8 @@ def get_properties(call: Call, params: list[str]) -> r.Response:
     return r.Response(200, b'{"result":' + _records(call, parts, "listingId") + b"}")
 
 
-def get_property_details(call: Call, params: list[str]) -> r.Response:
-    listing_id = _int(params[0])
-    if listing_id is None:
-        return r.invalid_parameter("listingId", params[0], "It must be an integer.", call.accept)
+def get_property_details(call: Call, ids: list[int], params: list[str]) -> r.Response:
+    (listing_id,) = ids
     brand = call.brand
     with brand.lock:
         slot = brand.listing_slot(listing_id)
@@ -122,25 +120,20 @@ def get_property_details(call: Call, params: list[str]) -> r.Response:
     return r.Response(200, b'{"result":' + _records(call, [part], "listingId") + b"}")
 
 
-def get_associates(call: Call, params: list[str]) -> r.Response:
-    paging = _take_skip(call, params[0], params[1])
-    if isinstance(paging, r.Response):
-        return paging
-    take, skip = paging
-    served = _served(call, take, skip)
-    if isinstance(served, r.Response):
-        return served
+def get_associates(call: Call, ids: list[int], params: list[str]) -> r.Response:
+    page = _page(call, ids, params)
+    if isinstance(page, r.Response):
+        return page
+    served, skip = page
     brand = call.brand
     with brand.lock:
-        page = brand.associates_page(served, skip)
-        parts = [orjson.dumps(brand.associate_record(s)) for s in page]
+        slots = brand.associates_page(served, skip)
+        parts = [orjson.dumps(brand.associate_record(s)) for s in slots]
     return r.Response(200, _records(call, parts, "associateID"))
 
 
-def get_associate(call: Call, params: list[str]) -> r.Response:
-    associate_id = _int(params[0])
-    if associate_id is None:
-        return r.invalid_parameter("associateId", params[0], "It must be an integer.", call.accept)
+def get_associate(call: Call, ids: list[int], params: list[str]) -> r.Response:
+    (associate_id,) = ids
     brand = call.brand
     with brand.lock:
         slot = brand.associate_slot(associate_id)
@@ -166,10 +159,8 @@ def _failing_images(call: Call, listing_id: int, text: str) -> r.Response | None
     return None
 
 
-def get_images(call: Call, params: list[str]) -> r.Response:
-    listing_id = _int(params[0])
-    if listing_id is None:
-        return r.invalid_parameter("listingId", params[0], "It must be an integer.", call.accept)
+def get_images(call: Call, ids: list[int], params: list[str]) -> r.Response:
+    (listing_id,) = ids
     failing = _failing_images(call, listing_id, params[0])
     if failing is not None:
         return failing
@@ -182,12 +173,8 @@ def get_images(call: Call, params: list[str]) -> r.Response:
     return r.Response(200, _records(call, [orjson.dumps(i) for i in images], "ListingId"))
 
 
-def get_image(call: Call, params: list[str]) -> r.Response:
-    listing_id, photo_id = _int(params[0]), _int(params[1])
-    if listing_id is None:
-        return r.invalid_parameter("listingId", params[0], "It must be an integer.", call.accept)
-    if photo_id is None:
-        return r.invalid_parameter("photoId", params[1], "It must be an integer.", call.accept)
+def get_image(call: Call, ids: list[int], params: list[str]) -> r.Response:
+    listing_id, photo_id = ids
     brand = call.brand
     with brand.lock:
         slot = brand.listing_slot(listing_id)
@@ -198,44 +185,36 @@ def get_image(call: Call, params: list[str]) -> r.Response:
     return r.Response(200, _records(call, found, "ListingId"))
 
 
-def get_lookup_names(call: Call, params: list[str]) -> r.Response:
+def get_lookup_names(call: Call, ids: list[int], params: list[str]) -> r.Response:
     return r.json_response([lookup.names_entry() for lookup in LOOKUPS])
 
 
-def get_lookup_details(call: Call, params: list[str]) -> r.Response:
-    lookup_id = _int(params[0])
-    if lookup_id is None:
-        return r.invalid_parameter("id", params[0], "It must be an integer.", call.accept)
+def get_lookup_details(call: Call, ids: list[int], params: list[str]) -> r.Response:
+    (lookup_id,) = ids
     lookup = LOOKUPS_BY_ID.get(lookup_id)
     if lookup is None:
         return r.not_found(f"Lookup {lookup_id} was not found.", call.accept)
     details = lookup.details()
     if lookup.name == "StandardStatus":  # in this server's ids (`status_ids`)
-        ids = call.state.config.status_ids
-        details = [{**d, lookup.id_key: ids[d[lookup.id_key] - 1]} for d in details]
+        status_ids = call.state.config.status_ids
+        details = [{**d, lookup.id_key: status_ids[d[lookup.id_key] - 1]} for d in details]
     return r.json_response(details)
 
 
-def get_countries(call: Call, params: list[str]) -> r.Response:
+def get_countries(call: Call, ids: list[int], params: list[str]) -> r.Response:
     return r.json_response([country.record() for country in GEO])
 
 
-def get_states(call: Call, params: list[str]) -> r.Response:
-    country_id = _int(params[0])
-    if country_id is None:
-        return r.invalid_parameter("countryId", params[0], "It must be an integer.", call.accept)
+def get_states(call: Call, ids: list[int], params: list[str]) -> r.Response:
+    (country_id,) = ids
     country = COUNTRIES_BY_ID.get(country_id)
     if country is None:
         return r.not_found(f"Country {country_id} was not found.", call.accept)
     return r.json_response([state.record() for state in country.states])
 
 
-def get_locations(call: Call, params: list[str]) -> r.Response:
-    country_id, state_id = _int(params[0]), _int(params[1])
-    if country_id is None:
-        return r.invalid_parameter("countryId", params[0], "It must be an integer.", call.accept)
-    if state_id is None:
-        return r.invalid_parameter("stateId", params[1], "It must be an integer.", call.accept)
+def get_locations(call: Call, ids: list[int], params: list[str]) -> r.Response:
+    country_id, state_id = ids
     state = STATES_BY_ID.get(state_id)
     if state is None or state.country_id != country_id:
         return r.not_found(f"State {state_id} of country {country_id} was not found.", call.accept)
@@ -243,26 +222,34 @@ def get_locations(call: Call, params: list[str]) -> r.Response:
 
 
 _PATTERNS: tuple[tuple[str, tuple[str, ...], Handler], ...] = (
-    ("GetProperties", ("getproperties", "take", "*", "skip", "*"), get_properties),
-    ("GetPropertyDetails", ("getpropertydetails", "*"), get_property_details),
-    ("associates", ("associates", "take", "*", "skip", "*"), get_associates),
-    ("associates/{id}", ("associates", "*"), get_associate),
-    ("propertyimages", ("propertyimages", "*"), get_images),
-    ("propertyimagesdetails", ("propertyimagesdetails", "*", "*"), get_image),
+    ("GetProperties", ("getproperties", "take", "{take}", "skip", "{skip}"), get_properties),
+    ("GetPropertyDetails", ("getpropertydetails", "{listingId}"), get_property_details),
+    ("associates", ("associates", "take", "{take}", "skip", "{skip}"), get_associates),
+    ("associates/{id}", ("associates", "{associateId}"), get_associate),
+    ("propertyimages", ("propertyimages", "{listingId}"), get_images),
+    ("propertyimagesdetails", ("propertyimagesdetails", "{listingId}", "{photoId}"), get_image),
     ("lookups/names", ("lookups", "names"), get_lookup_names),
-    ("lookups/detailsbyid", ("lookups", "detailsbyid", "*"), get_lookup_details),
+    ("lookups/detailsbyid", ("lookups", "detailsbyid", "{id}"), get_lookup_details),
     ("geo/countries", ("geo", "countries"), get_countries),
     (
         "geo/StateProvincesInaCountry",
-        ("geo", "countries", "*", "stateprovincesinacountry"),
+        ("geo", "countries", "{countryId}", "stateprovincesinacountry"),
         get_states,
     ),
     (
         "geo/LocationsInAStateProvince",
-        ("geo", "countries", "*", "stateprovincesinacountry", "*", "locationsinastateprovince"),
+        (
+            "geo",
+            "countries",
+            "{countryId}",
+            "stateprovincesinacountry",
+            "{stateId}",
+            "locationsinastateprovince",
+        ),
         get_locations,
     ),
 )
+"""Each endpoint's name, path (lower case; `{name}` is an integer parameter) and handler."""
 
 ENDPOINTS = tuple(name for name, _, _ in _PATTERNS)
 
@@ -270,15 +257,17 @@ ENDPOINTS = tuple(name for name, _, _ in _PATTERNS)
 def route(segments: list[str]) -> Route | None:
     """Match path segments below `/api/v1/` (case-insensitively, as IIS/ASP.NET do)."""
     lowered = [s.lower() for s in segments]
-    for name, pattern, handler in _PATTERNS:
+    for endpoint, pattern, handler in _PATTERNS:
         if len(pattern) != len(lowered):
             continue
+        names: list[str] = []
         params: list[str] = []
         for want, got, raw in zip(pattern, lowered, segments, strict=True):
-            if want == "*":
+            if want.startswith("{"):
+                names.append(want[1:-1])
                 params.append(raw)
             elif want != got:
                 break
         else:
-            return Route(name, handler, params)
+            return Route(endpoint, handler, tuple(names), params)
     return None

@@ -19,7 +19,7 @@ class SandboxState:
         self.clock = SandboxClock()
         self.keys = [BrandKeys.derive(config.seed, brand) for brand in config.brands]
         self.tokens = TokenIssuer(self.keys, config.token_ttl, self.clock)
-        self.faults = FaultInjector(config.fault_settings(), self.clock)
+        self.faults = FaultInjector(config.faults, self.clock)
         self.stats = Stats(config.brands)
         self.stopping = threading.Event()
         """Set on shutdown so stalls and latency waits end at once."""
