@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from tests.reliability.conftest import Figures
-from worker import terminal
+from worker.cli import terminal
 from worker.db.schema import RunCounts, RunRecord
 from worker.safe_text import visible
 from worker.status import commands as status_commands
