@@ -6,91 +6,77 @@ Every problem becomes a `ConfigError` naming the variable, and all of them are
 reported at once (`ConfigErrors`); values are never echoed, because some of them
 are secrets. `DATABASE_URL` is parsed here, once, so a password holding `@` or `#`
 can never be mistaken for a host name further down.
+
+This module is the public face; the work is done by `worker.config_discovery` (brands
+and webhooks), `worker.config_urls` (API URLs and `DATABASE_URL`) and
+`worker.config_problems` (pydantic's errors, unknown variables).
 """
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import make_url
 
+from worker.config_discovery import (
+    BRAND_PARTS,
+    BRAND_VAR,
+    WEBHOOK_PARTS,
+    WEBHOOK_VAR,
+    Brand,
+    Webhook,
+    collect_brands,
+    discover_brands,
+    discover_webhooks,
+)
+from worker.config_problems import NOT_SETTINGS, OUR_PREFIXES, misspelt_variables, validation_errors
+from worker.config_urls import (
+    DATABASE_SCHEMES,
+    is_loopback,
+    normalise_database_url,
+    validate_api_url,
+)
 from worker.errors import ConfigError, ConfigErrors
 
-BRAND_VAR = re.compile(
-    r"^REMAX_(?P<brand>[A-Z0-9][A-Z0-9_]*?)_(?P<part>API_URL|API_KEY|INTEGRATOR_ID|SECRET_KEY)$"
-)
-BRAND_PARTS = ("API_URL", "API_KEY", "INTEGRATOR_ID", "SECRET_KEY")
-WEBHOOK_VAR = re.compile(r"^REI_WEBHOOK_(?P<name>[A-Z0-9][A-Z0-9_]*?)_(?P<part>URL|SECRET)$")
-WEBHOOK_PARTS = ("URL", "SECRET")
+__all__ = [
+    "BRAND_PARTS",
+    "BRAND_VAR",
+    "DATABASE_SCHEMES",
+    "DEFAULT_ENV_FILE",
+    "DISCOVERED",
+    "NOT_SETTINGS",
+    "OUR_PREFIXES",
+    "WEBHOOK_PARTS",
+    "WEBHOOK_VAR",
+    "Brand",
+    "Settings",
+    "Source",
+    "Webhook",
+    "collect_brands",
+    "database_errors",
+    "discover_brands",
+    "discover_webhooks",
+    "is_loopback",
+    "load_settings",
+    "normalise_database_url",
+    "read_environment",
+    "read_sources",
+    "setting_variables",
+    "unknown_variables",
+    "validate_api_url",
+]
+
 DEFAULT_ENV_FILE = Path(".env")
-DATABASE_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
-OUR_PREFIXES = (
-    "REI_", "SYNC_", "REMAX_", "TOKEN_", "DATABASE_", "SUPABASE_", "LOG_", "HEALTH_",
-    "ALERT_", "LEASE_", "SHUTDOWN_", "RUN_AT_",
-)  # fmt: skip
-"""A variable starting with one of these and matching no setting is most likely a typo."""
-NOT_SETTINGS = frozenset({"REI_RELIABILITY_REPORT"})
-"""Our variables that are not settings (`make reliability-report`)."""
-
-
-class Brand(BaseModel):
-    """One office's connection to the REI API. Secrets stay `SecretStr` (masked in repr)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    key: str
-    api_url: str
-    api_key: SecretStr
-    integrator_id: SecretStr
-    secret_key: SecretStr
-
-    def credentials_fingerprint(self) -> str:
-        """Short SHA-256 of the URL and keys: changes whenever any of them changes."""
-        material = "\0".join(
-            (
-                self.api_url,
-                self.api_key.get_secret_value(),
-                self.integrator_id.get_secret_value(),
-                self.secret_key.get_secret_value(),
-            )
-        )
-        return hashlib.sha256(material.encode()).hexdigest()[:16]
-
-    def secret_values(self) -> tuple[str, ...]:
-        return (
-            self.api_key.get_secret_value(),
-            self.integrator_id.get_secret_value(),
-            self.secret_key.get_secret_value(),
-        )
-
-
-class Webhook(BaseModel):
-    """A change-feed subscriber: where its events are POSTed and the secret that signs them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    url: SecretStr
-    """Secret-like: a URL may carry a token; shown only as its host (`display_url`)."""
-    secret: SecretStr
-
-    @property
-    def display_url(self) -> str:
-        url = urlsplit(self.url.get_secret_value())
-        return f"{url.scheme}://{url.hostname}{'' if url.port is None else f':{url.port}'}"
+DISCOVERED = ("brands", "webhooks")
+"""Settings fields built from groups of variables, not read from one variable of that name."""
 
 
 class Settings(BaseSettings):
@@ -276,6 +262,29 @@ def load_settings(
     """
     env = read_environment(environ, env_file)
     errors: list[ConfigError] = []
+    fields = _setting_fields(env, errors)
+    try:
+        settings: Settings | None = Settings.model_validate(fields)
+    except ValidationError as exc:
+        errors.extend(validation_errors(exc))
+        settings = None
+    insecure = settings.rei_allow_insecure_http if settings else False
+    update: dict[str, Any] = {}
+    if with_brands:
+        only = settings.rei_brands if settings else fields.get("rei_brands")
+        update["brands"] = _brands(env, only, insecure, require_brands, errors)
+    webhooks, webhook_errors = discover_webhooks(env, allow_insecure_http=insecure)
+    errors.extend(webhook_errors)
+    if require_database and settings is not None and not errors:
+        errors.extend(database_errors(settings))
+    ConfigErrors.raise_if_any(errors)
+    assert settings is not None  # every failure above added an error
+    return settings.model_copy(update={"webhooks": webhooks, **update})
+
+
+def _setting_fields(env: Mapping[str, str], errors: list[ConfigError]) -> dict[str, Any]:
+    """The non-empty value of every setting read from one variable, `DATABASE_URL`
+    normalised (or left out, its problem added to `errors`)."""
     fields: dict[str, Any] = {
         name: env[name.upper()]
         for name in Settings.model_fields
@@ -287,34 +296,29 @@ def load_settings(
         except ConfigError as exc:
             errors.append(exc)
             del fields["database_url"]
-    try:
-        settings: Settings | None = Settings.model_validate(fields)
-    except ValidationError as exc:
-        errors.extend(_config_errors(exc))
-        settings = None
-    insecure = settings.rei_allow_insecure_http if settings else False
-    if with_brands:
-        only = settings.rei_brands if settings else fields.get("rei_brands")
-        brands, brand_errors = collect_brands(env, only=only, allow_insecure_http=insecure)
-        errors.extend(brand_errors)
-        if require_brands and not brands and not brand_errors:
-            errors.append(
-                ConfigError(
-                    "REMAX_<BRAND>_API_URL",
-                    "no brands configured: set REMAX_<BRAND>_API_URL, _API_KEY, _INTEGRATOR_ID "
-                    "and _SECRET_KEY for at least one brand (see .env.example)",
-                )
+    return fields
+
+
+def _brands(
+    env: Mapping[str, str],
+    only: str | None,
+    allow_insecure_http: bool,
+    require_brands: bool,
+    errors: list[ConfigError],
+) -> tuple[Brand, ...]:
+    """The good brands of `env`; every brand problem added to `errors`, and "no brands"
+    when `require_brands` and there is none and nothing else was wrong."""
+    brands, brand_errors = collect_brands(env, only=only, allow_insecure_http=allow_insecure_http)
+    errors.extend(brand_errors)
+    if require_brands and not brands and not brand_errors:
+        errors.append(
+            ConfigError(
+                "REMAX_<BRAND>_API_URL",
+                "no brands configured: set REMAX_<BRAND>_API_URL, _API_KEY, _INTEGRATOR_ID "
+                "and _SECRET_KEY for at least one brand (see .env.example)",
             )
-    webhooks, webhook_errors = discover_webhooks(env, allow_insecure_http=insecure)
-    errors.extend(webhook_errors)
-    if require_database and settings is not None and not errors:
-        errors.extend(database_errors(settings))
-    ConfigErrors.raise_if_any(errors)
-    assert settings is not None  # every failure above added an error
-    update: dict[str, Any] = {"webhooks": webhooks}
-    if with_brands:
-        update["brands"] = brands
-    return settings.model_copy(update=update)
+        )
+    return brands
 
 
 def database_errors(settings: Settings) -> list[ConfigError]:
@@ -331,206 +335,7 @@ def database_errors(settings: Settings) -> list[ConfigError]:
     ]
 
 
-def normalise_database_url(text: str) -> str:
-    """`DATABASE_URL` as a well-formed psycopg URL, or `ConfigError` naming it.
-
-    The password is everything between the first `:` after the user name and the
-    *last* `@` before the host, so `p@ss#w0rd` works unencoded (and percent-encoded).
-    No message ever repeats any part of the value.
-    """
-    variable = "DATABASE_URL"
-    value = text.strip()
-    scheme, sep, rest = value.partition("://")
-    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
-        raise ConfigError(
-            variable, "is not a URL: expected postgresql://USER:PASSWORD@HOST:5432/DBNAME"
-        )
-    if scheme.lower() not in DATABASE_SCHEMES:
-        raise ConfigError(variable, f"unsupported scheme {scheme}: use postgresql://")
-    userinfo, at, location = rest.rpartition("@")
-    try:
-        parsed = make_url(f"postgresql://{location}")
-        port = parsed.port
-    except ValueError:
-        raise ConfigError(variable, "has an invalid port: expected a number 1-65535") from None
-    except ArgumentError:
-        raise ConfigError(variable, "is not a valid URL") from None
-    if port is not None and not 1 <= port <= 65535:
-        raise ConfigError(variable, f"port {port} is out of range 1-65535")
-    if not parsed.host and "host" not in parsed.query:
-        raise ConfigError(
-            variable, "has no host: expected postgresql://USER:PASSWORD@HOST:5432/DBNAME"
-        )
-    user, colon, password = userinfo.partition(":")
-    url = URL.create(
-        "postgresql+psycopg",
-        username=unquote(user) if at and user else None,
-        password=unquote(password) if at and colon else None,
-        host=parsed.host,
-        port=port,
-        database=parsed.database,
-        query=parsed.query,
-    )
-    return url.render_as_string(hide_password=False)
-
-
-DISCOVERED = ("brands", "webhooks")
-"""Settings fields built from groups of variables, not read from one variable of that name."""
-
-
-def discover_webhooks(
-    env: Mapping[str, str], *, allow_insecure_http: bool = False
-) -> tuple[tuple[Webhook, ...], list[ConfigError]]:
-    """Group `REI_WEBHOOK_<NAME>_URL` / `_SECRET` into subscribers, sorted by name; every
-    bad webhook variable is reported, the good subscribers are still returned."""
-    errors: list[ConfigError] = []
-    parts: dict[str, dict[str, str]] = {}
-    for name, value in env.items():
-        match = WEBHOOK_VAR.match(name)
-        if match:
-            parts.setdefault(match["name"], {})[match["part"]] = value
-    webhooks = []
-    for key in sorted(parts):
-        found = parts[key]
-        missing = [part for part in WEBHOOK_PARTS if not found.get(part, "").strip()]
-        for part in missing:
-            errors.append(
-                ConfigError(f"REI_WEBHOOK_{key}_{part}", f"missing or empty (webhook {key})")
-            )
-        if missing:
-            continue
-        try:
-            validate_api_url(f"REI_WEBHOOK_{key}_URL", found["URL"], allow_insecure_http)
-        except ConfigError as exc:
-            errors.append(exc)
-            continue
-        webhooks.append(
-            Webhook(
-                name=key.lower(),
-                url=SecretStr(found["URL"].strip()),
-                secret=SecretStr(found["SECRET"].strip()),
-            )
-        )
-    return tuple(webhooks), errors
-
-
-def collect_brands(
-    env: Mapping[str, str], *, only: str | None = None, allow_insecure_http: bool = False
-) -> tuple[tuple[Brand, ...], list[ConfigError]]:
-    """Group `REMAX_<BRAND>_<PART>` variables into brands, in `REI_BRANDS` order when given;
-    every bad brand variable is reported, the good brands are still returned."""
-    parts: dict[str, dict[str, str]] = {}
-    for name, value in env.items():
-        match = BRAND_VAR.match(name)
-        if match:
-            parts.setdefault(match["brand"], {})[match["part"]] = value
-    errors: list[ConfigError] = []
-    if only is not None:
-        wanted = [b.strip().upper() for b in only.split(",") if b.strip()]
-        if not wanted:
-            errors.append(
-                ConfigError("REI_BRANDS", "is empty: list brand keys, e.g. AZURA,BLUE_OCEAN")
-            )
-        for key in wanted:
-            if key not in parts:
-                errors.append(
-                    ConfigError("REI_BRANDS", f"brand {key} has no REMAX_{key}_* variables")
-                )
-        order = [key for key in wanted if key in parts]
-    else:
-        order = sorted(parts)
-    brands = []
-    for key in order:
-        found = parts[key]
-        missing = [part for part in BRAND_PARTS if not found.get(part, "").strip()]
-        errors.extend(
-            ConfigError(f"REMAX_{key}_{part}", f"missing or empty (brand {key})")
-            for part in missing
-        )
-        try:
-            api_url = validate_api_url(
-                f"REMAX_{key}_API_URL", found.get("API_URL", ""), allow_insecure_http
-            )
-        except ConfigError as exc:
-            if "API_URL" not in missing:
-                errors.append(exc)
-            continue
-        if missing:
-            continue
-        brands.append(
-            Brand(
-                key=key,
-                api_url=api_url,
-                api_key=SecretStr(found["API_KEY"].strip()),
-                integrator_id=SecretStr(found["INTEGRATOR_ID"].strip()),
-                secret_key=SecretStr(found["SECRET_KEY"].strip()),
-            )
-        )
-    return tuple(brands), errors
-
-
-def discover_brands(
-    env: Mapping[str, str], *, only: str | None = None, allow_insecure_http: bool = False
-) -> tuple[Brand, ...]:
-    """The brands of `env`; `ConfigErrors` naming every bad brand variable."""
-    brands, errors = collect_brands(env, only=only, allow_insecure_http=allow_insecure_http)
-    ConfigErrors.raise_if_any(errors)
-    return brands
-
-
 def unknown_variables(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     """Variables with one of our prefixes that match no setting, each with the closest
     real name (difflib) when there is one: `SYNC_PROPERTY_SCHEDULE` → `SYNC_PROPERTIES_SCHEDULE`."""
-    known = set(setting_variables())
-    brand_keys = {m["brand"] for m in map(BRAND_VAR.match, env) if m}
-    candidates = known | {f"REMAX_{b}_{part}" for b in brand_keys for part in BRAND_PARTS}
-    unknown: list[tuple[str, str | None]] = []
-    for name in sorted(env):
-        if not name.startswith(OUR_PREFIXES) or name in known or name in NOT_SETTINGS:
-            continue
-        if BRAND_VAR.match(name) or WEBHOOK_VAR.match(name):
-            continue
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
-        unknown.append((name, close[0] if close else None))
-    return unknown
-
-
-def validate_api_url(variable: str, value: str, allow_insecure_http: bool) -> str:
-    """An absolute http(s) URL; plain http only to loopback or when explicitly allowed."""
-    try:
-        url = urlsplit(value.strip())
-        url.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ConfigError(variable, "is not a valid URL") from None
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise ConfigError(
-            variable, "must be an absolute http(s) URL, e.g. https://remax-cca.com/api/v1"
-        )
-    if url.username or url.password:
-        raise ConfigError(variable, "must not carry credentials in the URL")
-    if url.scheme == "http" and not (is_loopback(url.hostname) or allow_insecure_http):
-        raise ConfigError(
-            variable,
-            "plain http:// to a non-loopback host would send keys in clear text; "
-            "use https:// or set REI_ALLOW_INSECURE_HTTP=1",
-        )
-    return value.strip().rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _config_errors(exc: ValidationError) -> list[ConfigError]:
-    """One `ConfigError` per failing field; pydantic's messages never include the input here."""
-    errors = []
-    for error in exc.errors(include_url=False, include_input=False):
-        field = str(error["loc"][0]) if error["loc"] else "configuration"
-        message = str(error["msg"])
-        errors.append(ConfigError(field.upper(), message[0].lower() + message[1:]))
-    return errors
+    return misspelt_variables(env, setting_variables())

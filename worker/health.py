@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from typing import ClassVar
 
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
@@ -51,6 +52,88 @@ PAGE_HEADERS = {
 }
 
 
+class ProbeHandler(BaseHTTPRequestHandler):
+    """Answers one request: `/metrics`, a page of `pages`, a probe of `probes`, else 404.
+    `HealthServer` serves a subclass naming its own probes and pages."""
+
+    server_version = "rei-sync"
+    probes: ClassVar[Mapping[str, ProbeFunction]] = {}
+    pages: ClassVar[Mapping[str, Page]] = {}
+
+    def version_string(self) -> str:
+        """No Python or library version in the `Server` header."""
+        return self.server_version
+
+    head = False
+
+    def do_HEAD(self) -> None:
+        self.head = True
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            encode, content_type = choose_encoder(self.headers.get("Accept", ""))
+            self._send(200, content_type, encode(REGISTRY))
+            return
+        page = self.pages.get(path)
+        if page is not None:
+            self._page(page)
+            return
+        probe = self.probes.get(path)
+        if probe is None:
+            self._send(404, "text/plain", b"not found\n")
+            return
+        try:
+            result = probe()
+        except Exception as exc:
+            result = Probe(False, {"probe": f"crashed: {type(exc).__name__}"})
+        body = json.dumps({"ok": result.ok, "checks": result.checks}).encode()
+        self._send(200 if result.ok else 503, "application/json", body)
+
+    def _page(self, page: Page) -> None:
+        try:
+            content_type, body = page()
+        except Exception as exc:
+            log.exception("health.page_failed", path=self.path.split("?", 1)[0])
+            body = f"page failed: {type(exc).__name__}\n".encode()
+            self._send(500, "text/plain; charset=utf-8", body, PAGE_HEADERS)
+            return
+        self._send(200, content_type, body, PAGE_HEADERS)
+
+    def _send(
+        self,
+        status: int,
+        content_type: str,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not self.head:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Probes every few seconds would drown the log; errors still show via status."""
+
+
+def handler_for(
+    probes: Mapping[str, ProbeFunction], pages: Mapping[str, Page]
+) -> type[ProbeHandler]:
+    """A `ProbeHandler` for these probes and pages; `READ_TIMEOUT_SECONDS` is read now."""
+
+    class Handler(ProbeHandler):
+        timeout = READ_TIMEOUT_SECONDS
+
+    Handler.probes = probes
+    Handler.pages = pages
+    return Handler
+
+
 class HealthServer:
     """Serves the probes on `bind:port` (port 0 picks a free one) in a daemon thread."""
 
@@ -68,73 +151,8 @@ class HealthServer:
         if brandz is not None:
             probes["/brandz"] = brandz
         extra = dict(pages or {})
-
-        class Handler(BaseHTTPRequestHandler):
-            timeout = READ_TIMEOUT_SECONDS
-            server_version = "rei-sync"
-
-            def version_string(self) -> str:
-                """No Python or library version in the `Server` header."""
-                return self.server_version
-
-            head = False
-
-            def do_HEAD(self) -> None:
-                self.head = True
-                self.do_GET()
-
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/metrics":
-                    encode, content_type = choose_encoder(self.headers.get("Accept", ""))
-                    self._send(200, content_type, encode(REGISTRY))
-                    return
-                page = extra.get(path)
-                if page is not None:
-                    self._page(page)
-                    return
-                probe = probes.get(path)
-                if probe is None:
-                    self._send(404, "text/plain", b"not found\n")
-                    return
-                try:
-                    result = probe()
-                except Exception as exc:
-                    result = Probe(False, {"probe": f"crashed: {type(exc).__name__}"})
-                body = json.dumps({"ok": result.ok, "checks": result.checks}).encode()
-                self._send(200 if result.ok else 503, "application/json", body)
-
-            def _page(self, page: Page) -> None:
-                try:
-                    content_type, body = page()
-                except Exception as exc:
-                    log.exception("health.page_failed", path=self.path.split("?", 1)[0])
-                    body = f"page failed: {type(exc).__name__}\n".encode()
-                    self._send(500, "text/plain; charset=utf-8", body, PAGE_HEADERS)
-                    return
-                self._send(200, content_type, body, PAGE_HEADERS)
-
-            def _send(
-                self,
-                status: int,
-                content_type: str,
-                body: bytes,
-                headers: Mapping[str, str] | None = None,
-            ) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if not self.head:
-                    self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Probes every few seconds would drown the log; errors still show via status."""
-
         self._pages = tuple(extra)
-        self._server = BoundedHTTPServer((bind, port), Handler)
+        self._server = BoundedHTTPServer((bind, port), handler_for(probes, extra))
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="health-http", daemon=True
         )

@@ -16,11 +16,12 @@ import queue
 import selectors
 import socket
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+
+from worker.clock import monotonic
 
 DEFAULT_WORKERS = 8
 DEFAULT_IDLE_SECONDS = 5.0
@@ -42,7 +43,7 @@ class BoundedHTTPServer(HTTPServer):
         workers: int = DEFAULT_WORKERS,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         max_waiting: int = DEFAULT_MAX_WAITING,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = monotonic,
     ) -> None:
         super().__init__(address, handler)
         self._idle = idle_seconds

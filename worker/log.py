@@ -18,6 +18,8 @@ from typing import IO, Any
 
 import structlog
 
+from worker import clock
+
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6
 GROUP_HISTORY = 3
@@ -179,6 +181,15 @@ def scrubbed(renderer: Any) -> Any:
     return render
 
 
+def add_timestamp(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """`timestamp`: the time of `worker.clock.utcnow`, ISO 8601 with a `Z` (what structlog's
+    `TimeStamper(fmt="iso", utc=True)` writes, from the one clock seam)."""
+    event_dict["timestamp"] = clock.utcnow().isoformat().replace("+00:00", "Z")
+    return event_dict
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: str = "auto",
@@ -204,7 +215,7 @@ def configure_logging(
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_timestamp,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

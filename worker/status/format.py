@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from worker.clock import to_datetime
 
 NOTHING = "—"
 
@@ -45,14 +45,14 @@ def clock_time(at: float | None) -> str:
     """UTC wall time to the second, ISO style: `2026-11-28 14:03:05 UTC`."""
     if at is None:
         return NOTHING
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return to_datetime(at).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def iso(at: float | None) -> str | None:
     """ISO 8601 in UTC for machine readers (the JSON and `<time datetime>`)."""
     if at is None:
         return None
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+    return to_datetime(at).isoformat(timespec="seconds")
 
 
 def one_line(text: str | None, limit: int = 240) -> str | None:

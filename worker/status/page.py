@@ -89,6 +89,15 @@ def _cell(label: str, content: str, css: str = "") -> str:
     return f'<td data-label="{_e(label)}"{klass}><span>{content}</span></td>'
 
 
+def _row(head: str, *cells: str) -> str:
+    """A table row: its header cell (already HTML), then its cells."""
+    return f'<tr><th scope="row">{head}</th>{"".join(cells)}</tr>'
+
+
+def _section(ident: str, title: str, body: str) -> str:
+    return f'<section aria-labelledby="{ident}"><h2 id="{ident}">{_e(title)}</h2>{body}</section>'
+
+
 def token_block(brand: str, token: TokenView | None) -> str:
     if token is None:
         return '<p class="none">No token manager for this brand here.</p>'
@@ -167,11 +176,12 @@ def leases_section(view: StatusView) -> str:
     for lease in view.leases:
         mine = " (this replica)" if lease.mine else ""
         rows.append(
-            f'<tr><th scope="row">{_e(lease.job)}</th>'
-            + _cell("Holder", _e(lease.holder + mine))
-            + _cell("Held for", _e(lease.held_for))
-            + _cell("Expires", _e(lease.expires_in))
-            + "</tr>"
+            _row(
+                _e(lease.job),
+                _cell("Holder", _e(lease.holder + mine)),
+                _cell("Held for", _e(lease.held_for)),
+                _cell("Expires", _e(lease.expires_in)),
+            )
         )
     table = _table(
         "Job leases held now",
@@ -179,18 +189,19 @@ def leases_section(view: StatusView) -> str:
         rows,
         "No lease is held now.",
     )
-    return f'<section aria-labelledby="leases"><h2 id="leases">Leases</h2>{table}</section>'
+    return _section("leases", "Leases", table)
 
 
 def rejects_section(view: StatusView) -> str:
     rows = [
-        f'<tr><th scope="row">{_time(r.at, r.ago)}</th>'
-        + _cell("Brand", _e(r.brand))
-        + _cell("Entity", _e(r.entity))
-        + _cell("Source id", _e(r.source_id))
-        + _cell("Reason", _e(r.reason))
-        + _cell("Run", _e(r.run_id), "n")
-        + "</tr>"
+        _row(
+            _time(r.at, r.ago),
+            _cell("Brand", _e(r.brand)),
+            _cell("Entity", _e(r.entity)),
+            _cell("Source id", _e(r.source_id)),
+            _cell("Reason", _e(r.reason)),
+            _cell("Run", _e(r.run_id), "n"),
+        )
         for r in view.rejects
     ]
     table = _table(
@@ -199,18 +210,19 @@ def rejects_section(view: StatusView) -> str:
         rows,
         "No rejected record.",
     )
-    return f'<section aria-labelledby="rejects"><h2 id="rejects">Rejects</h2>{table}</section>'
+    return _section("rejects", "Rejects", table)
 
 
 def changes_section(view: StatusView) -> str:
     rows = [
-        f'<tr><th scope="row">{_time(c.at, c.ago)}</th>'
-        + _cell("Brand", _e(c.brand))
-        + _cell("Kind", _e(c.kind))
-        + _cell("Id", _e(f"{c.entity} {c.source_id}"))
-        + _cell("Change", _e(c.summary))
-        + _cell("Run", _e(c.run_id or "—"), "n")
-        + "</tr>"
+        _row(
+            _time(c.at, c.ago),
+            _cell("Brand", _e(c.brand)),
+            _cell("Kind", _e(c.kind)),
+            _cell("Id", _e(f"{c.entity} {c.source_id}")),
+            _cell("Change", _e(c.summary)),
+            _cell("Run", _e(c.run_id or "—"), "n"),
+        )
         for c in view.changes
     ]
     table = _table(
@@ -220,13 +232,14 @@ def changes_section(view: StatusView) -> str:
         "No change recorded.",
     )
     subscribers = [
-        f'<tr><th scope="row">{_e(s.name)}</th>'
-        + _cell("State", badge(s.state))
-        + _cell("Pending", _e(s.pending), "n")
-        + _cell("Failures", _e(s.failures), "n")
-        + _cell("Last delivery", _e(s.last_ok))
-        + _cell("Last error", _e(s.last_error))
-        + "</tr>"
+        _row(
+            _e(s.name),
+            _cell("State", badge(s.state)),
+            _cell("Pending", _e(s.pending), "n"),
+            _cell("Failures", _e(s.failures), "n"),
+            _cell("Last delivery", _e(s.last_ok)),
+            _cell("Last error", _e(s.last_error)),
+        )
         for s in view.subscribers
     ]
     hooks = _table(
@@ -235,9 +248,13 @@ def changes_section(view: StatusView) -> str:
         subscribers,
         "No webhook subscriber.",
     )
-    return (
-        f'<section aria-labelledby="changes"><h2 id="changes">Changes</h2>{table}{hooks}</section>'
-    )
+    return _section("changes", "Changes", table + hooks)
+
+
+LEGEND = (
+    '<p class="legend">Last 20: solid line = duration, dashed line = rows changed '
+    "(inserted + updated + delisted), × = failed run; oldest on the left.</p>"
+)
 
 
 def render_html(view: StatusView) -> str:
@@ -262,10 +279,8 @@ def render_html(view: StatusView) -> str:
         f"{_time(view.generated_at, view.generated)}{holder}</p>"
         f'<p class="meta">Read-only; reloads every {REFRESH_SECONDS} s. '
         "Times are relative to the page's generation.</p></header><main>"
-        f'{db}<section aria-labelledby="brands"><h2 id="brands">Brands</h2>'
-        '<p class="legend">Last 20: solid line = duration, dashed line = rows changed '
-        "(inserted + updated + delisted), × = failed run; oldest on the left.</p>"
-        f"{cards}</section>{changes_section(view)}{leases_section(view)}"
+        f"{db}{_section('brands', 'Brands', LEGEND + cards)}{changes_section(view)}"
+        f"{leases_section(view)}"
         f"{rejects_section(view)}</main>"
         "<footer><p>Operational data only: states, times, counts and token fingerprints. "
         "No token, key, secret or record content is shown. Sync runs are started from the "
