@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import ValidationError
 
-from worker.config_discovery import BRAND_PARTS, BRAND_VAR, WEBHOOK_VAR
+from worker.config.discovery import BRAND_PARTS, BRAND_VAR, WEBHOOK_VAR
 from worker.errors import ConfigError
 
 OUR_PREFIXES = (

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from worker.config_urls import validate_api_url
+from worker.config.urls import validate_api_url
 from worker.errors import ConfigError, ConfigErrors
 
 BRAND_VAR = re.compile(

@@ -7,9 +7,9 @@ reported at once (`ConfigErrors`); values are never echoed, because some of them
 are secrets. `DATABASE_URL` is parsed here, once, so a password holding `@` or `#`
 can never be mistaken for a host name further down.
 
-This module is the public face; the work is done by `worker.config_discovery` (brands
-and webhooks), `worker.config_urls` (API URLs and `DATABASE_URL`) and
-`worker.config_problems` (pydantic's errors, unknown variables).
+This module is the public face; the work is done by `worker.config.discovery` (brands
+and webhooks), `worker.config.urls` (API URLs and `DATABASE_URL`) and
+`worker.config.problems` (pydantic's errors, unknown variables).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from worker.config_discovery import (
+from worker.config.discovery import (
     BRAND_PARTS,
     BRAND_VAR,
     WEBHOOK_PARTS,
@@ -37,8 +37,8 @@ from worker.config_discovery import (
     discover_brands,
     discover_webhooks,
 )
-from worker.config_problems import NOT_SETTINGS, OUR_PREFIXES, misspelt_variables, validation_errors
-from worker.config_urls import (
+from worker.config.problems import NOT_SETTINGS, OUR_PREFIXES, misspelt_variables, validation_errors
+from worker.config.urls import (
     DATABASE_SCHEMES,
     is_loopback,
     normalise_database_url,
