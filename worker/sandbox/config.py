@@ -154,7 +154,7 @@ def _listing_ids(name: str, value: Any) -> tuple[int, ...]:
 class TokenOutage:
     """The token endpoint fails for `seconds` (sandbox clock) from the moment it is set."""
 
-    mode: OutageMode = knob("5xx", "Token endpoint outage at start: '5xx' or 'refuse'.")  # noqa: RUF009
+    mode: OutageMode = knob("5xx", "Token endpoint outage at start: '5xx' or 'refuse'.")
     seconds: float = knob(60.0, "Length of that outage (sandbox clock).")
 
 
@@ -202,7 +202,7 @@ class FaultSettings:
     token_latency_seconds: float = knob(
         0.0, "Delay before the token endpoint answers.", _non_negative
     )
-    token_outage: TokenOutage | None = knob(None, "A token endpoint outage.", _token_outage)  # noqa: RUF009
+    token_outage: TokenOutage | None = knob(None, "A token endpoint outage.", _token_outage)
     """On the command line, `--token-outage-mode` (which sets it) and `--token-outage-seconds`."""
     drift: bool = knob(False, "Insert new listings at the front between page requests.", _flag)
     drift_inserts: int = knob(1, "Listings inserted per drifting request.", _whole)
@@ -213,7 +213,7 @@ class FaultSettings:
     key_rotation_every_requests: int = knob(
         0, "Every n-th API request voids every token issued so far (0 = never).", _count
     )
-    retry_after_format: RetryAfterFormat = knob(  # noqa: RUF009
+    retry_after_format: RetryAfterFormat = knob(
         "seconds", "Retry-After as 'seconds' or as an 'http-date'.", _choice(RETRY_AFTER_FORMATS)
     )
     retry_after_on_503: bool = knob(
@@ -245,7 +245,7 @@ class FaultSettings:
         _listing_ids,
         flag="failing_images_id",
     )
-    failing_images_mode: ImageFailureMode = knob(  # noqa: RUF009
+    failing_images_mode: ImageFailureMode = knob(
         "500",
         "How they fail: '500', 'not_json' (200, cut-off body) or "
         "'model_state_404' (the invalid-request 404).",
@@ -310,7 +310,7 @@ class SandboxConfig:
         comma_list=True,
     )
     """The ids this server gives its standard statuses (`STANDARD_STATUS_IDS` order)."""
-    removed_listings: RemovedListings = knob(  # noqa: RUF009
+    removed_listings: RemovedListings = knob(
         "not_found",
         "GetPropertyDetails of a removed listing: 'not_found' (404) or "
         "'offline_status' (200, status Sold/Expired/Cancelled).",
