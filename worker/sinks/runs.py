@@ -131,7 +131,7 @@ class PostgresRunLedger:
     def get_run(self, run_id: int) -> RunRecord | None:
         with self._engine.connect() as connection:
             row = connection.execute(GET_RUN, {"id": run_id}).mappings().first()
-        return None if row is None else _record(row)
+        return None if row is None else RunRecord.from_row(row)
 
     def recent_runs(
         self, brand: str | None = None, limit: int = 20, entity: str | None = None
@@ -141,7 +141,7 @@ class PostgresRunLedger:
             rows = connection.execute(
                 query, {"brand": brand, "entity": entity, "limit": limit}
             ).mappings()
-            return [_record(row) for row in rows]
+            return [RunRecord.from_row(row) for row in rows]
 
     def latest_rejects(self, limit: int = 20, run_id: int | None = None) -> list[RejectRecord]:
         with self._engine.connect() as connection:
@@ -164,21 +164,3 @@ class PostgresRunLedger:
         with self._engine.begin() as connection:
             result = connection.execute(ABANDON_STALE, {"brand": brand, "entity": entity})
         return int(result.rowcount)
-
-
-def _record(row: sa.RowMapping) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        brand=row["brand"],
-        entity=row["entity"],
-        mode=row["mode"],
-        status=row["status"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        counts=RunCounts(**{name: row[name] for name in RunCounts.__dataclass_fields__}),
-        checkpoint=row["checkpoint"],
-        duration_seconds=row["duration_seconds"],
-        error=row["error"],
-        resumed_from=row["resumed_from"],
-        details=row["details"],
-    )

@@ -531,7 +531,7 @@ class SupabaseSink:
 
     def get_run(self, run_id: int) -> RunRecord | None:
         response = self._run("reading a run", self._table("sync_runs").select("*").eq("id", run_id))
-        return _record(response.data[0]) if response.data else None
+        return RunRecord.from_row(_without_run_key(response.data[0])) if response.data else None
 
     def recent_runs(
         self, brand: str | None = None, limit: int = 20, entity: str | None = None
@@ -544,7 +544,8 @@ class SupabaseSink:
         if brand is not None and entity is not None:  # in the order of sync_runs_key_started
             query = query.order("started_at", desc=True)
         query = query.order("id", desc=True).limit(limit)
-        return [_record(row) for row in self._run("reading runs", query).data]
+        rows = self._run("reading runs", query).data
+        return [RunRecord.from_row(_without_run_key(row)) for row in rows]
 
     def latest_rejects(self, limit: int = 20, run_id: int | None = None) -> list[RejectRecord]:
         query = self._table("sync_rejects").select(REJECT_COLUMNS)
@@ -809,30 +810,14 @@ def _sink_error(what: str, exc: APIError | httpx.HTTPError) -> SinkError:
     return SinkError(f"{what} failed: {type(exc).__name__}")
 
 
-def _details(value: Any) -> Any:
-    """Stored `details` without `start_run`'s run key (None if that was all)."""
-    if isinstance(value, dict) and RUN_KEY in value:
-        return {k: v for k, v in value.items() if k != RUN_KEY} or None
-    return value
+def _without_run_key(row: dict[str, Any]) -> dict[str, Any]:
+    """A `sync_runs` row with `start_run`'s run key taken out of `details` (None if that
+    was all of it)."""
+    details = row["details"]
+    if isinstance(details, dict) and RUN_KEY in details:
+        details = {k: v for k, v in details.items() if k != RUN_KEY} or None
+    return {**row, "details": details}
 
 
 def _when(value: Any) -> datetime | None:
     return None if value is None else datetime.fromisoformat(str(value))
-
-
-def _record(row: dict[str, Any]) -> RunRecord:
-    return RunRecord(
-        id=int(row["id"]),
-        brand=row["brand"],
-        entity=row["entity"],
-        mode=row["mode"],
-        status=row["status"],
-        started_at=_when(row["started_at"]) or datetime.fromtimestamp(0, UTC),
-        finished_at=_when(row["finished_at"]),
-        counts=RunCounts(**{name: row[name] for name in RunCounts.__dataclass_fields__}),
-        checkpoint=row["checkpoint"],
-        duration_seconds=row["duration_seconds"],
-        error=row["error"],
-        resumed_from=row["resumed_from"],
-        details=_details(row["details"]),
-    )
