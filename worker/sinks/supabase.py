@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +42,7 @@ from postgrest import APIError, CountMethod, ReturnMethod, SyncRequestBuilder
 from supabase import Client, ClientOptions, create_client
 
 from worker.clock import Clock, system_clock
+from worker.clock import sleep as system_sleep
 from worker.db.schema import (
     ASSOCIATES_TABLE,
     COUNTRIES_TABLE,
@@ -164,7 +164,7 @@ class RetryingTransport(httpx.BaseTransport):
         inner: httpx.BaseTransport | None = None,
         *,
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = system_sleep,
         clock: Clock = system_clock,
     ) -> None:
         self._inner = inner or httpx.HTTPTransport()
@@ -227,7 +227,7 @@ def create_supabase_client(
     service_role_key: str,
     *,
     transport: httpx.BaseTransport | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = system_sleep,
     retry: RetryPolicy | None = None,
     read_timeout: float = READ_TIMEOUT_SECONDS,
 ) -> Client:
