@@ -62,8 +62,8 @@ class Sink(Protocol):
         keep_scopes: Sequence[int] = (),
     ) -> int | None:
         """Delist active rows whose key is not in `seen`; `None` (and nothing delisted)
-        when that would exceed max(guard_minimum, guard_fraction x active rows). Rows
-        whose parent (`spec.parent_column`) is in `keep_scopes` are left as they are."""
+        when that would trip the guard (`exceeds_guard`). Rows whose parent
+        (`spec.parent_column`) is in `keep_scopes` are left as they are (`check_keep_scopes`)."""
         ...
 
     def record_rejects(
@@ -124,3 +124,15 @@ class RunLedger(Protocol):
 
 class Store(Sink, RunLedger, Protocol):
     """Everything a sync run writes: entity tables and its `sync_runs` row."""
+
+
+def check_keep_scopes(spec: TableSpec, keep_scopes: Sequence[int]) -> None:
+    """`delist_absent` keeps rows by their parent column: a table without one cannot."""
+    if keep_scopes and spec.parent_column is None:
+        raise ValueError(f"{spec.table} has no parent column to keep scopes by")
+
+
+def exceeds_guard(missing: int, active: int, *, guard_minimum: int, guard_fraction: float) -> bool:
+    """Whether delisting `missing` of `active` rows is more than `delist_absent` may do:
+    more than max(guard_minimum, guard_fraction x active rows)."""
+    return missing > max(guard_minimum, int(active * guard_fraction))

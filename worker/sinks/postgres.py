@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from worker.db.schema import Reject, Row, TableSpec, UpsertResult
 from worker.sinks import events
+from worker.sinks.base import check_keep_scopes, exceeds_guard
 from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.encoding import json_text as _json
 from worker.sinks.encoding import storable as _storable
@@ -264,8 +265,7 @@ class PostgresSink(PostgresRunLedger):
         guard_fraction: float,
         keep_scopes: Sequence[int] = (),
     ) -> int | None:
-        if keep_scopes and spec.parent_column is None:
-            raise ValueError(f"{spec.table} has no parent column to keep scopes by")
+        check_keep_scopes(spec, keep_scopes)
         with self._engine.connect() as connection, connection.begin() as transaction:
             active = connection.execute(count_active_sql(spec), {"brand": brand}).scalar_one()
             result = connection.execute(
@@ -277,7 +277,9 @@ class PostgresSink(PostgresRunLedger):
                     "keep": list(keep_scopes),
                 },
             )
-            if result.rowcount > max(guard_minimum, int(active * guard_fraction)):
+            if exceeds_guard(
+                result.rowcount, active, guard_minimum=guard_minimum, guard_fraction=guard_fraction
+            ):
                 transaction.rollback()
                 return None
         return int(result.rowcount)

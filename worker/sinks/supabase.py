@@ -72,6 +72,7 @@ from worker.retry import (
     with_retries,
 )
 from worker.retry_after import retry_after_seconds
+from worker.sinks.base import check_keep_scopes, exceeds_guard
 from worker.sinks.encoding import json_text, storable, unique_rows
 
 PAGE_SIZE = 1000
@@ -384,9 +385,8 @@ class SupabaseSink:
         guard_fraction: float,
         keep_scopes: Sequence[int] = (),
     ) -> int | None:
+        check_keep_scopes(spec, keep_scopes)
         parent = spec.parent_column
-        if keep_scopes and parent is None:
-            raise ValueError(f"{spec.table} has no parent column to keep scopes by")
         with self._holding(spec, brand):
             stored = self._hashes(spec, brand)
             active = [key for key, (_, delisted) in stored.items() if not delisted]
@@ -402,7 +402,12 @@ class SupabaseSink:
                         for row in self._pages(spec, brand, f"{spec.key},{parent}")
                     }
                     missing = [key for key in missing if parents.get(key[1]) not in kept]
-            if len(missing) > max(guard_minimum, int(len(active) * guard_fraction)):
+            if exceeds_guard(
+                len(missing),
+                len(active),
+                guard_minimum=guard_minimum,
+                guard_fraction=guard_fraction,
+            ):
                 return None
             return self._delist(spec, brand, missing)
 
