@@ -71,6 +71,10 @@ class Sink(Protocol):
     ) -> None: ...
 
 
+ABANDONED_ERROR = "left running by a process that stopped"
+"""The error a run ended by `abandon_stale_runs` is given, unless it had one already."""
+
+
 class RunLedger(Protocol):
     """The `sync_runs` table (one row per (brand, entity) run) and, read back, `sync_rejects`."""
 

@@ -10,11 +10,12 @@ import orjson
 import sqlalchemy as sa
 
 from worker.db.schema import SUCCESS_STATUSES, RejectRecord, RunCounts, RunRecord
+from worker.sinks.base import ABANDONED_ERROR
 from worker.sinks.dberrors import translate_db_errors
 
 ABANDON_STALE = sa.text(
     "UPDATE sync_runs SET status = 'abandoned', finished_at = now(), "
-    "error = coalesce(error, 'left running by a process that stopped') "
+    "error = coalesce(error, :abandoned) "
     "WHERE status = 'running' "
     "AND (CAST(:brand AS text) IS NULL OR brand = :brand) "
     "AND (CAST(:entity AS text) IS NULL OR entity = :entity)"
@@ -84,7 +85,7 @@ class PostgresRunLedger:
         guarantees it across replicas), so a `running` row here is a dead process's.
         """
         with self._engine.begin() as connection:
-            connection.execute(ABANDON_STALE, {"brand": brand, "entity": entity})
+            connection.execute(ABANDON_STALE, _stale(brand, entity))
             run_id = connection.execute(
                 START_RUN,
                 {
@@ -162,5 +163,10 @@ class PostgresRunLedger:
         For a process that starts up and knows no run of its own can be live.
         """
         with self._engine.begin() as connection:
-            result = connection.execute(ABANDON_STALE, {"brand": brand, "entity": entity})
+            result = connection.execute(ABANDON_STALE, _stale(brand, entity))
         return int(result.rowcount)
+
+
+def _stale(brand: str | None, entity: str | None) -> dict[str, Any]:
+    """The parameters of `ABANDON_STALE`."""
+    return {"brand": brand, "entity": entity, "abandoned": ABANDONED_ERROR}

@@ -9,13 +9,9 @@ cannot do them twice (`transport`).
 Public names are re-exported here.
 """
 
+from worker.sinks.base import ABANDONED_ERROR
 from worker.sinks.supabase.cache import ENTITY_TABLES, PAGE_SIZE, HashCache, Key, Stored
-from worker.sinks.supabase.ledger import (
-    ABANDONED_ERROR,
-    REJECT_COLUMNS,
-    RUN_KEY,
-    SupabaseRunLedger,
-)
+from worker.sinks.supabase.ledger import REJECT_COLUMNS, RUN_KEY, SupabaseRunLedger
 from worker.sinks.supabase.sink import BATCH_SIZE, FILTER_CHUNK, SupabaseSink
 from worker.sinks.supabase.transport import (
     CONNECT_TIMEOUT_SECONDS,

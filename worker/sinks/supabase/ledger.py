@@ -20,9 +20,9 @@ from worker.db.schema import (
     RunRecord,
     RunStatus,
 )
+from worker.sinks.base import ABANDONED_ERROR
 from worker.sinks.supabase.rest import RestTables, sink_error
 
-ABANDONED_ERROR = "left running by a process that stopped"
 REJECT_COLUMNS = "id,run_id,brand,entity,source_id,reason,created_at"
 """What `latest_rejects` selects: never `payload` (it may hold private fields)."""
 RUN_KEY = "run_key"
