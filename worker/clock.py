@@ -19,6 +19,11 @@ def monotonic() -> float:
     return time.monotonic()
 
 
+def sleep(seconds: float) -> None:
+    """Wait `seconds` of real time (the default of every injectable `sleep`)."""
+    time.sleep(seconds)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from worker.clock import monotonic
+from worker.clock import sleep as system_sleep
 from worker.errors import ApiError, ReiSyncError, StopRequested
 from worker.log import get_logger
 
@@ -46,8 +47,8 @@ class RetryPolicy:
     base_delay_seconds: float = DEFAULT_BASE_DELAY_SECONDS
     max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS
     total_cap_seconds: float = DEFAULT_TOTAL_CAP_SECONDS
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = system_sleep
+    clock: Callable[[], float] = monotonic
     rng: random.Random = field(default_factory=random.Random)
     stop: threading.Event | None = None
     """Set: the wait in progress ends at once and the call raises `StopRequested`."""
@@ -68,7 +69,7 @@ class RetryPolicy:
             return
         if self.stop.is_set():
             raise StopRequested("stop requested")
-        if self.sleep is time.sleep:
+        if self.sleep is system_sleep:  # real time: let `stop` cut the wait short
             self.stop.wait(seconds)
         else:
             self.sleep(seconds)

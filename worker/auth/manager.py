@@ -15,15 +15,14 @@ backoff with jitter for outages); a still-valid token keeps being served.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import random
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import requests
 
 from worker.auth import metrics
+from worker.auth.acquire import TokenAcquirer
 from worker.auth.endpoint import (
     CONNECT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
@@ -33,8 +32,9 @@ from worker.auth.endpoint import (
 from worker.auth.failures import BackoffPolicy, FailureGate
 from worker.auth.flight import WAIT_TIMEOUT_SECONDS, SingleFlight
 from worker.auth.refresher import BackgroundRefresher
+from worker.auth.slot import REFUSED_TOKENS_KEPT, BrandSlot, TokenStatus
 from worker.auth.store import MemoryTokenStore, TokenStore
-from worker.auth.token import Token, TokenState, brand_jitter, plan_token
+from worker.auth.token import Token, TokenState
 from worker.clock import Clock, system_clock
 from worker.config import Brand
 from worker.errors import (
@@ -46,54 +46,22 @@ from worker.errors import (
 )
 from worker.log import get_logger, redactor
 
+__all__ = [
+    "REFRESH_BUFFER_SECONDS",
+    "REFUSED_TOKENS_KEPT",
+    "TOKEN_CLOCK_SKEW_SECONDS",
+    "TokenListener",
+    "TokenManager",
+    "TokenStatus",
+]
+
 REFRESH_BUFFER_SECONDS = 30 * 60.0
 TOKEN_CLOCK_SKEW_SECONDS = 30.0
-REFUSED_TOKENS_KEPT = 16
-"""How many of a brand's refused tokens are remembered (never served or adopted again).
-
-A refused token is dead for good; remembering the last few covers requests still in
-flight with older ones, and a store or replica that hands an old one back."""
 
 TokenListener = Callable[[str, Token], None]
 """Called with (brand, token) whenever a brand's token changes, e.g. to re-arm its scheduler job."""
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class TokenStatus:
-    """What an operator may see about a brand's token: times and a fingerprint, never the token."""
-
-    brand: str
-    state: TokenState
-    expires_at: float | None
-    refresh_at: float | None
-    fingerprint: str | None
-    source: str | None
-    """`api` if this process requested it, else the store it was read from."""
-    store: str
-    last_error: str | None
-    retry_at: float | None
-
-
-class _BrandSlot:
-    """Mutable per-brand record. Written by the brand's flight leader (one at a time)."""
-
-    def __init__(self, brand: Brand, gate: FailureGate) -> None:
-        self.brand = brand
-        self.credentials = brand.credentials_fingerprint()
-        self.jitter = brand_jitter(brand.key)
-        self.gate = gate
-        self.token: Token | None = None
-        self.source: str | None = None
-        self.refused: tuple[str, ...] = ()
-        """The last `REFUSED_TOKENS_KEPT` tokens the API answered 401 to, oldest first.
-
-        Replaced whole under the manager's install lock, read without it: a token once
-        in it is never served, adopted or handed to a caller again."""
-
-    def is_refused(self, access_token: str) -> bool:
-        return access_token in self.refused
 
 
 class TokenManager:
@@ -121,7 +89,7 @@ class TokenManager:
     ) -> None:
         policy = backoff or BackoffPolicy()
         chance = rng or random.Random()
-        self._slots = {b.key: _BrandSlot(b, FailureGate(b.key, policy, chance)) for b in brands}
+        self._slots = {b.key: BrandSlot(b, FailureGate(b.key, policy, chance)) for b in brands}
         self._store: TokenStore = store if store is not None else MemoryTokenStore()
         self._owned_requester: HttpTokenRequester | None = None
         """Built here with its own Session (none was given): closed by `close`."""
@@ -132,10 +100,10 @@ class TokenManager:
             )
             if session is None:
                 self._owned_requester = requester
-        self._requester: TokenRequester = requester
+        self._acquirer = TokenAcquirer(
+            requester, clock, buffer_seconds=buffer_seconds, skew_seconds=skew_seconds
+        )
         self._clock = clock
-        self._buffer_seconds = buffer_seconds
-        self._skew_seconds = skew_seconds
         self._serving: dict[str, Token] = {}
         """Read lock-free by the hot path; replaced under `_install_lock`."""
         self._install_lock = threading.Lock()
@@ -225,7 +193,7 @@ class TokenManager:
 
     def status(self) -> list[TokenStatus]:
         now = self._clock()
-        return [self._status(slot, now) for slot in self._slots.values()]
+        return [slot.status(now, self._store.name) for slot in self._slots.values()]
 
     # -- for the scheduler, the CLI and shutdown ------------------------------------------
 
@@ -288,7 +256,7 @@ class TokenManager:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _slot(self, brand: str) -> _BrandSlot:
+    def _slot(self, brand: str) -> BrandSlot:
         slot = self._slots.get(brand)
         if slot is None:
             known = ", ".join(self._slots) or "none"
@@ -318,13 +286,13 @@ class TokenManager:
             on_join=self._count_joined(brand),
         ).access_token
 
-    def _refresh_in_background(self, slot: _BrandSlot, now: float) -> None:
+    def _refresh_in_background(self, slot: BrandSlot, now: float) -> None:
         brand = slot.brand.key
         if self._flights.in_flight(brand) or slot.gate.closed_error(now) is not None:
             return
         self._background.start(brand, lambda: self._refresh(slot, force=False))
 
-    def _refresh(self, slot: _BrandSlot, *, force: bool) -> Token:
+    def _refresh(self, slot: BrandSlot, *, force: bool) -> Token:
         """The flight leader's work: renew through the store, record the outcome.
 
         A stored token is used instead of a request only if it is FRESH and was never
@@ -343,7 +311,7 @@ class TokenManager:
                 and stored.state(self._clock()) is TokenState.FRESH
             ):
                 return stored
-            acquired.append(self._acquire(slot))
+            acquired.append(self._acquirer.acquire(slot.brand, slot.jitter))
             return acquired[-1]
 
         try:
@@ -385,60 +353,7 @@ class TokenManager:
             self._install(slot, token, self._store.name)
         return token
 
-    def _acquire(self, slot: _BrandSlot) -> Token:
-        """One request to the token endpoint; called inside the store's lock."""
-        brand = slot.brand.key
-        sent_at = self._clock()
-        try:
-            response = self._requester(slot.brand)
-        except AuthError:
-            raise
-        except Exception as exc:
-            # An injected requester broke its contract: translate here, keep the type for the log.
-            log.error("token.requester_crashed", brand=brand, error_type=type(exc).__name__)
-            raise TransientAuthError(brand, f"token request failed: {type(exc).__name__}") from None
-        received_at = self._clock()
-        metrics.REFRESH_SECONDS.labels(brand).observe(max(0.0, received_at - sent_at))
-        if response.server_date is not None:
-            self._observe_skew(brand, response.server_date - received_at)
-        token = plan_token(
-            response.access_token,
-            sent_at=sent_at,
-            expires_in=response.expires_in,
-            buffer_seconds=self._buffer_seconds,
-            skew_seconds=self._skew_seconds,
-            jitter=slot.jitter,
-        )
-        if token.state(received_at) is TokenState.EXPIRED:
-            # The answer took longer than the token lives: retrying at once would loop.
-            raise TransientAuthError(brand, "token endpoint slower than the token lifetime")
-        # `refresh_at` counts from `sent_at`; with a slow endpoint it may already have passed.
-        # Use at least half of the life the token has left when it arrives, so no latency can
-        # make every call renew.
-        floor = received_at + (token.expires_at - received_at) / 2
-        if token.refresh_at < floor:
-            token = dataclasses.replace(token, refresh_at=floor)
-        log.info(
-            "token.acquired",
-            brand=brand,
-            fingerprint=token.fingerprint,
-            expires_in=response.expires_in,
-            refresh_in=round(token.refresh_at - received_at, 1),
-        )
-        return token
-
-    def _observe_skew(self, brand: str, skew: float) -> None:
-        metrics.CLOCK_SKEW_SECONDS.labels(brand).set(skew)
-        # The Date header has 1 s resolution: allow that much before calling it skew.
-        if abs(skew) > self._skew_seconds + 1.0:
-            log.warning(
-                "token.clock_skew",
-                brand=brand,
-                skew_seconds=round(skew, 1),
-                margin_seconds=self._skew_seconds,
-            )
-
-    def _record_failure(self, slot: _BrandSlot, error: AuthError) -> None:
+    def _record_failure(self, slot: BrandSlot, error: AuthError) -> None:
         brand = slot.brand.key
         state = slot.gate.record_failure(error, self._clock())
         token = slot.token
@@ -463,7 +378,7 @@ class TokenManager:
             source = "store" if isinstance(error, TokenStoreError) else "endpoint"
             log.warning("token.refresh_failed", source=source, **fields)
 
-    def _adopt_stored(self, slot: _BrandSlot) -> Token | None:
+    def _adopt_stored(self, slot: BrandSlot) -> Token | None:
         """A lock-free read of the store: another process may already hold a valid token."""
         try:
             stored = self._store.load(slot.brand.key, slot.credentials)
@@ -479,7 +394,7 @@ class TokenManager:
         self._install(slot, stored, self._store.name)
         return stored
 
-    def _install(self, slot: _BrandSlot, token: Token, source: str) -> None:
+    def _install(self, slot: BrandSlot, token: Token, source: str) -> None:
         brand = slot.brand.key
         changed = slot.token is not token
         # Every token this process may send passes here, whoever obtained it: register it once.
@@ -497,7 +412,7 @@ class TokenManager:
                 except Exception:
                     log.exception("token.listener_failed", brand=brand)
 
-    def _serve(self, slot: _BrandSlot, token: Token) -> None:
+    def _serve(self, slot: BrandSlot, token: Token) -> None:
         """Put `token` on the lock-free path, only if it is still the slot's and not refused.
 
         A compare-and-set: between reading `slot.token` and getting here, another thread
@@ -507,11 +422,10 @@ class TokenManager:
             if slot.token is token and not slot.is_refused(token.access_token):
                 self._serving[slot.brand.key] = token
 
-    def _reject(self, slot: _BrandSlot, rejected: str) -> None:
+    def _reject(self, slot: BrandSlot, rejected: str) -> None:
         """Stop serving a token the API refused, so no other caller sends it again."""
         with self._install_lock:
-            if not slot.is_refused(rejected):
-                slot.refused = (*slot.refused, rejected)[-REFUSED_TOKENS_KEPT:]
+            slot.refuse(rejected)
             serving = self._serving.get(slot.brand.key)
             if serving is not None and serving.access_token == rejected:
                 del self._serving[slot.brand.key]
@@ -519,29 +433,8 @@ class TokenManager:
     def _count_joined(self, brand: str) -> Callable[[], None]:
         return metrics.REFRESHES_AVOIDED.labels(brand, "in_flight").inc
 
-    def _status(self, slot: _BrandSlot, now: float) -> TokenStatus:
-        token = slot.token
-        gate = slot.gate.state
-        if gate.permanent:
-            state = TokenState.FAILED
-        elif token is None:
-            state = TokenState.MISSING
-        else:
-            state = token.state(now)
-        return TokenStatus(
-            brand=slot.brand.key,
-            state=state,
-            expires_at=token.expires_at if token else None,
-            refresh_at=token.refresh_at if token else None,
-            fingerprint=token.fingerprint if token else None,
-            source=slot.source,
-            store=self._store.name,
-            last_error=gate.last_error,
-            retry_at=gate.retry_at if gate.failures else None,
-        )
-
-    def _is_in_state(self, slot: _BrandSlot, state: TokenState) -> Callable[[], float]:
+    def _is_in_state(self, slot: BrandSlot, state: TokenState) -> Callable[[], float]:
         def value() -> float:
-            return 1.0 if self._status(slot, self._clock()).state is state else 0.0
+            return 1.0 if slot.status(self._clock(), self._store.name).state is state else 0.0
 
         return value

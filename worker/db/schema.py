@@ -10,6 +10,7 @@ these (`tests/unit/test_schema.py`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -160,6 +161,31 @@ class RunRecord:
     error: str | None
     resumed_from: int | None
     details: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> RunRecord:
+        """A `sync_runs` row as either sink reads it: its times are datetimes from Postgres,
+        ISO 8601 text from PostgREST's JSON."""
+        finished = row["finished_at"]
+        return cls(
+            id=int(row["id"]),
+            brand=row["brand"],
+            entity=row["entity"],
+            mode=row["mode"],
+            status=row["status"],
+            started_at=_moment(row["started_at"]),
+            finished_at=None if finished is None else _moment(finished),
+            counts=RunCounts(**{name: row[name] for name in RunCounts.__dataclass_fields__}),
+            checkpoint=row["checkpoint"],
+            duration_seconds=row["duration_seconds"],
+            error=row["error"],
+            resumed_from=row["resumed_from"],
+            details=row["details"],
+        )
+
+
+def _moment(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 @dataclass(frozen=True)

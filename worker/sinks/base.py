@@ -62,13 +62,17 @@ class Sink(Protocol):
         keep_scopes: Sequence[int] = (),
     ) -> int | None:
         """Delist active rows whose key is not in `seen`; `None` (and nothing delisted)
-        when that would exceed max(guard_minimum, guard_fraction x active rows). Rows
-        whose parent (`spec.parent_column`) is in `keep_scopes` are left as they are."""
+        when that would trip the guard (`exceeds_guard`). Rows whose parent
+        (`spec.parent_column`) is in `keep_scopes` are left as they are (`check_keep_scopes`)."""
         ...
 
     def record_rejects(
         self, run_id: int, brand: str, entity: str, rejects: Sequence[Reject]
     ) -> None: ...
+
+
+ABANDONED_ERROR = "left running by a process that stopped"
+"""The error a run ended by `abandon_stale_runs` is given, unless it had one already."""
 
 
 class RunLedger(Protocol):
@@ -124,3 +128,15 @@ class RunLedger(Protocol):
 
 class Store(Sink, RunLedger, Protocol):
     """Everything a sync run writes: entity tables and its `sync_runs` row."""
+
+
+def check_keep_scopes(spec: TableSpec, keep_scopes: Sequence[int]) -> None:
+    """`delist_absent` keeps rows by their parent column: a table without one cannot."""
+    if keep_scopes and spec.parent_column is None:
+        raise ValueError(f"{spec.table} has no parent column to keep scopes by")
+
+
+def exceeds_guard(missing: int, active: int, *, guard_minimum: int, guard_fraction: float) -> bool:
+    """Whether delisting `missing` of `active` rows is more than `delist_absent` may do:
+    more than max(guard_minimum, guard_fraction x active rows)."""
+    return missing > max(guard_minimum, int(active * guard_fraction))

@@ -16,122 +16,31 @@ import sqlalchemy as sa
 
 from worker.db.schema import Reject, Row, TableSpec, UpsertResult
 from worker.sinks import events
+from worker.sinks.base import check_keep_scopes, exceeds_guard
 from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.encoding import json_text as _json
 from worker.sinks.encoding import storable as _storable
 from worker.sinks.encoding import unique_rows as _unique
+from worker.sinks.pgsql import (
+    INSERT_REJECTS,
+    SEEN_TABLE,
+    active_ids_sql,
+    copy_sql,
+    count_active_sql,
+    create_stage_sql,
+    delete_missing_children_sql,
+    delist_absent_sql,
+    delisting_candidates_sql,
+    mark_delisted_sql,
+    merge_sql,
+    stage_table,
+    stale_keys_sql,
+    stored_hashes_sql,
+    stored_keys_sql,
+)
 from worker.sinks.runs import PostgresRunLedger
 
-STAGE_TABLE = "rei_sync_stage"
-
-INSERT_REJECTS = sa.text(
-    "INSERT INTO sync_rejects (run_id, brand, entity, source_id, reason, payload) "
-    "VALUES (:run_id, :brand, :entity, :source_id, :reason, CAST(:payload AS jsonb))"
-)
-
-
-def stage_table(table: str) -> str:
-    """The temp table a batch for `table` is COPY'd into (one per target, dropped at commit)."""
-    return f"{STAGE_TABLE}_{table}"
-
-
-def merge_sql(
-    table: str, keys: Sequence[str], columns: Sequence[str], *, tracks_delisting: bool
-) -> str:
-    """`INSERT … SELECT … ORDER BY key ON CONFLICT DO UPDATE … WHERE hash differs`, returning
-    key + inserted.
-
-    Rows are written (and so locked) in key order: two writers merging overlapping keys
-    (the properties job and the image sweep, under separate leases) wait for each other
-    instead of deadlocking.
-    """
-    all_columns = ["brand", *keys, *columns, "raw", "content_hash"]
-    column_list = ", ".join(all_columns)
-    updates = [f"{c} = EXCLUDED.{c}" for c in [*columns, "raw", "content_hash"]]
-    updates.append("updated_at = now()")
-    changed = f"{table}.content_hash IS DISTINCT FROM EXCLUDED.content_hash"
-    if tracks_delisting:
-        updates.append("delisted_at = NULL")
-        changed += f" OR {table}.delisted_at IS NOT NULL"
-    return (
-        f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {stage_table(table)} "
-        f"ORDER BY {', '.join(keys)} "
-        f"ON CONFLICT (brand, {', '.join(keys)}) DO UPDATE SET {', '.join(updates)} "
-        f"WHERE {changed} RETURNING {keys[-1]}, (xmax = 0) AS inserted"
-    )
-
-
-def delete_missing_children_sql(spec: TableSpec) -> str:
-    """Delete a parent's children that the newest answer no longer lists."""
-    assert spec.scope is not None
-    return (
-        f"DELETE FROM {spec.table} WHERE brand = %(brand)s AND {spec.scope} = ANY(%(scopes)s) "
-        f"AND ({spec.scope}, {spec.key}) NOT IN "
-        "(SELECT * FROM unnest(CAST(%(kept_scopes)s AS bigint[]), CAST(%(kept_keys)s AS bigint[])))"
-    )
-
-
-def active_ids_sql(spec: TableSpec) -> sa.TextClause:
-    return sa.text(
-        f"SELECT {spec.key} FROM {spec.table} WHERE brand = :brand AND delisted_at IS NULL"
-    )
-
-
-SEEN_TABLE = "rei_sync_seen"
-
-
-def delisting_candidates_sql(spec: TableSpec) -> str:
-    """Active keys of `brand` not in the seen table, in key order (psycopg parameters)."""
-    return (
-        f"SELECT t.{spec.key} FROM {spec.table} t WHERE t.brand = %(brand)s "
-        "AND t.delisted_at IS NULL AND NOT EXISTS "
-        f"(SELECT 1 FROM {SEEN_TABLE} s WHERE s.id = t.{spec.key}) ORDER BY t.{spec.key}"
-    )
-
-
-def mark_delisted_sql(spec: TableSpec) -> sa.TextClause:
-    return sa.text(
-        f"UPDATE {spec.table} SET delisted_at = now() WHERE brand = :brand "
-        f"AND {spec.key} = ANY(:ids) AND delisted_at IS NULL"
-    )
-
-
-def stale_keys_sql(spec: TableSpec) -> sa.TextClause:
-    return sa.text(
-        f"SELECT {spec.key}, content_hash FROM {spec.table} WHERE brand = :brand "
-        f"AND {spec.key} = ANY(:ids)"
-        + (" AND delisted_at IS NULL" if spec.tracks_delisting else "")
-    )
-
-
-def stored_hashes_sql(spec: TableSpec) -> str:
-    """Both hashes of the active rows among `ids` (psycopg parameters)."""
-    key = spec.key
-    private_hash, join = "NULL::text", ""
-    if spec.private_table is not None:
-        private_hash = "p.content_hash"
-        join = f" LEFT JOIN {spec.private_table} p ON p.brand = t.brand AND p.{key} = t.{key}"
-    active = " AND t.delisted_at IS NULL" if spec.tracks_delisting else ""
-    return (
-        f"SELECT t.{key}, t.content_hash, {private_hash} FROM {spec.table} t{join} "
-        f"WHERE t.brand = %(brand)s AND t.{key} = ANY(%(ids)s){active}"
-    )
-
-
-def count_active_sql(spec: TableSpec) -> sa.TextClause:
-    active = " AND delisted_at IS NULL" if spec.tracks_delisting else ""
-    return sa.text(f"SELECT count(*) FROM {spec.table} WHERE brand = :brand{active}")
-
-
-def delist_absent_sql(spec: TableSpec) -> sa.TextClause:
-    scope = spec.scope or "NULL::bigint"
-    parent = spec.parent_column or "NULL::bigint"
-    return sa.text(
-        f"UPDATE {spec.table} SET delisted_at = now() WHERE brand = :brand "
-        f"AND delisted_at IS NULL AND (coalesce({scope}, -1), {spec.key}) NOT IN "
-        "(SELECT * FROM unnest(CAST(:scopes AS bigint[]), CAST(:keys AS bigint[]))) "
-        f"AND coalesce({parent}, -1) <> ALL(CAST(:keep AS bigint[]))"
-    )
+__all__ = ["PostgresSink", "merge_sql"]  # merge_sql: where it was before `pgsql`
 
 
 @translate_db_errors
@@ -264,8 +173,7 @@ class PostgresSink(PostgresRunLedger):
         guard_fraction: float,
         keep_scopes: Sequence[int] = (),
     ) -> int | None:
-        if keep_scopes and spec.parent_column is None:
-            raise ValueError(f"{spec.table} has no parent column to keep scopes by")
+        check_keep_scopes(spec, keep_scopes)
         with self._engine.connect() as connection, connection.begin() as transaction:
             active = connection.execute(count_active_sql(spec), {"brand": brand}).scalar_one()
             result = connection.execute(
@@ -277,7 +185,9 @@ class PostgresSink(PostgresRunLedger):
                     "keep": list(keep_scopes),
                 },
             )
-            if result.rowcount > max(guard_minimum, int(active * guard_fraction)):
+            if exceeds_guard(
+                result.rowcount, active, guard_minimum=guard_minimum, guard_fraction=guard_fraction
+            ):
                 transaction.rollback()
                 return None
         return int(result.rowcount)
@@ -406,19 +316,6 @@ def _private_records(spec: TableSpec, brand: str, rows: list[Row]) -> list[tuple
     ]
 
 
-def stored_keys_sql(spec: TableSpec) -> str:
-    """Keys stored (active or delisted) among a batch's: by key, or by parent for child tables."""
-    if spec.scope is not None:
-        return (
-            f"SELECT {spec.scope}, {spec.key} FROM {spec.table} "
-            f"WHERE brand = %(brand)s AND {spec.scope} = ANY(%(ids)s)"
-        )
-    return (
-        f"SELECT NULL, {spec.key} FROM {spec.table} "
-        f"WHERE brand = %(brand)s AND {spec.key} = ANY(%(ids)s)"
-    )
-
-
 def _stored_keys(
     cursor: psycopg.Cursor[Any], spec: TableSpec, brand: str, rows: list[Row]
 ) -> set[tuple[int | None, int]]:
@@ -484,8 +381,7 @@ def _copy(
     columns: Sequence[str],
     records: list[tuple[Any, ...]],
 ) -> None:
-    all_columns = ", ".join(["brand", *keys, *columns, "raw", "content_hash"])
-    with cursor.copy(f"COPY {table} ({all_columns}) FROM STDIN") as copy:
+    with cursor.copy(copy_sql(table, keys, columns)) as copy:
         for record in records:
             copy.write_row(record)
 
@@ -508,13 +404,8 @@ def _merge(
     With `feed` (the public table of listings or agents), the merge statement also
     writes the change feed's events (`events.merge_with_events_sql`).
     """
-    all_columns = ", ".join(["brand", *keys, *columns, "raw", "content_hash"])
-    stage = stage_table(table)
-    cursor.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
-        f"SELECT {all_columns} FROM {table} WITH NO DATA; DELETE FROM {stage}"
-    )
-    _copy(cursor, stage, keys, columns, records)
+    cursor.execute(create_stage_sql(table, keys, columns))
+    _copy(cursor, stage_table(table), keys, columns, records)
     merge = merge_sql(table, keys, columns, tracks_delisting=tracks_delisting)
     if feed is None:
         cursor.execute(merge)

@@ -10,11 +10,12 @@ import orjson
 import sqlalchemy as sa
 
 from worker.db.schema import SUCCESS_STATUSES, RejectRecord, RunCounts, RunRecord
+from worker.sinks.base import ABANDONED_ERROR
 from worker.sinks.dberrors import translate_db_errors
 
 ABANDON_STALE = sa.text(
     "UPDATE sync_runs SET status = 'abandoned', finished_at = now(), "
-    "error = coalesce(error, 'left running by a process that stopped') "
+    "error = coalesce(error, :abandoned) "
     "WHERE status = 'running' "
     "AND (CAST(:brand AS text) IS NULL OR brand = :brand) "
     "AND (CAST(:entity AS text) IS NULL OR entity = :entity)"
@@ -84,7 +85,7 @@ class PostgresRunLedger:
         guarantees it across replicas), so a `running` row here is a dead process's.
         """
         with self._engine.begin() as connection:
-            connection.execute(ABANDON_STALE, {"brand": brand, "entity": entity})
+            connection.execute(ABANDON_STALE, _stale(brand, entity))
             run_id = connection.execute(
                 START_RUN,
                 {
@@ -131,7 +132,7 @@ class PostgresRunLedger:
     def get_run(self, run_id: int) -> RunRecord | None:
         with self._engine.connect() as connection:
             row = connection.execute(GET_RUN, {"id": run_id}).mappings().first()
-        return None if row is None else _record(row)
+        return None if row is None else RunRecord.from_row(row)
 
     def recent_runs(
         self, brand: str | None = None, limit: int = 20, entity: str | None = None
@@ -141,7 +142,7 @@ class PostgresRunLedger:
             rows = connection.execute(
                 query, {"brand": brand, "entity": entity, "limit": limit}
             ).mappings()
-            return [_record(row) for row in rows]
+            return [RunRecord.from_row(row) for row in rows]
 
     def latest_rejects(self, limit: int = 20, run_id: int | None = None) -> list[RejectRecord]:
         with self._engine.connect() as connection:
@@ -162,23 +163,10 @@ class PostgresRunLedger:
         For a process that starts up and knows no run of its own can be live.
         """
         with self._engine.begin() as connection:
-            result = connection.execute(ABANDON_STALE, {"brand": brand, "entity": entity})
+            result = connection.execute(ABANDON_STALE, _stale(brand, entity))
         return int(result.rowcount)
 
 
-def _record(row: sa.RowMapping) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        brand=row["brand"],
-        entity=row["entity"],
-        mode=row["mode"],
-        status=row["status"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        counts=RunCounts(**{name: row[name] for name in RunCounts.__dataclass_fields__}),
-        checkpoint=row["checkpoint"],
-        duration_seconds=row["duration_seconds"],
-        error=row["error"],
-        resumed_from=row["resumed_from"],
-        details=row["details"],
-    )
+def _stale(brand: str | None, entity: str | None) -> dict[str, Any]:
+    """The parameters of `ABANDON_STALE`."""
+    return {"brand": brand, "entity": entity, "abandoned": ABANDONED_ERROR}
