@@ -2,7 +2,9 @@
 
 Listings and associates are *paged* entities: scanned page by page, delisted
 after a complete scan. Lookups and geo are *catalogues*: a handful of small
-by-id calls, loaded whole. Images hang off listings (see `sync/images.py`).
+by-id calls, loaded whole. Images hang off listings (see `sync/images.py`); the
+image sweep refetches those of every active listing. Each kind says which kind of
+run it takes (`run`, given the `RunKinds` that `sync/engine.py` binds to one run).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from worker.api.client import ReiClient
 from worker.api.endpoints import (
@@ -37,6 +39,7 @@ from worker.db.schema import (
     STATES_TABLE,
     Reject,
     Row,
+    RunStatus,
     TableSpec,
 )
 from worker.errors import ApiError, EmptyCatalogueError
@@ -73,6 +76,16 @@ def associate_is_gone(body: Any) -> bool:
     return not as_list(body, "associates/{id}")
 
 
+class RunKinds(Protocol):
+    """The three kinds of run, bound to one run in progress (`sync/engine.py`)."""
+
+    def scan(self, entity: Entity) -> RunStatus: ...
+
+    def catalogue(self, catalogue: Catalogue) -> RunStatus: ...
+
+    def sweep(self, sweep: ImageSweep) -> RunStatus: ...
+
+
 @dataclass(frozen=True)
 class Entity:
     """A paged entity: full scans, content-hash merge, proven delistings."""
@@ -90,6 +103,9 @@ class Entity:
     """The raw record's id field (for `fingerprint`)."""
     status_field: str = ""
     """The raw record's status field, when a details answer can say "no longer online"."""
+
+    def run(self, kinds: RunKinds) -> RunStatus:
+        return kinds.scan(self)
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,23 @@ class Catalogue:
 
     name: str
     collect: Callable[[ReiClient, int, threading.Event | None], list[Batch]]
+
+    def run(self, kinds: RunKinds) -> RunStatus:
+        return kinds.catalogue(self)
+
+
+@dataclass(frozen=True)
+class ImageSweep:
+    """The images of every active row of `listings`, refetched (`sync/sweep.py`)."""
+
+    name: str = IMAGES
+    listings: TableSpec = PROPERTIES_TABLE
+
+    def run(self, kinds: RunKinds) -> RunStatus:
+        return kinds.sweep(self)
+
+
+EntitySpec: TypeAlias = Entity | Catalogue | ImageSweep
 
 
 def _reject_key(reject: Reject) -> int | None:
@@ -321,5 +354,8 @@ GEO_CATALOGUE = Catalogue("geo", collect_geo)
 
 ENTITIES: dict[str, Entity] = {e.name: e for e in (PROPERTIES_ENTITY, ASSOCIATES_ENTITY)}
 CATALOGUES: dict[str, Catalogue] = {c.name: c for c in (LOOKUPS_CATALOGUE, GEO_CATALOGUE)}
+IMAGE_SWEEP = ImageSweep()
+SPECS: dict[str, EntitySpec] = {**ENTITIES, IMAGES: IMAGE_SWEEP, **CATALOGUES}
+"""Every entity by the name `sync_entity` is given."""
 ENTITY_NAMES = ("properties", "associates", IMAGES, "lookups", "geo")
 """Every name `sync --entity` accepts, in the order `all` runs them."""
