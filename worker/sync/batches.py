@@ -16,11 +16,11 @@ from typing import Any
 
 from worker.api.client import Page
 from worker.db.schema import IMAGES, Reject, Row, UpsertResult
+from worker.sync.coerce import source_key
 from worker.sync.drift import tally
 from worker.sync.entities import Entity
 from worker.sync.images import FetchedImages, ImageBatch, fetch_images, images_incomplete
 from worker.sync.job import Job, split
-from worker.sync.normalise import source_key
 
 
 @dataclass

@@ -44,13 +44,13 @@ from worker.db.schema import (
 )
 from worker.errors import ApiError, EmptyCatalogueError
 from worker.log import get_logger
+from worker.sync.coerce import source_key
 from worker.sync.normalise import (
     Fingerprint,
     associate_fingerprint,
     normalise_associate,
     normalise_property,
     property_fingerprint,
-    source_key,
 )
 from worker.sync.pipeline import map_bounded
 from worker.sync.records import (

@@ -14,13 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from worker.db.schema import Reject, Row
-from worker.sync.normalise import (
-    MAX_BIGINT,
-    MAX_TEXT_CHARS,
-    content_hash,
-    not_an_object,
-    unstorable,
-)
+from worker.sync.coerce import MAX_BIGINT, MAX_TEXT_CHARS, unstorable
+from worker.sync.normalise import content_hash, not_an_object
 
 
 class _Invalid(ValueError):
