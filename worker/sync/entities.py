@@ -10,7 +10,7 @@ run it takes (`run`, given the `RunKinds` that `sync/engine.py` binds to one run
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeAlias, TypeVar
 
@@ -262,13 +262,19 @@ def _with_parent(item: Row | Reject, column: str, parent: int) -> Row | Reject:
     return item
 
 
+def _unfetched(batch: Batch, fetched: Iterable[int]) -> list[int]:
+    """The keys `batch` saw whose sub-lists were not fetched (their record was rejected)."""
+    asked = set(fetched)
+    return [key for _, key in batch.seen if key not in asked]
+
+
 def collect_lookups(
     client: ReiClient, parallelism: int, stop: threading.Event | None = None
 ) -> list[Batch]:
     names = [normalise_lookup(item) for item in _top_level(client, LOOKUP_NAMES_PATH, "names")]
     lookups = _top_batch(LOOKUPS_TABLE, names)
     ids = [row.source_id for row in names if isinstance(row, Row)]
-    rejected = [key for _, key in lookups.seen if key not in set(ids)]
+    rejected = _unfetched(lookups, ids)
     answers = _children(
         client,
         ids,
@@ -288,7 +294,7 @@ def collect_geo(
     raw = _top_level(client, COUNTRIES_PATH, "countries")
     countries = _top_batch(COUNTRIES_TABLE, [normalise_country(c) for c in raw])
     country_ids = [row.source_id for row in countries.items if isinstance(row, Row)]
-    rejected = [key for _, key in countries.seen if key not in set(country_ids)]
+    rejected = _unfetched(countries, country_ids)
     state_answers = _children(
         client,
         country_ids,
@@ -308,7 +314,7 @@ def collect_geo(
         for row in answer.items
         if isinstance(row, Row)
     ]
-    rejected_states = [key for _, key in states.seen if key not in {s for _, s in pairs}]
+    rejected_states = _unfetched(states, (state_id for _, state_id in pairs))
     location_answers = _children(
         client,
         pairs,
