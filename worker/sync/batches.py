@@ -39,7 +39,7 @@ class PreparedBatch:
 
 
 @dataclass(frozen=True)
-class _Sorted:
+class _Triage:
     """A batch's records: normalised (in page order), or unchanged (their ids)."""
 
     normalised: list[Row | Reject]
@@ -66,7 +66,7 @@ def prepare(
     if entity.status_field:
         statuses.update(_statuses(items, entity.status_field))
     wants_hashes = images is not None and not job.options.full_images
-    records = _sort(job, entity, items, wants_hashes)
+    records = _triage(job, entity, items, wants_hashes)
     rows, rejects = split(records.normalised)
     seen.extend(records.unchanged)
     seen.extend(row.source_id for row in rows)
@@ -83,7 +83,7 @@ def prepare(
     return batch
 
 
-def _sort(job: Job, entity: Entity, items: list[Any], wants_hashes: bool) -> _Sorted:
+def _triage(job: Job, entity: Entity, items: list[Any], wants_hashes: bool) -> _Triage:
     """Normalise what changed, with one `stored_hashes` query for the whole batch.
 
     Only a record whose raw id is an integer can be fingerprinted: the others are
@@ -101,7 +101,7 @@ def _sort(job: Job, entity: Entity, items: list[Any], wants_hashes: bool) -> _So
     if fingerprint is not None or (wants_hashes and ids):
         stored = job.store.stored_hashes(entity.table, job.brand, ids)
     if fingerprint is None:
-        return _Sorted(list(early.values()), [], stored)
+        return _Triage(list(early.values()), [], stored)
     normalised: list[Row | Reject] = []
     unchanged: list[int] = []
     for n, item in enumerate(items):
@@ -114,10 +114,10 @@ def _sort(job: Job, entity: Entity, items: list[Any], wants_hashes: bool) -> _So
             unchanged.append(found[0])
         else:
             normalised.append(entity.normalise(item))
-    return _Sorted(normalised, unchanged, stored)
+    return _Triage(normalised, unchanged, stored)
 
 
-def _image_targets(rows: list[Row], records: _Sorted, full_images: bool) -> list[int]:
+def _image_targets(rows: list[Row], records: _Triage, full_images: bool) -> list[int]:
     """The listings whose images to fetch: every one seen (`full_images`), or the new and
     changed ones (their row's hash is not the stored one)."""
     if full_images:
