@@ -14,6 +14,7 @@ When candidates exceed the guard (max(minimum, fraction x active)), nothing is d
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -94,45 +95,55 @@ def reconcile(
             limit=limit,
         )
         return DelistOutcome(active, len(candidates), guard_tripped=True)
-
-    statuses = OnlineStatuses(client, online_statuses)
-
-    def confirm(source_id: int) -> tuple[int, str, Any]:
-        path = entity.details_path(source_id)
-        try:
-            body = client.get_json_or_none(path)
-            if body is None or entity.is_gone(body):
-                return source_id, "gone", None
-            record = as_list(body, entity.name)[0]
-            if not entity.status_field:
-                return source_id, "listed", record
-            status = record.get(entity.status_field) if isinstance(record, dict) else None
-            online = statuses.is_online(status)
-        except ReiSyncError as exc:
-            if not is_per_listing(exc):
-                raise
-            reason = failure_reason(path, exc)
-            log.warning(
-                "sync.delist_unconfirmed",
-                brand=brand,
-                entity=entity.name,
-                id=source_id,
-                reason=reason,
-            )
-            return source_id, "unconfirmed", None
-        if online is None and status is not None:
-            log.warning(
-                "sync.delist_unconfirmed",
-                brand=brand,
-                entity=entity.name,
-                id=source_id,
-                reason="status not judged: the status catalogue could not be read",
-            )
-            return source_id, "unconfirmed", None
-        return (source_id, "gone", None) if online is False else (source_id, "listed", record)
-
+    confirm = functools.partial(_confirm, client, entity, OnlineStatuses(client, online_statuses))
     # `stop` set: no further confirmation starts, nothing is delisted (StopRequested).
     answers = map_bounded(confirm, candidates, parallelism=parallelism, stop=stop)
+    return _delist(sink, brand, entity, active, answers)
+
+
+_Answer = tuple[int, str, Any]
+"""(candidate id, "gone", "listed" or "unconfirmed", its record when listed)."""
+
+
+def _confirm(
+    client: ReiClient, entity: Entity, statuses: OnlineStatuses, source_id: int
+) -> _Answer:
+    """What the details call says of one candidate."""
+    path = entity.details_path(source_id)
+    try:
+        body = client.get_json_or_none(path)
+        if body is None or entity.is_gone(body):
+            return source_id, "gone", None
+        record = as_list(body, entity.name)[0]
+        if not entity.status_field:
+            return source_id, "listed", record
+        status = record.get(entity.status_field) if isinstance(record, dict) else None
+        online = statuses.is_online(status)
+    except ReiSyncError as exc:
+        if not is_per_listing(exc):
+            raise
+        return _unconfirmed(client, entity, source_id, failure_reason(path, exc))
+    if online is None and status is not None:
+        reason = "status not judged: the status catalogue could not be read"
+        return _unconfirmed(client, entity, source_id, reason)
+    return (source_id, "gone", None) if online is False else (source_id, "listed", record)
+
+
+def _unconfirmed(client: ReiClient, entity: Entity, source_id: int, reason: str) -> _Answer:
+    log.warning(
+        "sync.delist_unconfirmed",
+        brand=client.brand.key,
+        entity=entity.name,
+        id=source_id,
+        reason=reason,
+    )
+    return source_id, "unconfirmed", None
+
+
+def _delist(
+    sink: Sink, brand: str, entity: Entity, active: int, answers: Sequence[_Answer]
+) -> DelistOutcome:
+    """Mark the confirmed candidates delisted; count the unconfirmed and the still listed."""
     gone = [source_id for source_id, verdict, _ in answers if verdict == "gone"]
     delisted = sink.mark_delisted(entity.table, brand, gone)
     if delisted:
@@ -152,7 +163,7 @@ def reconcile(
         )
     return DelistOutcome(
         active,
-        len(candidates),
+        len(answers),
         delisted=delisted,
         unconfirmed=unconfirmed,
         still_listed=tuple(record for _, verdict, record in answers if verdict == "listed"),

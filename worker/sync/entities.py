@@ -2,15 +2,17 @@
 
 Listings and associates are *paged* entities: scanned page by page, delisted
 after a complete scan. Lookups and geo are *catalogues*: a handful of small
-by-id calls, loaded whole. Images hang off listings (see `sync/images.py`).
+by-id calls, loaded whole. Images hang off listings (see `sync/images.py`); the
+image sweep refetches those of every active listing. Each kind says which kind of
+run it takes (`run`, given the `RunKinds` that `sync/engine.py` binds to one run).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from worker.api.client import ReiClient
 from worker.api.endpoints import (
@@ -37,17 +39,18 @@ from worker.db.schema import (
     STATES_TABLE,
     Reject,
     Row,
+    RunStatus,
     TableSpec,
 )
 from worker.errors import ApiError, EmptyCatalogueError
 from worker.log import get_logger
+from worker.sync.coerce import source_key
 from worker.sync.normalise import (
     Fingerprint,
     associate_fingerprint,
     normalise_associate,
     normalise_property,
     property_fingerprint,
-    source_key,
 )
 from worker.sync.pipeline import map_bounded
 from worker.sync.records import (
@@ -73,6 +76,16 @@ def associate_is_gone(body: Any) -> bool:
     return not as_list(body, "associates/{id}")
 
 
+class RunKinds(Protocol):
+    """The three kinds of run, bound to one run in progress (`sync/engine.py`)."""
+
+    def scan(self, entity: Entity) -> RunStatus: ...
+
+    def catalogue(self, catalogue: Catalogue) -> RunStatus: ...
+
+    def sweep(self, sweep: ImageSweep) -> RunStatus: ...
+
+
 @dataclass(frozen=True)
 class Entity:
     """A paged entity: full scans, content-hash merge, proven delistings."""
@@ -90,6 +103,9 @@ class Entity:
     """The raw record's id field (for `fingerprint`)."""
     status_field: str = ""
     """The raw record's status field, when a details answer can say "no longer online"."""
+
+    def run(self, kinds: RunKinds) -> RunStatus:
+        return kinds.scan(self)
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,23 @@ class Catalogue:
 
     name: str
     collect: Callable[[ReiClient, int, threading.Event | None], list[Batch]]
+
+    def run(self, kinds: RunKinds) -> RunStatus:
+        return kinds.catalogue(self)
+
+
+@dataclass(frozen=True)
+class ImageSweep:
+    """The images of every active row of `listings`, refetched (`sync/sweep.py`)."""
+
+    name: str = IMAGES
+    listings: TableSpec = PROPERTIES_TABLE
+
+    def run(self, kinds: RunKinds) -> RunStatus:
+        return kinds.sweep(self)
+
+
+EntitySpec: TypeAlias = Entity | Catalogue | ImageSweep
 
 
 def _reject_key(reject: Reject) -> int | None:
@@ -229,13 +262,19 @@ def _with_parent(item: Row | Reject, column: str, parent: int) -> Row | Reject:
     return item
 
 
+def _unfetched(batch: Batch, fetched: Iterable[int]) -> list[int]:
+    """The keys `batch` saw whose sub-lists were not fetched (their record was rejected)."""
+    asked = set(fetched)
+    return [key for _, key in batch.seen if key not in asked]
+
+
 def collect_lookups(
     client: ReiClient, parallelism: int, stop: threading.Event | None = None
 ) -> list[Batch]:
     names = [normalise_lookup(item) for item in _top_level(client, LOOKUP_NAMES_PATH, "names")]
     lookups = _top_batch(LOOKUPS_TABLE, names)
     ids = [row.source_id for row in names if isinstance(row, Row)]
-    rejected = [key for _, key in lookups.seen if key not in set(ids)]
+    rejected = _unfetched(lookups, ids)
     answers = _children(
         client,
         ids,
@@ -255,7 +294,7 @@ def collect_geo(
     raw = _top_level(client, COUNTRIES_PATH, "countries")
     countries = _top_batch(COUNTRIES_TABLE, [normalise_country(c) for c in raw])
     country_ids = [row.source_id for row in countries.items if isinstance(row, Row)]
-    rejected = [key for _, key in countries.seen if key not in set(country_ids)]
+    rejected = _unfetched(countries, country_ids)
     state_answers = _children(
         client,
         country_ids,
@@ -275,7 +314,7 @@ def collect_geo(
         for row in answer.items
         if isinstance(row, Row)
     ]
-    rejected_states = [key for _, key in states.seen if key not in {s for _, s in pairs}]
+    rejected_states = _unfetched(states, (state_id for _, state_id in pairs))
     location_answers = _children(
         client,
         pairs,
@@ -321,5 +360,8 @@ GEO_CATALOGUE = Catalogue("geo", collect_geo)
 
 ENTITIES: dict[str, Entity] = {e.name: e for e in (PROPERTIES_ENTITY, ASSOCIATES_ENTITY)}
 CATALOGUES: dict[str, Catalogue] = {c.name: c for c in (LOOKUPS_CATALOGUE, GEO_CATALOGUE)}
+IMAGE_SWEEP = ImageSweep()
+SPECS: dict[str, EntitySpec] = {**ENTITIES, IMAGES: IMAGE_SWEEP, **CATALOGUES}
+"""Every entity by the name `sync_entity` is given."""
 ENTITY_NAMES = ("properties", "associates", IMAGES, "lookups", "geo")
 """Every name `sync --entity` accepts, in the order `all` runs them."""

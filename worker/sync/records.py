@@ -14,21 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from worker.db.schema import Reject, Row
-from worker.sync.normalise import (
-    MAX_BIGINT,
-    MAX_TEXT_CHARS,
-    content_hash,
-    not_an_object,
-    unstorable,
-)
+from worker.sync.coerce import MAX_BIGINT, MAX_INT_DIGITS, MAX_TEXT_CHARS, unstorable
+from worker.sync.normalise import content_hash, not_an_object
 
 
 class _Invalid(ValueError):
     pass
-
-
-MAX_INT_DIGITS = 20
-"""Longer digit strings are no id we can store (and `int()` refuses past 4,300 digits)."""
 
 
 def _ascii_int(text: str, *, signed: bool = False) -> int | str:
@@ -105,15 +96,19 @@ def _guarded(build: Callable[[dict[str, Any]], Row], id_key: str) -> Callable[[A
             return not_an_object(raw)
         problem = unstorable(raw)
         if problem:
-            source = _lower(raw).get(id_key.lower())
-            return Reject(None if source is None else str(source)[:64], problem, raw)
+            return _reject(raw, id_key, problem)
         try:
             return build(raw)
         except _Invalid as exc:
-            source = _lower(raw).get(id_key.lower())
-            return Reject(None if source is None else str(source)[:64], str(exc), raw)
+            return _reject(raw, id_key, str(exc))
 
     return normalise
+
+
+def _reject(raw: dict[str, Any], id_key: str, reason: str) -> Reject:
+    """The reject of `raw`, named by its `id_key` field (any casing) when it has one."""
+    source = _lower(raw).get(id_key.lower())
+    return Reject(None if source is None else str(source)[:64], reason, raw)
 
 
 def _lower(raw: dict[str, Any]) -> dict[str, Any]:
@@ -165,12 +160,19 @@ def lookup_value_normaliser(lookup_id: int) -> Callable[[Any], Row | Reject]:
     return _guarded(build, "id")
 
 
+def _names(fields: dict[str, Any], stem: str) -> dict[str, str | None]:
+    """The labels `{stem}_en` and `{stem}_es` of a geo record as `name_en` and `name_es`."""
+    return {
+        f"name_{lang}": _text(fields.get(f"{stem.lower()}_{lang}"), f"{stem}_{lang}")
+        for lang in ("en", "es")
+    }
+
+
 def _country(raw: dict[str, Any]) -> Row:
     fields = _lower(raw)
     country_id = _key(fields.get("countryid"), "countryID")
     public = {
-        "name_en": _text(fields.get("countryname_en"), "countryName_en"),
-        "name_es": _text(fields.get("countryname_es"), "countryName_es"),
+        **_names(fields, "countryName"),
         "flag_url": _web_url(fields.get("flagurl"), "flagurl"),
     }
     return _row(country_id, raw, public)
@@ -181,8 +183,7 @@ def _state(raw: dict[str, Any]) -> Row:
     state_id = _key(fields.get("statedepprovid"), "stateDepProvID")
     public = {
         "country_id": _id(fields.get("countryid"), "countryID", required=False),
-        "name_en": _text(fields.get("statedepprov_en"), "stateDepProv_en"),
-        "name_es": _text(fields.get("statedepprov_es"), "stateDepProv_es"),
+        **_names(fields, "stateDepProv"),
     }
     return _row(state_id, raw, public)
 
@@ -192,8 +193,7 @@ def _location(raw: dict[str, Any]) -> Row:
     location_id = _key(fields.get("locationid"), "locationId")
     public = {
         "state_id": _id(fields.get("statedepprovid"), "stateDepProvId", required=False),
-        "name_en": _text(fields.get("location_en"), "location_en"),
-        "name_es": _text(fields.get("location_es"), "location_es"),
+        **_names(fields, "location"),
     }
     return _row(location_id, raw, public)
 
