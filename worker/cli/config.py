@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from worker.cli.terminal import domain_errors, out
+from worker.cli.terminal import domain_errors, out, write_json
 from worker.config import (
     BRAND_PARTS,
     Settings,
@@ -23,7 +23,6 @@ from worker.config import (
     setting_variables,
     unknown_variables,
 )
-from worker.sync.commands import write_json
 
 SECRET_SHOWN = "set (secret)"  # noqa: S105 - what is shown instead of a secret
 

@@ -11,7 +11,6 @@ schedule instead.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,10 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 from worker.auth.build import build_token_manager, build_token_store
-from worker.cli.terminal import command_settings, console, domain_errors
+from worker.cli.terminal import command_settings, console, domain_errors, safe, write_plain
 from worker.log import redactor
 from worker.runtime import open_engine
-from worker.safe_text import safe
 from worker.sync.entities import ENTITY_NAMES
 
 if TYPE_CHECKING:
@@ -151,7 +149,6 @@ def register(app: typer.Typer) -> None:
                     tokens.close()
             if as_json:
                 # Plain bytes: a rich Console would still turn `:x:` into an emoji.
-                sys.stdout.write(render_json(view) + "\n")
-                sys.stdout.flush()
+                write_plain(render_json(view))
             else:
                 print_view(console(), view)

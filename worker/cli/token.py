@@ -18,11 +18,10 @@ from rich.table import Table
 from worker.auth.build import StoreChoice, build_token_manager, build_token_store
 from worker.auth.crypto import generate_key
 from worker.auth.manager import TokenManager, TokenStatus
-from worker.cli.terminal import command_settings, domain_errors, err, fail, out
+from worker.cli.terminal import command_settings, domain_errors, err, fail, out, safe
 from worker.clock import system_clock
 from worker.errors import ReiSyncError
 from worker.log import redactor
-from worker.safe_text import safe
 
 token_app = typer.Typer(
     help="Inspect and renew the brands' API tokens.",

@@ -7,7 +7,6 @@ Event values may come from the API: printed as plain text, never as rich markup.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from worker.cli.terminal import command_settings, domain_errors, out
+from worker.clock import system_clock
 from worker.config import Settings, Webhook
 from worker.errors import ConfigError
 from worker.feed.build import require_feed_database
@@ -148,7 +148,7 @@ def test_command(
                 session,
                 webhook,
                 batch_body(webhook.name, [SAMPLE]),
-                now=time.time(),
+                now=system_clock(),
                 timeout=settings.webhook_timeout_seconds,
                 idempotency_key=SAMPLE.key,
             )
