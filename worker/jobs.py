@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from worker.config import Settings
 from worker.db.schema import IMAGES, RunRecord
@@ -20,39 +21,52 @@ Say = Callable[[str], None]
 """Where a line for the operator goes (the CLI: one safe line on stderr)."""
 
 
+@dataclass(frozen=True)
+class SyncRequest:
+    """Runs by hand: every brand of `brands` (none: every configured brand) × `entities`.
+
+    `parallelism` unset: `REI_SYNC_PARALLELISM`. `resume` runs that run's entity only.
+    `wait`: poll while another process holds a job's lease instead of failing.
+    """
+
+    brands: Sequence[str]
+    entities: Sequence[str]
+    mode: str = "manual"
+    full: bool = False
+    parallelism: int | None = None
+    resume: RunRecord | None = None
+    wait: bool = False
+
+
 def run_sync(
     settings: Settings,
-    brand_keys: Sequence[str],
-    entities: Sequence[str],
+    request: SyncRequest,
     *,
     say: Say,
-    full: bool = False,
-    mode: str = "manual",
-    parallelism: int | None = None,
-    resume: RunRecord | None = None,
     stop: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    wait: bool = False,
 ) -> list[RunResult]:
     """Migrate, then one run per brand x entity, in order; failures are reported, not raised.
 
     Each run holds the job's lease, the same one the daemon's job takes: another holder →
-    `LeaseBusyError` (exit 1), or with `wait` poll until it is free. `parallelism`
-    unset: `REI_SYNC_PARALLELISM`. `resume` runs that run's entity only.
+    `LeaseBusyError` (exit 1), or with `request.wait` poll until it is free.
     """
-    brands = [settings.brand(key) for key in brand_keys] if brand_keys else list(settings.brands)
-    names = [resume.entity] if resume is not None else list(entities)
+    keys = request.brands
+    brands = [settings.brand(key) for key in keys] if keys else list(settings.brands)
+    resume = request.resume
+    names = [resume.entity] if resume is not None else list(request.entities)
     results: list[RunResult] = []
     with open_runtime(settings, migrate=True) as runtime:
-        options = runtime.options(parallelism=parallelism, full=full)
+        options = runtime.options(parallelism=request.parallelism, full=request.full)
         for brand in brands:
             for name in names:
                 halt = stop or threading.Event()
-                lease = take_lease(runtime.leases, job_key(brand.key, name), wait, halt, say)
+                key = job_key(brand.key, name)
+                lease = take_lease(runtime.leases, key, request.wait, halt, say)
                 result = runtime.run_job(
                     brand.key,
                     name,
-                    mode=mode,
+                    mode=request.mode,
                     stop=halt,
                     lease=lease,
                     options=options,

@@ -17,10 +17,8 @@ still makes one token request per lifetime however many replicas run.
 
 from __future__ import annotations
 
-import platform
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC
 
 import requests
@@ -28,15 +26,22 @@ import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from prometheus_client import Counter, Gauge, Info
 
-from worker import __version__, probes
+from worker import probes
 from worker.alerts import Alerter, AlertKind
 from worker.auth import TokenManager, TokenState
 from worker.auth.build import build_token_manager, build_token_store, require_shared_store
 from worker.auth.schedule import TokenJobs, schedule_token_refresh
 from worker.clock import Clock, monotonic, system_clock, utcnow
 from worker.config import Settings
+from worker.daemon_metrics import (
+    CONSECUTIVE_FAILURES,
+    INTERVAL,
+    LAST_SUCCESS,
+    SCHEDULER_RUNNING,
+    SKIPPED,
+    STARTED_AT,
+)
 from worker.db.engine import DEFAULT_POOL_SIZE
 from worker.db.schema import SUCCESS_STATUSES, RunStatus
 from worker.errors import ReiSyncError
@@ -54,7 +59,7 @@ from worker.log import get_logger
 from worker.runtime import Runtime
 from worker.scheduler import SyncJob, add_sync_jobs, plan_sync_jobs
 from worker.signals import exit_process, install_signal_handlers
-from worker.slots import SyncSlots
+from worker.slots import ActiveRuns, SyncSlots
 from worker.status.source import daemon_source
 from worker.sync import metrics as sync_metrics
 from worker.sync.engine import RunResult
@@ -79,81 +84,6 @@ def pool_size(engine: sa.Engine) -> int:
 
 RETENTION_JOB = "retention"
 RETENTION_INTERVAL_SECONDS = 86400.0
-
-
-LAST_SUCCESS = Gauge(
-    "rei_sync_scheduled_last_success_timestamp_seconds",
-    "Last successful run of the job seen by this process (epoch s; the start as a baseline).",
-    ["brand", "entity"],
-)
-INTERVAL = Gauge(
-    "rei_sync_scheduled_interval_seconds",
-    "The job's nominal interval (for the staleness alert: 3 intervals without success).",
-    ["brand", "entity"],
-)
-CONSECUTIVE_FAILURES = Gauge(
-    "rei_sync_scheduled_consecutive_failures",
-    "Failed runs of the job in a row (0 after a success).",
-    ["brand", "entity"],
-)
-SKIPPED = Counter(
-    "rei_sync_scheduled_skipped_runs",
-    "Scheduled runs skipped, by reason: `lease_busy` (another replica is running the job) or "
-    "`done_elsewhere` (another replica finished it while this run waited for a slot).",
-    ["brand", "entity", "reason"],
-)
-SCHEDULER_RUNNING = Gauge("rei_sync_scheduler_running", "1 while the daemon's scheduler runs.")
-STARTED_AT = Gauge("rei_sync_daemon_start_timestamp_seconds", "When the daemon started.")
-BUILD = Info("rei_sync_build", "The running rei-sync: its version and Python's.")
-BUILD.info({"version": __version__, "python": platform.python_version()})
-
-
-@dataclass
-class _ActiveRuns:
-    """Stop events of the sync runs in progress, so shutdown can ask each to stop."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    done: threading.Condition = field(init=False)
-    events: dict[str, threading.Event] = field(default_factory=dict)
-    jobs: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Job key → (brand, entity) of the same runs, to mark them `aborted` on a timeout."""
-
-    def __post_init__(self) -> None:
-        self.done = threading.Condition(self.lock)
-
-    def add(
-        self, key: str, job: tuple[str, str], stop: threading.Event, closed: threading.Event
-    ) -> bool:
-        """Track a starting run; False (not tracked) once `closed` (the daemon is stopping)."""
-        with self.lock:
-            if closed.is_set():
-                return False
-            self.events[key] = stop
-            self.jobs[key] = job
-            return True
-
-    def remove(self, key: str) -> None:
-        with self.done:
-            self.events.pop(key, None)
-            self.jobs.pop(key, None)
-            self.done.notify_all()
-
-    def stop_all(self) -> list[str]:
-        """Ask every run in progress to stop at its next batch; their job keys."""
-        with self.lock:
-            for event in self.events.values():
-                event.set()
-            return list(self.events)
-
-    def wait(self, deadline: float) -> dict[str, tuple[str, str]]:
-        """Wait until every run has ended or the `deadline` (monotonic) passed; those left."""
-        with self.done:
-            while self.events:
-                left = deadline - monotonic()
-                if left <= 0:
-                    break
-                self.done.wait(left)
-            return dict(self.jobs) if self.events else {}
 
 
 class Daemon:
@@ -188,7 +118,7 @@ class Daemon:
         self.started_at = clock()
         self.jobs: list[SyncJob] = plan_sync_jobs(settings, list(ENTITY_NAMES))
         self.stopping = threading.Event()
-        self._active = _ActiveRuns()
+        self._active = ActiveRuns()
         self._failures: dict[str, int] = {}
         self.slots = SyncSlots(
             settings.rei_max_concurrent_syncs or pool_size(engine), self.run_sync_job, clock=clock

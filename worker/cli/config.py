@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from worker.cli.terminal import domain_errors, out, write_json
+from worker.cli.terminal import domain_errors, json_option, out, write_json
 from worker.config import (
     BRAND_PARTS,
     Settings,
@@ -63,7 +63,7 @@ def brand_rows(settings: Settings) -> list[dict[str, str]]:
 
 
 def config_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+    as_json: Annotated[bool, json_option("Print it as JSON.")] = False,
 ) -> None:
     """Show the effective settings, where each came from (environment, .env, default),
     and the brands found; secrets masked."""

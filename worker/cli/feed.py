@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from worker.cli.terminal import command_settings, domain_errors, out
+from worker.cli.terminal import command_settings, domain_errors, json_option, out
 from worker.clock import system_clock
 from worker.config import Settings, Webhook
 from worker.errors import ConfigError
@@ -58,7 +58,7 @@ def events_command(
     ] = None,
     kind: Annotated[str | None, typer.Option(help=f"Only this kind: {', '.join(KINDS)}.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document per line.")] = False,
+    as_json: Annotated[bool, json_option("One JSON document per line.")] = False,
 ) -> None:
     """The newest change-feed events (oldest first), filtered."""
     with domain_errors():

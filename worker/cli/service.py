@@ -16,10 +16,10 @@ from rich.table import Table
 
 from worker.auth.crypto import generate_key
 from worker.cli.sync import EntityChoice, entity_names, err_line, print_results, report
-from worker.cli.terminal import command_settings, domain_errors, out, safe, write_json
+from worker.cli.terminal import command_settings, domain_errors, json_option, out, safe, write_json
 from worker.config import BRAND_VAR, Settings, load_settings
 from worker.errors import ConfigError, ConfigErrors
-from worker.jobs import run_sync
+from worker.jobs import SyncRequest, run_sync
 from worker.log import configure_logging, redactor
 from worker.preflight import Row, configuration_rows, daemon_refusals, doctor_checks
 from worker.runtime import open_engine
@@ -54,9 +54,7 @@ def migrate_command() -> None:
 
 
 def doctor_command(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the checks as JSON instead of a table.")
-    ] = False,
+    as_json: Annotated[bool, json_option("Print the checks as JSON instead of a table.")] = False,
 ) -> None:
     """Check what `run` needs: configuration, database, tokens, API URLs, clock skew.
 
@@ -113,7 +111,8 @@ def demo_command(
                 f"[4/4] migrating, then syncing {brands}: properties (with images), "
                 "associates, lookups, geo"
             )
-            results = run_sync(settings, [], entity_names([EntityChoice.all]), say=err_line)
+            request = SyncRequest([], entity_names([EntityChoice.all]))
+            results = run_sync(settings, request, say=err_line)
             if serve:
                 print_results(results)
                 raise typer.Exit(serve_demo(settings))

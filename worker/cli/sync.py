@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -26,10 +26,19 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from worker.cli.terminal import command_settings, domain_errors, err, fail, out, safe, write_json
+from worker.cli.terminal import (
+    command_settings,
+    domain_errors,
+    err,
+    fail,
+    json_option,
+    out,
+    safe,
+    write_json,
+)
 from worker.clock import monotonic
-from worker.db.schema import IMAGES, RejectRecord, RunRecord, RunStatus
-from worker.jobs import resumable_run, run_sync
+from worker.db.schema import IMAGES, RejectRecord, RunCounts, RunRecord, RunStatus
+from worker.jobs import SyncRequest, resumable_run, run_sync
 from worker.log import get_logger, redactor
 from worker.runtime import open_engine
 from worker.sinks.choose import build_store
@@ -42,6 +51,11 @@ log = get_logger(__name__)
 PLAIN_PROGRESS_EVERY_SECONDS = 10.0
 
 
+ALL_ENTITIES = ("properties", "associates", "lookups", "geo")
+"""What `--entity all` runs. Images of new/changed listings come with `properties`;
+the full image sweep is `--entity images` (or `--full`)."""
+
+
 class EntityChoice(StrEnum):
     properties = "properties"
     associates = "associates"
@@ -49,11 +63,6 @@ class EntityChoice(StrEnum):
     lookups = "lookups"
     geo = "geo"
     all = "all"
-
-
-ALL_ENTITIES = ("properties", "associates", "lookups", "geo")
-"""What `--entity all` runs. Images of new/changed listings come with `properties`;
-the full image sweep is `--entity images` (or `--full`)."""
 
 
 def entity_names(choices: Sequence[EntityChoice]) -> list[str]:
@@ -106,19 +115,8 @@ def sync_command(
     wait: WaitOption = False,
 ) -> None:
     """Run one full sync now for the configured brands, then exit (migrates first)."""
-    with domain_errors():
-        settings = command_settings()
-        names = entity_names(entity or [])
-        results = run_sync(
-            settings,
-            brand or [],
-            names,
-            say=err_line,
-            full=full,
-            parallelism=parallelism,
-            wait=wait,
-        )
-        report(results)
+    names = entity_names(entity or [])
+    sync_and_report(SyncRequest(brand or [], names, full=full, parallelism=parallelism, wait=wait))
 
 
 def backfill_command(
@@ -132,21 +130,23 @@ def backfill_command(
     wait: WaitOption = False,
 ) -> None:
     """Load one brand in full with progress; `--resume` continues an interrupted run."""
+    names = entity_names(entity or [])
+    request = SyncRequest([brand], names, mode="backfill", parallelism=parallelism, wait=wait)
+    sync_and_report(request, resume=resume)
+
+
+def sync_and_report(request: SyncRequest, *, resume: int | None = None) -> None:
+    """`sync` and `backfill`: the runs (a backfill's with progress), their summary, the exit.
+
+    `resume` (a backfill's, of its one brand) is checked before anything runs."""
     with domain_errors():
         settings = command_settings()
-        record = resumable_run(settings, brand, resume) if resume is not None else None
-        with progress_reporter(out) as on_progress:
-            results = run_sync(
-                settings,
-                [brand],
-                entity_names(entity or []),
-                say=err_line,
-                mode="backfill",
-                parallelism=parallelism,
-                resume=record,
-                on_progress=on_progress,
-                wait=wait,
-            )
+        if resume is not None:
+            record = resumable_run(settings, request.brands[0], resume)
+            request = dataclasses.replace(request, resume=record)
+        progress = progress_reporter(out) if request.mode == "backfill" else nullcontext(None)
+        with progress as on_progress:
+            results = run_sync(settings, request, say=err_line, on_progress=on_progress)
         report(results)
 
 
@@ -165,7 +165,7 @@ def runs(
     ctx: typer.Context,
     brand: Annotated[str | None, typer.Option("--brand", "-b", help="Only this brand.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
+    as_json: Annotated[bool, json_option("Print them as JSON.")] = False,
 ) -> None:
     """Show recent sync runs, newest first (a read: never changes the schema)."""
     if ctx.invoked_subcommand is not None:
@@ -188,7 +188,7 @@ def show(
     rejects: Annotated[
         int, typer.Option(min=0, max=10_000, help="How many of its rejects to show.")
     ] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+    as_json: Annotated[bool, json_option("Print it as JSON.")] = False,
 ) -> None:
     """One run: counts, timing, error, checkpoint, and its rejects with their reasons."""
     with domain_errors():
@@ -216,24 +216,26 @@ def print_results(results: Sequence[RunResult]) -> None:
     table = Table(title="sync summary")
     for column in ("run", "brand", "entity", "status"):
         table.add_column(column)
-    for column in ("pages", "seen", "inserted", "updated", "unchanged", "rejected", "delisted"):
+    numbers = ("pages", "seen", "inserted", "updated", "unchanged", "rejected", "delisted")
+    for column in (*numbers, "images", "seconds"):
         table.add_column(column, justify="right")
-    table.add_column("images", justify="right")
-    table.add_column("seconds", justify="right")
     for r in results:
-        c = r.counts
         table.add_row(
             str(r.run_id),
-            safe(r.brand),
-            safe(r.entity),
-            safe(r.status),
-            *(str(v) for v in (c.pages, c.seen, c.inserted, c.updated, c.unchanged)),
-            str(c.rejected),
-            str(c.delisted),
+            *map(safe, (r.brand, r.entity, r.status)),
+            *count_cells(r.counts),
             images_written(r),
             f"{r.seconds:.2f}",
         )
     out.print(table)
+
+
+def count_cells(c: RunCounts) -> list[str]:
+    """A run's pages, seen, inserted, updated, unchanged, rejected and delisted, as cells."""
+    return [
+        str(v)
+        for v in (c.pages, c.seen, c.inserted, c.updated, c.unchanged, c.rejected, c.delisted)
+    ]
 
 
 def images_written(result: RunResult) -> str:
@@ -256,17 +258,11 @@ def print_runs(runs: Sequence[RunRecord]) -> None:
     table.add_column("error")
     table.add_column("fields")
     for run in runs:
-        c = run.counts
         table.add_row(
             str(run.id),
-            safe(run.brand),
-            safe(run.entity),
-            safe(run.mode),
-            safe(run.status),
+            *map(safe, (run.brand, run.entity, run.mode, run.status)),
             run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            *(str(v) for v in (c.pages, c.seen, c.inserted, c.updated, c.unchanged)),
-            str(c.rejected),
-            str(c.delisted),
+            *count_cells(run.counts),
             "" if run.checkpoint is None else str(run.checkpoint),
             "" if run.duration_seconds is None else f"{run.duration_seconds:.1f}",
             safe(redactor.scrub(run.error or "")[:80]),

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import psycopg
 import sqlalchemy as sa
@@ -47,6 +47,11 @@ def safe(value: object, style: str = "") -> Text:
     """`value` as a rich `Text`: no markup, no emoji codes, no control characters
     (`worker.safe_text` says why)."""
     return Text(visible(value), style=style)
+
+
+def json_option(help: str) -> Any:
+    """`--json`: print the command's document as JSON (`help` says which)."""
+    return typer.Option("--json", help=help)
 
 
 def write_json(document: object) -> None:
