@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import requests
 import sqlalchemy as sa
 
 from worker.api.client import ReiClient
 from worker.auth import TokenManager
-from worker.auth.build import build_token_manager, build_token_store
+from worker.auth.build import StoreChoice, build_token_manager, build_token_store
 from worker.config import Brand, Settings, database_errors
 from worker.db.embedded import start_embedded_postgres
 from worker.db.engine import create_db_engine
@@ -164,3 +164,21 @@ def open_runtime(settings: Settings, *, migrate: bool = False) -> Iterator[Runti
             yield Runtime(settings, engine, tokens, leases, store=store, session=session)
         finally:
             tokens.close()
+
+
+@contextmanager
+def open_token_manager(
+    settings: Settings, choice: StoreChoice, *, migrate: bool
+) -> Iterator[TokenManager]:
+    """A token manager over the `choice` of store, closed at the end. Only the postgres
+    store (`auto` with `TOKEN_ENCRYPTION_KEY`) opens the database, migrated with `migrate`."""
+    with ExitStack() as stack:
+        engine = None
+        wants_db = choice == "postgres" or (
+            choice == "auto" and getattr(settings, "token_encryption_key", None) is not None
+        )
+        if wants_db:
+            engine = stack.enter_context(open_engine(settings, migrate=migrate))
+        manager = build_token_manager(settings, store=build_token_store(settings, engine, choice))
+        stack.callback(manager.close)
+        yield manager
