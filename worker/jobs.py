@@ -1,5 +1,6 @@
 """Runs by hand (`rei-sync sync`, `backfill`, `demo`): each brand × entity in turn, under
-the same lease the daemon's job takes, through one `Runtime`."""
+the same lease the daemon's job takes, through one `Runtime`; and the run ledger read
+back (`rei-sync runs`, `runs show`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from worker.config import Settings
-from worker.db.schema import IMAGES, RunRecord
+from worker.db.schema import IMAGES, RejectRecord, RunRecord
 from worker.errors import ConfigError, LeaseBusyError
 from worker.leases import Lease, LeaseStore, job_key
 from worker.log import redactor
@@ -110,3 +111,21 @@ def resumable_run(settings: Settings, brand: str, run_id: int) -> RunRecord:
     if record.entity not in ENTITIES and record.entity != IMAGES:
         raise ConfigError("--resume", f"run {run_id} has unknown entity {record.entity}")
     return record
+
+
+def recent_runs(settings: Settings, brand: str | None, limit: int) -> list[RunRecord]:
+    """The latest `limit` runs (of one brand), newest first; a read: never migrates."""
+    with open_engine(settings) as engine:
+        return build_store(settings, engine).recent_runs(brand, limit)
+
+
+def run_with_rejects(
+    settings: Settings, run_id: int, rejects: int
+) -> tuple[RunRecord, list[RejectRecord]] | None:
+    """Run `run_id` and its latest `rejects` rejects, or None if there is no such run."""
+    with open_engine(settings) as engine:
+        store = build_store(settings, engine)
+        record = store.get_run(run_id)
+        if record is None:
+            return None
+        return record, store.latest_rejects(rejects, run_id=run_id) if rejects else []

@@ -13,6 +13,10 @@ Replicas: every sync job first takes its lease (`worker.leases`); a replica
 that does not get it skips the run and counts the skip. Tokens go through the
 encrypted Postgres store when `TOKEN_ENCRYPTION_KEY` is set, so every brand
 still makes one token request per lifetime however many replicas run.
+
+Beside it: one run of a job is `worker.runtime.Runtime.run_job` (the CLI's too), the
+probes are `worker.probes`, the signal handling `worker.signals`, the daemon's own
+metrics `worker.daemon_metrics`.
 """
 
 from __future__ import annotations

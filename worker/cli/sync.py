@@ -38,10 +38,8 @@ from worker.cli.terminal import (
 )
 from worker.clock import monotonic
 from worker.db.schema import IMAGES, RejectRecord, RunCounts, RunRecord, RunStatus
-from worker.jobs import SyncRequest, resumable_run, run_sync
+from worker.jobs import SyncRequest, recent_runs, resumable_run, run_sync, run_with_rejects
 from worker.log import get_logger, redactor
-from worker.runtime import open_engine
-from worker.sinks.choose import build_store
 from worker.sync.drift import summary
 from worker.sync.engine import Progress as RunProgress
 from worker.sync.engine import RunResult
@@ -172,10 +170,7 @@ def runs(
         return
     with domain_errors():
         settings = command_settings(require_brands=False, with_brands=False)
-        with open_engine(settings) as engine:
-            records = build_store(settings, engine).recent_runs(
-                brand.upper() if brand else None, limit
-            )
+        records = recent_runs(settings, brand.upper() if brand else None, limit)
         if as_json:
             write_json([run_document(r) for r in records])
         else:
@@ -193,12 +188,10 @@ def show(
     """One run: counts, timing, error, checkpoint, and its rejects with their reasons."""
     with domain_errors():
         settings = command_settings(require_brands=False, with_brands=False)
-        with open_engine(settings) as engine:
-            store = build_store(settings, engine)
-            record = store.get_run(run_id)
-            if record is None:
-                fail(1, f"error: no sync run {run_id}")
-            found = store.latest_rejects(rejects, run_id=run_id) if rejects else []
+        shown = run_with_rejects(settings, run_id, rejects)
+        if shown is None:
+            fail(1, f"error: no sync run {run_id}")
+        record, found = shown
         if as_json:
             write_json({**run_document(record), "rejects": [reject_document(r) for r in found]})
         else:
