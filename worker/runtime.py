@@ -109,6 +109,8 @@ class Runtime:
 
     @contextmanager
     def client(self, brand: str) -> Iterator[ReiClient]:
+        """`brand`'s API client: the kept one on the shared session, or one on a session
+        of its own for this run (see the class)."""
         if self._session is None:
             with requests.Session() as session:
                 yield build_client(self.settings, self.settings.brand(brand), self.tokens, session)
