@@ -5,16 +5,15 @@ Two dangers: rich would parse `[bold]`/`[link=…]` markup and `:skull:` emoji c
 plain string (and crash on `[/bold]`), and the terminal itself obeys control characters
 (`ESC[2K` erases a line, so a failure can be made to look like a forged success line;
 bidi overrides reorder what is shown). So every such value is shown as a `rich.text.Text`
-(never parsed for markup or emoji) whose control characters, C1 controls and bidi
-controls are replaced by visible escapes (`\\x1b`, `\\u202e`). Newlines too: one value
-is one line, and a multi-line reason is shown whole instead of cut to its first line.
+(never parsed for markup or emoji; `worker.cli.terminal.safe`) of `visible(value)`,
+whose control characters, C1 controls and bidi controls are replaced by visible
+escapes (`\\x1b`, `\\u202e`). Newlines too: one value is one line, and a multi-line
+reason is shown whole instead of cut to its first line.
 """
 
 from __future__ import annotations
 
 import re
-
-from rich.text import Text
 
 UNSAFE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
@@ -31,8 +30,3 @@ def _escape(match: re.Match[str]) -> str:
 def visible(value: object) -> str:
     """`value` as text whose every control/bidi character is a visible escape."""
     return UNSAFE.sub(_escape, str(value))
-
-
-def safe(value: object, style: str = "") -> Text:
-    """`value` as a rich `Text`: no markup, no emoji codes, no control characters."""
-    return Text(visible(value), style=style)

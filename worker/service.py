@@ -13,67 +13,66 @@ Replicas: every sync job first takes its lease (`worker.leases`); a replica
 that does not get it skips the run and counts the skip. Tokens go through the
 encrypted Postgres store when `TOKEN_ENCRYPTION_KEY` is set, so every brand
 still makes one token request per lifetime however many replicas run.
+
+Beside it: one run of a job is `worker.runtime.Runtime.run_job` (the CLI's too), the
+probes are `worker.probes`, the signal handling `worker.signals`, the daemon's own
+metrics `worker.daemon_metrics`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import platform
-import signal
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from types import FrameType
-from typing import NoReturn
+from datetime import UTC
 
 import requests
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from prometheus_client import Counter, Gauge, Info
 
-from worker import __version__
+from worker import probes
 from worker.alerts import Alerter, AlertKind
 from worker.auth import TokenManager, TokenState
 from worker.auth.build import build_token_manager, build_token_store, require_shared_store
 from worker.auth.schedule import TokenJobs, schedule_token_refresh
-from worker.clock import Clock, system_clock
+from worker.clock import Clock, monotonic, system_clock, utcnow
 from worker.config import Settings
+from worker.daemon_metrics import (
+    CONSECUTIVE_FAILURES,
+    INTERVAL,
+    LAST_SUCCESS,
+    SCHEDULER_RUNNING,
+    SKIPPED,
+    STARTED_AT,
+)
 from worker.db.engine import DEFAULT_POOL_SIZE
-from worker.db.migrate import current_revision, head_revision
 from worker.db.schema import SUCCESS_STATUSES, RunStatus
 from worker.errors import ReiSyncError
 from worker.feed.build import build_feed_worker, prune
 from worker.health import HealthServer, Probe
-from worker.leases import POOL_TIMEOUT_SECONDS, RENEW_FRACTION, LeaseStore, job_key, lease_engine
-from worker.log import get_logger
-from worker.runtime import build_client
-from worker.scheduler import (
-    SyncJob,
-    add_sync_jobs,
-    plan_sync_jobs,
+from worker.leases import (
+    POOL_TIMEOUT_SECONDS,
+    RENEW_FRACTION,
+    Lease,
+    LeaseStore,
+    job_key,
+    lease_engine,
 )
-from worker.sinks.choose import build_store
-from worker.slots import SyncSlots
+from worker.log import get_logger
+from worker.runtime import Runtime
+from worker.scheduler import SyncJob, add_sync_jobs, plan_sync_jobs
+from worker.signals import exit_process, install_signal_handlers
+from worker.slots import ActiveRuns, SyncSlots
 from worker.status.source import daemon_source
 from worker.sync import metrics as sync_metrics
-from worker.sync.engine import RunResult, SyncOptions, sync_entity
+from worker.sync.engine import RunResult
 from worker.sync.entities import ENTITY_NAMES
 
 log = get_logger(__name__)
 
-STALE_FACTOR = 3.0
-"""A sync job is stale (unready, alert) after this many intervals without a success."""
 REPEATED_FAILURES = 3
 """Consecutive failed runs of one job before the webhook alerts."""
-TOKEN_STARTUP_GRACE_SECONDS = 60.0
-"""How long after the start a brand may have no token yet (MISSING) and still be ready."""
 SHUTDOWN_MARGIN_SECONDS = 2.0
 """Kept back from the grace for closing tokens and the server after the runs stop."""
 SCHEDULER_THREADS = 8
@@ -89,47 +88,6 @@ def pool_size(engine: sa.Engine) -> int:
 
 RETENTION_JOB = "retention"
 RETENTION_INTERVAL_SECONDS = 86400.0
-
-
-LAST_SUCCESS = Gauge(
-    "rei_sync_scheduled_last_success_timestamp_seconds",
-    "Last successful run of the job seen by this process (epoch s; the start as a baseline).",
-    ["brand", "entity"],
-)
-INTERVAL = Gauge(
-    "rei_sync_scheduled_interval_seconds",
-    "The job's nominal interval (for the staleness alert: 3 intervals without success).",
-    ["brand", "entity"],
-)
-CONSECUTIVE_FAILURES = Gauge(
-    "rei_sync_scheduled_consecutive_failures",
-    "Failed runs of the job in a row (0 after a success).",
-    ["brand", "entity"],
-)
-SKIPPED = Counter(
-    "rei_sync_scheduled_skipped_runs",
-    "Scheduled runs skipped, by reason: `lease_busy` (another replica is running the job) or "
-    "`done_elsewhere` (another replica finished it while this run waited for a slot).",
-    ["brand", "entity", "reason"],
-)
-SCHEDULER_RUNNING = Gauge("rei_sync_scheduler_running", "1 while the daemon's scheduler runs.")
-STARTED_AT = Gauge("rei_sync_daemon_start_timestamp_seconds", "When the daemon started.")
-BUILD = Info("rei_sync_build", "The running rei-sync: its version and Python's.")
-BUILD.info({"version": __version__, "python": platform.python_version()})
-
-
-@dataclass
-class _ActiveRuns:
-    """Stop events of the sync runs in progress, so shutdown can ask each to stop."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    done: threading.Condition = field(init=False)
-    events: dict[str, threading.Event] = field(default_factory=dict)
-    jobs: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Job key → (brand, entity) of the same runs, to mark them `aborted` on a timeout."""
-
-    def __post_init__(self) -> None:
-        self.done = threading.Condition(self.lock)
 
 
 class Daemon:
@@ -158,12 +116,13 @@ class Daemon:
             settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None,
             min_interval_seconds=settings.alert_min_interval_seconds,
         )
-        self.sink = build_store(settings, engine)
+        self.runtime = Runtime(settings, engine, tokens, self.leases)
+        self.sink = self.runtime.store
         self.clock = clock
         self.started_at = clock()
         self.jobs: list[SyncJob] = plan_sync_jobs(settings, list(ENTITY_NAMES))
         self.stopping = threading.Event()
-        self._active = _ActiveRuns()
+        self._active = ActiveRuns()
         self._failures: dict[str, int] = {}
         self.slots = SyncSlots(
             settings.rei_max_concurrent_syncs or pool_size(engine), self.run_sync_job, clock=clock
@@ -193,7 +152,7 @@ class Daemon:
             jitter_seconds=self.settings.sync_jitter_seconds,
             misfire_grace_seconds=self.settings.sync_misfire_grace_seconds,
             run_at_start=self.settings.run_at_start,
-            now=datetime.now(UTC),
+            now=utcnow(),
         )
         self.token_jobs = schedule_token_refresh(
             self.scheduler, self.tokens, after_run=self._alert_if_refused
@@ -228,7 +187,7 @@ class Daemon:
         starts from this start; the start-up grace lives in `readyz`, not in the metric.
         """
         try:
-            baseline = self._last_successes()
+            baseline = probes.last_successes(self.sink, self.jobs)
         except ReiSyncError:
             baseline = {}
         for job in self.jobs:
@@ -250,31 +209,22 @@ class Daemon:
 
     def shutdown(self, grace_seconds: float) -> bool:
         """Stop scheduling, stop running syncs at their next batch, release; True if all ended."""
-        deadline = time.monotonic() + max(0.0, grace_seconds - SHUTDOWN_MARGIN_SECONDS)
+        deadline = monotonic() + max(0.0, grace_seconds - SHUTDOWN_MARGIN_SECONDS)
         self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.slots.shutdown()
         SCHEDULER_RUNNING.set(0)
-        with self._active.done:
-            running = list(self._active.events)
-            for event in self._active.events.values():
-                event.set()
-            log.info("daemon.stopping", running=running, grace_seconds=grace_seconds)
-            while self._active.events:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._active.done.wait(left)
-            clean = not self._active.events
+        running = self._active.stop_all()
+        log.info("daemon.stopping", running=running, grace_seconds=grace_seconds)
+        stuck = self._active.wait(deadline)
+        clean = not stuck
         if not clean:
-            with self._active.lock:
-                stuck = dict(self._active.jobs)
             log.error("daemon.shutdown_timeout", still_running=list(stuck))
             self._abort_unfinished(stuck.values())
         if self.feed is not None:
-            self.feed.stop(timeout=max(0.1, deadline - time.monotonic()))
-        self.tokens.close(timeout=max(0.1, deadline - time.monotonic() + SHUTDOWN_MARGIN_SECONDS))
+            self.feed.stop(timeout=max(0.1, deadline - monotonic()))
+        self.tokens.close(timeout=max(0.1, deadline - monotonic() + SHUTDOWN_MARGIN_SECONDS))
         if self.health is not None:
             self.health.stop()
         log.info("daemon.stopped", clean=clean)
@@ -356,8 +306,26 @@ class Daemon:
     def _run_sync_job(self, brand: str, entity: str, fired_at: float | None) -> RunResult | None:
         if self.stopping.is_set():
             return None
-        key = job_key(brand, entity)
-        lease = self.leases.try_acquire(key)
+        lease = self._take_lease(brand, entity, fired_at)
+        if lease is None:
+            return None
+        stop = threading.Event()
+        if not self._active.add(lease.key, (brand, entity), stop, self.stopping):
+            lease.release()
+            return None
+        try:
+            result = self.runtime.run_job(brand, entity, mode="scheduled", stop=stop, lease=lease)
+            self._record(result)
+            if self.feed is not None:
+                self.feed.wake()  # deliver this run's committed events now, on its own thread
+            return result
+        finally:
+            self._active.remove(lease.key)
+
+    def _take_lease(self, brand: str, entity: str, fired_at: float | None) -> Lease | None:
+        """The job's lease, or None (the skip counted) if another replica holds it or
+        finished the job after `fired_at`."""
+        lease = self.leases.try_acquire(job_key(brand, entity))
         if lease is None:
             SKIPPED.labels(brand, entity, "lease_busy").inc()
             log.info("sync.skipped", brand=brand, entity=entity, reason="lease_busy")
@@ -367,40 +335,7 @@ class Daemon:
             SKIPPED.labels(brand, entity, "done_elsewhere").inc()
             log.info("sync.skipped", brand=brand, entity=entity, reason="done_elsewhere")
             return None
-        stop = threading.Event()
-        with self._active.lock:
-            if self.stopping.is_set():
-                lease.release()
-                return None
-            self._active.events[key] = stop
-            self._active.jobs[key] = (brand, entity)
-        try:
-            with lease.keep(on_lost=stop.set), requests.Session() as session:
-                # We hold the lease: a `running` row for this job is a dead holder's.
-                self.sink.abandon_stale_runs(brand, entity)
-                client = build_client(
-                    self.settings, self.settings.brand(brand), self.tokens, session
-                )
-                result = sync_entity(
-                    client,
-                    self.sink,
-                    entity,
-                    options=SyncOptions(
-                        take=self.settings.rei_page_size,
-                        parallelism=self.settings.rei_sync_parallelism,
-                    ),
-                    mode="scheduled",
-                    stop=stop,
-                )
-            self._record(result)
-            if self.feed is not None:
-                self.feed.wake()  # deliver this run's committed events now, on its own thread
-            return result
-        finally:
-            with self._active.done:
-                self._active.events.pop(key, None)
-                self._active.jobs.pop(key, None)
-                self._active.done.notify_all()
+        return lease
 
     def _done_since(self, brand: str, entity: str, fired_at: float) -> bool:
         """True if some replica finished a successful run of the job after `fired_at`."""
@@ -439,97 +374,21 @@ class Daemon:
 
     # -- probes ---------------------------------------------------------------------------
 
-    def _last_successes(self) -> dict[tuple[str, str], float]:
-        """(brand, entity) → epoch of the job's last success by any replica, read from the
-        store (the REST sink keeps runs in Supabase, not in the local database)."""
-        found: dict[tuple[str, str], float] = {}
-        for job in self.jobs:
-            at = self.sink.last_success_at(job.brand, job.entity)
-            if at is not None:
-                found[(job.brand, job.entity)] = at.timestamp()
-        return found
-
     def healthz(self) -> Probe:
-        running = self.scheduler.running and not self.stopping.is_set()
-        return Probe(running, {"scheduler": "ok" if running else "not running"})
+        return probes.healthz(self.scheduler.running and not self.stopping.is_set())
 
     def readyz(self) -> Probe:
-        """Ready: this process can do its work: the scheduler runs (not stopping) and the
-        database answers, migrated to head.
-
-        Nothing about one brand: a brand whose keys are refused or whose job is stale is
-        `brandz`'s (and the alerts') business; as a readiness probe it would take every
-        replica out of service at once and stall a rolling update.
-        """
         running = self.scheduler.running and not self.stopping.is_set()
-        checks: dict[str, str] = {
-            "scheduler": "ok"
-            if running
-            else ("stopping" if self.stopping.is_set() else "not running")
-        }
-        try:
-            current = current_revision(self.engine)
-            head = head_revision()
-            checks["database"] = "ok" if current == head else f"at {current}, head is {head}"
-        except sa.exc.SQLAlchemyError as exc:
-            checks["database"] = f"unreachable: {type(exc).__name__}"
-        return Probe(all(v == "ok" for v in checks.values()), checks)
+        return probes.readyz(running, self.stopping.is_set(), self.engine)
 
     def brandz(self) -> Probe:
-        """Every brand healthy: its token usable (MISSING only during the start-up grace) and
-        every job's last success (on any replica) within 3 intervals, counted from this
-        start at the latest. For dashboards and blackbox checks, not for a probe."""
-        checks: dict[str, str] = {}
-        last_success: dict[tuple[str, str], float] = {}
-        try:
-            last_success = self._last_successes()
-        except ReiSyncError as exc:
-            checks["runs"] = f"unreadable: {type(exc).__name__}"
-        now = self.clock()
-        starting = now - self.started_at < TOKEN_STARTUP_GRACE_SECONDS
-        for status in self.tokens.status():
-            bad = status.state in (TokenState.EXPIRED, TokenState.FAILED) or (
-                status.state is TokenState.MISSING and not starting
-            )
-            checks[f"token:{status.brand}"] = status.state.value if bad else "ok"
-        for job in self.jobs:
-            since = max(last_success.get((job.brand, job.entity), 0.0), self.started_at)
-            limit = STALE_FACTOR * job.schedule.nominal_seconds()
-            stale = now - since > limit
-            checks[job.key] = (
-                f"no success for {now - since:.0f}s (> {limit:.0f}s)" if stale else "ok"
-            )
-        return Probe(all(v == "ok" for v in checks.values()), checks)
-
-
-def install_signal_handlers(
-    stop: threading.Event, *, exit_now: Callable[[int], None] = os._exit
-) -> None:
-    """First SIGTERM/SIGINT: set `stop` (orderly shutdown). Second: exit at once."""
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            log.warning("daemon.forced_exit", signal=signal.Signals(signum).name)
-            exit_now(128 + signum)
-        log.info("daemon.signal", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
-
-
-def exit_process(code: int) -> NoReturn:
-    """Flush the logs and end the process now, without waiting for worker threads.
-
-    After an orderly shutdown nothing is left to save, but the interpreter would still
-    join APScheduler's pool threads (an in-flight token request or webhook POST can
-    take a full HTTP timeout), overrunning the container's grace and ending in SIGKILL.
-    """
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
+        return probes.brandz(
+            lambda: probes.last_successes(self.sink, self.jobs),
+            self.tokens.status(),
+            self.jobs,
+            now=self.clock(),
+            started_at=self.started_at,
+        )
 
 
 def run_daemon(

@@ -13,10 +13,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from prometheus_client import Gauge
 
-from worker.clock import Clock, system_clock
+from worker.clock import Clock, monotonic, system_clock
 from worker.leases import job_key
 from worker.log import get_logger
 
@@ -90,3 +91,51 @@ class SyncSlots:
         with self._lock:
             self._waiting.clear()
             self._publish()
+
+
+@dataclass
+class ActiveRuns:
+    """Stop events of the sync runs in progress, so shutdown can ask each to stop."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: threading.Condition = field(init=False)
+    events: dict[str, threading.Event] = field(default_factory=dict)
+    jobs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Job key → (brand, entity) of the same runs, to mark them `aborted` on a timeout."""
+
+    def __post_init__(self) -> None:
+        self.done = threading.Condition(self.lock)
+
+    def add(
+        self, key: str, job: tuple[str, str], stop: threading.Event, closed: threading.Event
+    ) -> bool:
+        """Track a starting run; False (not tracked) once `closed` (the daemon is stopping)."""
+        with self.lock:
+            if closed.is_set():
+                return False
+            self.events[key] = stop
+            self.jobs[key] = job
+            return True
+
+    def remove(self, key: str) -> None:
+        with self.done:
+            self.events.pop(key, None)
+            self.jobs.pop(key, None)
+            self.done.notify_all()
+
+    def stop_all(self) -> list[str]:
+        """Ask every run in progress to stop at its next batch; their job keys."""
+        with self.lock:
+            for event in self.events.values():
+                event.set()
+            return list(self.events)
+
+    def wait(self, deadline: float) -> dict[str, tuple[str, str]]:
+        """Wait until every run has ended or the `deadline` (monotonic) passed; those left."""
+        with self.done:
+            while self.events:
+                left = deadline - monotonic()
+                if left <= 0:
+                    break
+                self.done.wait(left)
+            return dict(self.jobs) if self.events else {}

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from tests.auth.conftest import Sandbox, SecretLedger
 from tests.conftest import with_database
-from worker.auth.cli import token_app
 from worker.auth.crypto import generate_key
+from worker.cli.token import token_app
 from worker.db.migrate import head_revision
 
 runner = CliRunner()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.daemon.conftest import InProcessFactory
-from worker import service
+from worker import runtime
 from worker.sandbox import SandboxConfig, SandboxServer
 from worker.sync.engine import RunResult, SyncOptions
 
@@ -24,13 +24,13 @@ def test_scheduled_runs_use_the_configured_parallelism(
     sandbox: SandboxServer, inprocess_daemon: InProcessFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[SyncOptions] = []
-    real = service.sync_entity
+    real = runtime.sync_entity
 
     def spy(*args: Any, options: SyncOptions, **kwargs: Any) -> RunResult:
         seen.append(options)
         return real(*args, options=options, **kwargs)
 
-    monkeypatch.setattr(service, "sync_entity", spy)
+    monkeypatch.setattr(runtime, "sync_entity", spy)
     daemon = inprocess_daemon(sandbox, REI_SYNC_PARALLELISM="7", REI_PAGE_SIZE="9")
     result = daemon.run_sync_job("AZURA", "associates")
     assert result is not None

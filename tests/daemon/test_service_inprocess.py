@@ -12,8 +12,8 @@ from tests.daemon.conftest import InProcessFactory
 from worker.alerts import Alerter, AlertKind
 from worker.auth import TokenState
 from worker.errors import SinkError
+from worker.probes import TOKEN_STARTUP_GRACE_SECONDS
 from worker.sandbox import SandboxConfig, SandboxServer
-from worker.service import TOKEN_STARTUP_GRACE_SECONDS
 
 pytestmark = pytest.mark.slow
 
@@ -78,14 +78,14 @@ def test_errors_outside_the_run_count_as_failed_runs_and_alert(
     def lease_db_down(key: str) -> None:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    def ledger_refuses(brand: str | None = None, entity: str | None = None) -> int:
+    def ledger_refuses(brand: str, entity: str, mode: str, **_: object) -> int:
         raise SinkError("could not write sync_runs\nsecond line")
 
     monkeypatch.setattr(daemon.leases, "try_acquire", lease_db_down)
     assert daemon.run_sync_job("AZURA", "geo") is None
     assert daemon.run_sync_job("AZURA", "geo") is None
     monkeypatch.undo()
-    monkeypatch.setattr(daemon.sink, "abandon_stale_runs", ledger_refuses)
+    monkeypatch.setattr(daemon.sink, "start_run", ledger_refuses)
     assert daemon.run_sync_job("AZURA", "geo") is None  # inside the lease this time
 
     assert failed_runs("AZURA", "geo") == before + 3

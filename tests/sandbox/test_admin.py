@@ -10,8 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from tests.sandbox.conftest import Admin, Client
+from worker.cli.sandbox import sandbox_command
 from worker.sandbox import SandboxConfig, SandboxServer
-from worker.sandbox.cli import sandbox_command
 from worker.sandbox.server import _is_loopback
 
 

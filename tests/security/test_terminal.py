@@ -11,13 +11,13 @@ import pytest
 from rich.console import Console
 
 from tests.reliability.conftest import Figures
+from worker.cli import status as status_commands
+from worker.cli import sync as sync_commands
 from worker.cli import terminal
 from worker.db.schema import RunCounts, RunRecord
 from worker.safe_text import visible
-from worker.status import commands as status_commands
 from worker.status.model import RejectRow
 from worker.status.view import Badge, StatusView, reject_view
-from worker.sync import commands as sync_commands
 
 HOSTILE = (
     "[/bold] unbalanced",

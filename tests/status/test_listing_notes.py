@@ -12,8 +12,8 @@ from typing import Any
 from rich.console import Console
 
 from tests.status.test_view import NOW, run, snapshot
+from worker.cli.status import print_view
 from worker.db.schema import RunCounts, RunRecord
-from worker.status.commands import print_view
 from worker.status.model import DatabaseData
 from worker.status.page import render_html
 from worker.status.payload import as_dict

@@ -16,9 +16,9 @@ from typer.testing import CliRunner, Result
 
 from tests.sync.conftest import BRAND, LISTINGS, TAKE, Harness
 from tests.sync.truth import assert_matches_truth
+from worker.cli import sync as commands
 from worker.cli.app import app
 from worker.sandbox import SandboxServer
-from worker.sync import commands
 from worker.sync.engine import Progress, SyncOptions, sync_entity
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from worker.cli.terminal import domain_errors, out
+from worker.cli.terminal import domain_errors, json_option, out, write_json
 from worker.config import (
     BRAND_PARTS,
     Settings,
@@ -23,7 +23,6 @@ from worker.config import (
     setting_variables,
     unknown_variables,
 )
-from worker.sync.commands import write_json
 
 SECRET_SHOWN = "set (secret)"  # noqa: S105 - what is shown instead of a secret
 
@@ -64,7 +63,7 @@ def brand_rows(settings: Settings) -> list[dict[str, str]]:
 
 
 def config_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+    as_json: Annotated[bool, json_option("Print it as JSON.")] = False,
 ) -> None:
     """Show the effective settings, where each came from (environment, .env, default),
     and the brands found; secrets masked."""

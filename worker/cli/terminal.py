@@ -6,21 +6,23 @@ Messages are one line on stderr and pass through the secret scrubber.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import psycopg
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from worker.config import Settings, load_settings, read_environment, unknown_variables
 from worker.errors import ConfigError, ReiSyncError
 from worker.log import configure_logging, get_logger, redactor
-from worker.safe_text import safe
+from worker.safe_text import visible
 
 log = get_logger(__name__)
 
@@ -39,6 +41,28 @@ def console(*, stderr: bool = False) -> Console:
 
 out = console()
 err = console(stderr=True)
+
+
+def safe(value: object, style: str = "") -> Text:
+    """`value` as a rich `Text`: no markup, no emoji codes, no control characters
+    (`worker.safe_text` says why)."""
+    return Text(visible(value), style=style)
+
+
+def json_option(help: str) -> Any:
+    """`--json`: print the command's document as JSON (`help` says which)."""
+    return typer.Option("--json", help=help)
+
+
+def write_json(document: object) -> None:
+    """Plain bytes on stdout: a rich Console would still turn `:x:` into an emoji."""
+    write_plain(json.dumps(document, indent=2))
+
+
+def write_plain(text: str) -> None:
+    """One document on stdout as it is, never through rich."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def fail(code: int, message: str) -> NoReturn:

@@ -11,17 +11,22 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from apscheduler.schedulers.base import BaseScheduler
 
+from worker.auth.build import build_token_manager, build_token_store
 from worker.auth.manager import TokenStatus
 from worker.clock import Clock, system_clock
+from worker.config import Settings
 from worker.health import Page
 from worker.log import redactor
-from worker.scheduler import SyncJob
+from worker.runtime import open_engine
+from worker.scheduler import SyncJob, plan_sync_jobs
 from worker.sinks.base import RunLedger
+from worker.sinks.choose import build_store
 from worker.status.model import JobInfo, Snapshot
 from worker.status.page import render_html
 from worker.status.payload import render_json
 from worker.status.queries import load_database
 from worker.status.view import Scrub, StatusView, build_view
+from worker.sync.entities import ENTITY_NAMES
 
 if TYPE_CHECKING:
     from worker.service import Daemon
@@ -105,3 +110,27 @@ def daemon_source(daemon: Daemon) -> StatusSource:
         holder=daemon.leases.holder,
         clock=daemon.clock,
     )
+
+
+def settings_view(settings: Settings) -> StatusView:
+    """The picture `rei-sync status` shows, from the configured database and stores.
+
+    Reads only: no migration, no token request (the shared store's tokens are
+    loaded, as a replica would adopt them). Each job shows its schedule, not a next
+    run time: that belongs to a daemon's scheduler.
+    """
+    jobs = plan_sync_jobs(settings, list(ENTITY_NAMES))
+    with open_engine(settings) as engine:
+        tokens = build_token_manager(settings, store=build_token_store(settings, engine))
+        try:
+            tokens.preload()
+            source = StatusSource(
+                engine,
+                build_store(settings, engine),
+                tokens.status,
+                lambda: job_infos(jobs),
+                scrub=redactor.scrub,
+            )
+            return source.view()
+        finally:
+            tokens.close()

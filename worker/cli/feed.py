@@ -7,23 +7,25 @@ Event values may come from the API: printed as plain text, never as rich markup.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
-import requests
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from worker.cli.terminal import command_settings, domain_errors, out
-from worker.config import Settings, Webhook
+from worker.cli.terminal import command_settings, domain_errors, json_option, out
+from worker.config import Settings
 from worker.errors import ConfigError
 from worker.feed.build import require_feed_database
-from worker.feed.delivery import batch_body, post_batch
-from worker.feed.store import Event, FeedStore
-from worker.runtime import open_engine
+from worker.feed.manual import (
+    EventFilter,
+    find_events,
+    resume_subscriber,
+    send_sample,
+    subscriber_states,
+)
 from worker.sinks.events import KINDS
 
 webhooks_app = typer.Typer(
@@ -58,7 +60,7 @@ def events_command(
     ] = None,
     kind: Annotated[str | None, typer.Option(help=f"Only this kind: {', '.join(KINDS)}.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document per line.")] = False,
+    as_json: Annotated[bool, json_option("One JSON document per line.")] = False,
 ) -> None:
     """The newest change-feed events (oldest first), filtered."""
     with domain_errors():
@@ -67,14 +69,14 @@ def events_command(
         if kind is not None and kind not in KINDS:
             raise ConfigError("--kind", f"unknown kind (one of {', '.join(KINDS)})")
         settings = _settings()
-        with open_engine(settings) as engine:
-            found = FeedStore(engine).find(
-                brand=None if brand is None else brand.upper(),
-                kind=kind,
-                run_id=run,
-                since=_since(since),
-                limit=limit,
-            )
+        where = EventFilter(
+            brand=None if brand is None else brand.upper(),
+            kind=kind,
+            run_id=run,
+            since=_since(since),
+            limit=limit,
+        )
+        found = find_events(settings, where)
     if as_json:
         for event in found:
             typer.echo(orjson.dumps(event.document()).decode())
@@ -99,40 +101,27 @@ def status_command() -> None:
     """Each configured subscriber: cursor, pending events, failures, paused."""
     with domain_errors():
         settings = _settings()
-        table = Table("subscriber", "url", "state", "pending", "failures", "last ok", "last error")
-        with open_engine(settings) as engine:
-            store = FeedStore(engine)
-            for webhook in settings.webhooks:
-                cursor = store.cursor(webhook.name)
-                table.add_row(
-                    Text(webhook.name),
-                    Text(webhook.display_url),
-                    Text("paused", style="bold red") if cursor.paused else Text("active"),
-                    str(store.count_pending(cursor)),
-                    str(cursor.failures),
-                    _when(cursor.last_success_at),
-                    Text(cursor.last_error or "—"),
-                )
+        states = subscriber_states(settings)
     if not settings.webhooks:
         out.print("no subscribers: set REI_WEBHOOK_<NAME>_URL and REI_WEBHOOK_<NAME>_SECRET")
         return
+    table = Table("subscriber", "url", "state", "pending", "failures", "last ok", "last error")
+    for state in states:
+        cursor = state.cursor
+        table.add_row(
+            Text(state.webhook.name),
+            Text(state.webhook.display_url),
+            Text("paused", style="bold red") if cursor.paused else Text("active"),
+            str(state.pending),
+            str(cursor.failures),
+            _when(cursor.last_success_at),
+            Text(cursor.last_error or "—"),
+        )
     out.print(table)
 
 
 def _when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-SAMPLE = Event(
-    id=0,
-    run_id=None,
-    brand="SAMPLE",
-    entity="listing",
-    source_id=4711,
-    kind="price_changed",
-    payload={"old_price": 250000, "price": 237500, "old_currency_id": 1, "currency_id": 1},
-    created_at=datetime(2026, 1, 1, tzinfo=UTC),
-)
 
 
 @webhooks_app.command("test")
@@ -142,16 +131,7 @@ def test_command(
     """POST one signed sample event to URL with its subscriber's secret; print the answer."""
     with domain_errors():
         settings = command_settings(require_brands=False, with_brands=False)
-        webhook = _configured(settings, url)
-        with requests.Session() as session:
-            answer = post_batch(
-                session,
-                webhook,
-                batch_body(webhook.name, [SAMPLE]),
-                now=time.time(),
-                timeout=settings.webhook_timeout_seconds,
-                idempotency_key=SAMPLE.key,
-            )
+        webhook, answer = send_sample(settings, url)
     if isinstance(answer, int) and 200 <= answer < 300:
         out.print(f"{webhook.name}: delivered, HTTP {answer}")
         return
@@ -160,26 +140,11 @@ def test_command(
     raise typer.Exit(1)
 
 
-def _configured(settings: Settings, url: str) -> Webhook:
-    for webhook in settings.webhooks:
-        if webhook.url.get_secret_value().rstrip("/") == url.strip().rstrip("/"):
-            return webhook
-    raise ConfigError(
-        "URL",
-        "is not a configured subscriber's: set REI_WEBHOOK_<NAME>_URL to it and "
-        "REI_WEBHOOK_<NAME>_SECRET (the sample is signed with that secret)",
-    )
-
-
 @webhooks_app.command("resume")
 def resume_command(name: Annotated[str, typer.Argument(help="The subscriber's name.")]) -> None:
     """Un-pause a subscriber: delivery continues from its cursor (nothing is skipped)."""
     with domain_errors():
-        settings = _settings()
-        with open_engine(settings) as engine:
-            resumed = FeedStore(engine).resume(name.lower())
-        if not resumed:
-            raise ConfigError("NAME", "no cursor for that subscriber yet")
+        resume_subscriber(_settings(), name.lower())
     out.print(Text(f"{name.lower()}: resumed"))
 
 

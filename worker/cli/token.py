@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from worker.auth.build import StoreChoice, build_token_manager, build_token_store
+from worker.auth.build import StoreChoice
 from worker.auth.crypto import generate_key
 from worker.auth.manager import TokenManager, TokenStatus
-from worker.cli.terminal import command_settings, domain_errors, err, fail, out
+from worker.cli.terminal import command_settings, domain_errors, err, fail, out, safe
 from worker.clock import system_clock
 from worker.errors import ReiSyncError
 from worker.log import redactor
-from worker.safe_text import safe
+from worker.runtime import open_token_manager
 
 token_app = typer.Typer(
     help="Inspect and renew the brands' API tokens.",
@@ -61,19 +61,7 @@ def _manager(store_choice: StoreName, *, migrate: bool) -> Iterator[TokenManager
     with domain_errors():
         choice = STORE_CHOICES[StoreName(store_choice)]
         settings = command_settings(require_database=False)  # only the postgres store needs one
-        with ExitStack() as stack:
-            engine = None
-            wants_db = choice == "postgres" or (
-                choice == "auto" and getattr(settings, "token_encryption_key", None) is not None
-            )
-            if wants_db:
-                from worker.runtime import open_engine
-
-                engine = stack.enter_context(open_engine(settings, migrate=migrate))
-            manager = build_token_manager(
-                settings, store=build_token_store(settings, engine, choice)
-            )
-            stack.callback(manager.close)
+        with open_token_manager(settings, choice, migrate=migrate) as manager:
             yield manager
 
 

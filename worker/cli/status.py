@@ -11,7 +11,6 @@ schedule instead.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,12 +19,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from worker.auth.build import build_token_manager, build_token_store
-from worker.cli.terminal import command_settings, console, domain_errors
-from worker.log import redactor
-from worker.runtime import open_engine
-from worker.safe_text import safe
-from worker.sync.entities import ENTITY_NAMES
+from worker.cli.terminal import (
+    command_settings,
+    console,
+    domain_errors,
+    json_option,
+    safe,
+    write_plain,
+)
 
 if TYPE_CHECKING:
     from worker.status.view import Badge, BrandView, Point, StatusView
@@ -116,42 +117,23 @@ def print_view(console: Console, view: StatusView) -> None:
     console.print(rejects if view.rejects else Text("Rejects: none", style="dim"))
 
 
+def status_command(
+    as_json: Annotated[bool, json_option("Print /status.json's document instead.")] = False,
+) -> None:
+    """Show brands, tokens, last runs, leases and rejects for the configured database."""
+    # the scheduler's and the status page's modules only for this command
+    from worker.status.payload import render_json
+    from worker.status.source import settings_view
+
+    with domain_errors():
+        view = settings_view(command_settings(require_brands=False))
+        if as_json:
+            # Plain bytes: a rich Console would still turn `:x:` into an emoji.
+            write_plain(render_json(view))
+        else:
+            print_view(console(), view)
+
+
 def register(app: typer.Typer) -> None:
     """Add `status` to the `rei-sync` app."""
-
-    @app.command()
-    def status(
-        as_json: Annotated[
-            bool, typer.Option("--json", help="Print /status.json's document instead.")
-        ] = False,
-    ) -> None:
-        """Show brands, tokens, last runs, leases and rejects for the configured database."""
-        # the scheduler's and the status page's modules only for this command
-        from worker.scheduler import plan_sync_jobs
-        from worker.sinks.choose import build_store
-        from worker.status.payload import render_json
-        from worker.status.source import StatusSource, job_infos
-
-        with domain_errors():
-            settings = command_settings(require_brands=False)
-            jobs = plan_sync_jobs(settings, list(ENTITY_NAMES))
-            with open_engine(settings) as engine:
-                tokens = build_token_manager(settings, store=build_token_store(settings, engine))
-                try:
-                    tokens.preload()
-                    source = StatusSource(
-                        engine,
-                        build_store(settings, engine),
-                        tokens.status,
-                        lambda: job_infos(jobs),
-                        scrub=redactor.scrub,
-                    )
-                    view = source.view()
-                finally:
-                    tokens.close()
-            if as_json:
-                # Plain bytes: a rich Console would still turn `:x:` into an emoji.
-                sys.stdout.write(render_json(view) + "\n")
-                sys.stdout.flush()
-            else:
-                print_view(console(), view)
+    app.command("status")(status_command)
