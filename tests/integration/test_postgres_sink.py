@@ -5,7 +5,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.fixtures import sample_property
-from worker.db.schema import Reject, Row, RunCounts, UpsertResult
+from worker.db.schema import Reject, Row, RunCounts, RunEnd, UpsertResult
 from worker.sinks.postgres import PostgresSink
 from worker.sync.entities import PROPERTIES_ENTITY
 from worker.sync.normalise import normalise_property
@@ -82,7 +82,9 @@ def test_runs_and_rejects_are_recorded_even_with_unstorable_text(db_engine: sa.E
         "properties",
         [Reject("7", "bad\x00reason", {"t": "nul\x00", "s": "\ud800"})],
     )
-    sink.finish_run(run_id, "succeeded_with_rejects", RunCounts(pages=1, seen=2, rejected=1))
+    sink.finish_run(
+        run_id, RunEnd("succeeded_with_rejects", RunCounts(pages=1, seen=2, rejected=1))
+    )
     with db_engine.connect() as c:
         run = c.execute(sa.text("SELECT status, seen, rejected FROM sync_runs")).one()
         assert tuple(run) == ("succeeded_with_rejects", 2, 1)

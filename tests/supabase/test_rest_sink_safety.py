@@ -18,6 +18,7 @@ from tests.supabase.test_sink_contract import IMG, SERVICE_ROLE_KEY, Sleeps, ima
 from tests.sync.conftest import BRAND
 from worker.db.schema import IMAGES_TABLE, PROPERTIES_TABLE, Reject, UpsertResult
 from worker.errors import SinkError
+from worker.sinks.base import AbsentScan
 from worker.sinks.supabase import ENTITY_TABLES, SupabaseSink, create_supabase_client
 from worker.sync.entities import ENTITIES, ENTITY_NAMES
 
@@ -61,7 +62,9 @@ def test_a_no_change_run_reads_every_page_when_max_rows_is_below_the_page_size(
     assert sink.active_ids(PROPERTIES_TABLE, BRAND) == set(range(1, 121))
     everything = [(None, i) for i in range(1, 121)]
     assert (
-        sink.delist_absent(PROPERTIES_TABLE, BRAND, everything, guard_minimum=0, guard_fraction=0)
+        sink.delist_absent(
+            PROPERTIES_TABLE, BRAND, AbsentScan(everything, guard_minimum=0, guard_fraction=0)
+        )
         == 0
     )
     assert api.requests("POST", "properties") == []

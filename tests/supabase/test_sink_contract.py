@@ -25,11 +25,12 @@ from worker.db.schema import (
     Reject,
     Row,
     RunCounts,
+    RunEnd,
     UpsertResult,
 )
 from worker.errors import SinkError
 from worker.sandbox import SandboxConfig, SandboxServer
-from worker.sinks.base import Store
+from worker.sinks.base import AbsentScan, Store
 from worker.sinks.choose import build_store
 from worker.sinks.postgres import PostgresSink
 from worker.sinks.supabase import SupabaseSink, create_supabase_client
@@ -178,11 +179,13 @@ def test_delist_absent_respects_the_guard(sink: Store, db_engine: sa.Engine) -> 
     assert sink.upsert(LOOKUP_VALUES_TABLE, BRAND, values).inserted == 20
     seen = [(r.scope_id, r.source_id) for r in values if r.source_id > 3]
     tripped = sink.delist_absent(
-        LOOKUP_VALUES_TABLE, BRAND, seen, guard_minimum=1, guard_fraction=0.1
+        LOOKUP_VALUES_TABLE, BRAND, AbsentScan(seen, guard_minimum=1, guard_fraction=0.1)
     )
     assert tripped is None
     assert scalar(db_engine, "SELECT count(*) FROM lookup_values WHERE delisted_at IS NULL") == 20
-    done = sink.delist_absent(LOOKUP_VALUES_TABLE, BRAND, seen, guard_minimum=6, guard_fraction=0)
+    done = sink.delist_absent(
+        LOOKUP_VALUES_TABLE, BRAND, AbsentScan(seen, guard_minimum=6, guard_fraction=0)
+    )
     assert done == 6
     gone = scalar(
         db_engine,
@@ -202,7 +205,9 @@ def test_delist_absent_keeps_the_rows_of_kept_scopes(sink: Store, db_engine: sa.
     ]
     sink.upsert(LOOKUP_VALUES_TABLE, BRAND, values)
     done = sink.delist_absent(
-        LOOKUP_VALUES_TABLE, BRAND, [], guard_minimum=10, guard_fraction=0, keep_scopes=[2]
+        LOOKUP_VALUES_TABLE,
+        BRAND,
+        AbsentScan([], guard_minimum=10, guard_fraction=0, keep_scopes=[2]),
     )
     assert done == 4
     active = "SELECT string_agg(lookup_id || ':' || value_id, ',' ORDER BY 1) FROM lookup_values "
@@ -214,7 +219,9 @@ def test_delist_absent_keeps_the_rows_of_kept_scopes(sink: Store, db_engine: sa.
     ]
     sink.upsert(STATES_TABLE, BRAND, states)
     done = sink.delist_absent(
-        STATES_TABLE, BRAND, [(None, 3)], guard_minimum=10, guard_fraction=0, keep_scopes=[10]
+        STATES_TABLE,
+        BRAND,
+        AbsentScan([(None, 3)], guard_minimum=10, guard_fraction=0, keep_scopes=[10]),
     )
     assert done == 1  # state 4 (no country); 1 and 2 kept, 3 seen
     kept = "SELECT string_agg(state_id::text, ',' ORDER BY 1) FROM geo_states "
@@ -253,10 +260,12 @@ def test_runs_and_rejects(sink: Store, db_engine: sa.Engine) -> None:
     )
     sink.finish_run(
         run_id,
-        "succeeded_with_rejects",
-        RunCounts(pages=2, seen=30, inserted=29, rejected=1),
-        duration_seconds=1.5,
-        details={"images": {"inserted": 3}},
+        RunEnd(
+            "succeeded_with_rejects",
+            RunCounts(pages=2, seen=30, inserted=29, rejected=1),
+            duration_seconds=1.5,
+            details={"images": {"inserted": 3}},
+        ),
     )
     record = sink.get_run(run_id)
     assert record is not None
@@ -278,7 +287,7 @@ def test_recent_runs_of_one_job_and_latest_rejects_without_payload(sink: Store) 
     runs: dict[str, list[int]] = {}
     for entity in ("properties", "associates", "properties", "geo", "properties"):
         run_id = sink.start_run(BRAND, entity, "scheduled")
-        sink.finish_run(run_id, "succeeded", RunCounts(pages=1, seen=1))
+        sink.finish_run(run_id, RunEnd("succeeded", RunCounts(pages=1, seen=1)))
         runs.setdefault(entity, []).append(run_id)
     other = sink.start_run("BLUE_OCEAN", "properties", "manual")
     newest_first = runs["properties"][::-1]
@@ -320,18 +329,18 @@ def test_recent_runs_of_one_job_and_latest_rejects_without_payload(sink: Store) 
 def test_last_success_counts_only_successful_runs_of_that_job(sink: Store) -> None:
     assert sink.last_success_at(BRAND, "properties") is None
     ok = sink.start_run(BRAND, "properties", "scheduled")
-    sink.finish_run(ok, "succeeded", RunCounts(pages=1, seen=1))
+    sink.finish_run(ok, RunEnd("succeeded", RunCounts(pages=1, seen=1)))
     first = sink.last_success_at(BRAND, "properties")
     assert first is not None
     failed = sink.start_run(BRAND, "properties", "scheduled")
-    sink.finish_run(failed, "failed", RunCounts(), error="boom")
+    sink.finish_run(failed, RunEnd("failed", RunCounts(), error="boom"))
     tripped = sink.start_run(BRAND, "properties", "scheduled")
-    sink.finish_run(tripped, "delist_guard_tripped", RunCounts())
+    sink.finish_run(tripped, RunEnd("delist_guard_tripped", RunCounts()))
     assert sink.last_success_at(BRAND, "properties") == first
     assert sink.last_success_at(BRAND, "associates") is None
     assert sink.last_success_at("NOBODY", "properties") is None
     with_rejects = sink.start_run(BRAND, "properties", "scheduled")
-    sink.finish_run(with_rejects, "succeeded_with_rejects", RunCounts(rejected=1))
+    sink.finish_run(with_rejects, RunEnd("succeeded_with_rejects", RunCounts(rejected=1)))
     latest = sink.last_success_at(BRAND, "properties")
     assert latest is not None
     assert latest >= first

@@ -128,6 +128,19 @@ class RunCounts:
         )
 
 
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended, as `finish_run` stores it: its status and counts, and the error,
+    the last checkpoint, the duration and the entity's details where there are any."""
+
+    status: str
+    counts: RunCounts
+    error: str | None = None
+    checkpoint: int | None = None
+    duration_seconds: float | None = None
+    details: dict[str, Any] | None = None
+
+
 class RunStatus(StrEnum):
     """`sync_runs.status`. A `str`, so it is stored, compared and printed as its value."""
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker.db.schema import (
     Reject,
     RejectRecord,
     Row,
     RunCounts,
+    RunEnd,
     RunRecord,
     TableSpec,
     UpsertResult,
@@ -51,19 +53,9 @@ class Sink(Protocol):
 
     def mark_delisted(self, spec: TableSpec, brand: str, ids: Sequence[int]) -> int: ...
 
-    def delist_absent(
-        self,
-        spec: TableSpec,
-        brand: str,
-        seen: Sequence[tuple[int | None, int]],
-        *,
-        guard_minimum: int,
-        guard_fraction: float,
-        keep_scopes: Sequence[int] = (),
-    ) -> int | None:
-        """Delist active rows whose key is not in `seen`; `None` (and nothing delisted)
-        when that would trip the guard (`exceeds_guard`). Rows whose parent
-        (`spec.parent_column`) is in `keep_scopes` are left as they are (`check_keep_scopes`)."""
+    def delist_absent(self, spec: TableSpec, brand: str, scan: AbsentScan) -> int | None:
+        """Delist the active rows a complete answer no longer lists (`AbsentScan`); `None`,
+        and nothing delisted, when that would trip the scan's guard."""
         ...
 
     def record_rejects(
@@ -90,17 +82,7 @@ class RunLedger(Protocol):
 
     def checkpoint_run(self, run_id: int, counts: RunCounts, checkpoint: int) -> None: ...
 
-    def finish_run(
-        self,
-        run_id: int,
-        status: str,
-        counts: RunCounts,
-        error: str | None = None,
-        *,
-        checkpoint: int | None = None,
-        duration_seconds: float | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None: ...
+    def finish_run(self, run_id: int, end: RunEnd) -> None: ...
 
     def get_run(self, run_id: int) -> RunRecord | None: ...
 
@@ -130,13 +112,27 @@ class Store(Sink, RunLedger, Protocol):
     """Everything a sync run writes: entity tables and its `sync_runs` row."""
 
 
-def check_keep_scopes(spec: TableSpec, keep_scopes: Sequence[int]) -> None:
-    """`delist_absent` keeps rows by their parent column: a table without one cannot."""
-    if keep_scopes and spec.parent_column is None:
-        raise ValueError(f"{spec.table} has no parent column to keep scopes by")
+@dataclass(frozen=True)
+class AbsentScan:
+    """The `delist_absent` contract, stated once for every sink.
 
+    `seen` holds the (scope, key) pairs a complete answer listed (scope `None` for an
+    unscoped table); every other active row is delisted, except rows whose parent
+    (`spec.parent_column`) is in `keep_scopes` (their part of the answer failed), and
+    nothing at all when that would be more than the guard allows.
+    """
 
-def exceeds_guard(missing: int, active: int, *, guard_minimum: int, guard_fraction: float) -> bool:
-    """Whether delisting `missing` of `active` rows is more than `delist_absent` may do:
-    more than max(guard_minimum, guard_fraction x active rows)."""
-    return missing > max(guard_minimum, int(active * guard_fraction))
+    seen: Sequence[tuple[int | None, int]]
+    guard_minimum: int
+    guard_fraction: float
+    keep_scopes: Sequence[int] = ()
+
+    def check(self, spec: TableSpec) -> None:
+        """Rows are kept by their parent column: a table without one cannot keep scopes."""
+        if self.keep_scopes and spec.parent_column is None:
+            raise ValueError(f"{spec.table} has no parent column to keep scopes by")
+
+    def exceeds_guard(self, missing: int, active: int) -> bool:
+        """Whether delisting `missing` of `active` rows is more than may be done at once:
+        more than max(guard_minimum, guard_fraction x active rows)."""
+        return missing > max(self.guard_minimum, int(active * self.guard_fraction))

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from worker.db.schema import Reject, Row, TableSpec, UpsertResult
 from worker.sinks import events
-from worker.sinks.base import check_keep_scopes, exceeds_guard
+from worker.sinks.base import AbsentScan
 from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.encoding import json_text as _json
 from worker.sinks.encoding import storable as _storable
@@ -163,31 +163,20 @@ class PostgresSink(PostgresRunLedger):
                 events.notify(cursor)
         return delisted
 
-    def delist_absent(
-        self,
-        spec: TableSpec,
-        brand: str,
-        seen: Sequence[tuple[int | None, int]],
-        *,
-        guard_minimum: int,
-        guard_fraction: float,
-        keep_scopes: Sequence[int] = (),
-    ) -> int | None:
-        check_keep_scopes(spec, keep_scopes)
+    def delist_absent(self, spec: TableSpec, brand: str, scan: AbsentScan) -> int | None:
+        scan.check(spec)
         with self._engine.connect() as connection, connection.begin() as transaction:
             active = connection.execute(count_active_sql(spec), {"brand": brand}).scalar_one()
             result = connection.execute(
                 delist_absent_sql(spec),
                 {
                     "brand": brand,
-                    "scopes": [-1 if scope is None else scope for scope, _ in seen],
-                    "keys": [key for _, key in seen],
-                    "keep": list(keep_scopes),
+                    "scopes": [-1 if scope is None else scope for scope, _ in scan.seen],
+                    "keys": [key for _, key in scan.seen],
+                    "keep": list(scan.keep_scopes),
                 },
             )
-            if exceeds_guard(
-                result.rowcount, active, guard_minimum=guard_minimum, guard_fraction=guard_fraction
-            ):
+            if scan.exceeds_guard(result.rowcount, active):
                 transaction.rollback()
                 return None
         return int(result.rowcount)

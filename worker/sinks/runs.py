@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from worker.db.schema import SUCCESS_STATUSES, RejectRecord, RunCounts, RunRecord
+from worker.db.schema import SUCCESS_STATUSES, RejectRecord, RunCounts, RunEnd, RunRecord
 from worker.sinks.base import ABANDONED_ERROR
 from worker.sinks.dberrors import translate_db_errors
 
@@ -104,28 +104,19 @@ class PostgresRunLedger:
                 CHECKPOINT_RUN, {"id": run_id, "checkpoint": checkpoint, **counts.__dict__}
             )
 
-    def finish_run(
-        self,
-        run_id: int,
-        status: str,
-        counts: RunCounts,
-        error: str | None = None,
-        *,
-        checkpoint: int | None = None,
-        duration_seconds: float | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
+    def finish_run(self, run_id: int, end: RunEnd) -> None:
+        details = None if end.details is None else orjson.dumps(end.details).decode()
         with self._engine.begin() as connection:
             connection.execute(
                 FINISH_RUN,
                 {
                     "id": run_id,
-                    "status": status,
-                    "error": error,
-                    "checkpoint": checkpoint,
-                    "duration": duration_seconds,
-                    "details": None if details is None else orjson.dumps(details).decode(),
-                    **counts.__dict__,
+                    "status": end.status,
+                    "error": end.error,
+                    "checkpoint": end.checkpoint,
+                    "duration": end.duration_seconds,
+                    "details": details,
+                    **end.counts.__dict__,
                 },
             )
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from worker.db.schema import RunStatus, UpsertResult
 from worker.log import get_logger
+from worker.sinks.base import AbsentScan
 from worker.sync import metrics
 from worker.sync.entities import Batch, Catalogue
 from worker.sync.job import Job, split
@@ -52,14 +53,13 @@ def _merge(job: Job, catalogue: Catalogue, batch: Batch) -> None:
 def _delist(job: Job, catalogue: Catalogue, batch: Batch) -> bool:
     """Delist the table's stored rows the answer no longer lists; False: the guard tripped."""
     run, spec = job.run, batch.spec
-    delisted = job.store.delist_absent(
-        spec,
-        run.brand,
+    scan = AbsentScan(
         batch.seen,
         guard_minimum=job.options.delist_guard_minimum,
         guard_fraction=job.options.delist_guard_fraction,
         keep_scopes=batch.keep_scopes,
     )
+    delisted = job.store.delist_absent(spec, run.brand, scan)
     if delisted is None:
         metrics.DELIST_GUARD_TRIPPED.labels(run.brand, catalogue.name).inc()
         log.error("sync.delist_guard_tripped", brand=run.brand, table=spec.table)

@@ -16,7 +16,7 @@ from typing import Any
 
 from worker import clock
 from worker.api.client import ReiClient
-from worker.db.schema import RunCounts, RunRecord, RunStatus
+from worker.db.schema import RunCounts, RunEnd, RunRecord, RunStatus
 from worker.errors import ReiSyncError, StopRequested
 from worker.log import get_logger
 from worker.sinks.base import Store
@@ -173,8 +173,7 @@ def _finish(
 ) -> RunResult:
     seconds = monotonic() - run.started
     CURRENT_RUN.set(None)
-    store.finish_run(
-        run.run_id,
+    end = RunEnd(
         status,
         run.counts,
         error=error,
@@ -182,6 +181,7 @@ def _finish(
         duration_seconds=round(seconds, 3),
         details=run.details or None,
     )
+    store.finish_run(run.run_id, end)
     _count(run, status, seconds)
     event = {
         "brand": run.brand,

@@ -17,6 +17,7 @@ from worker.db.schema import (
     SUCCESS_STATUSES,
     RejectRecord,
     RunCounts,
+    RunEnd,
     RunRecord,
     RunStatus,
 )
@@ -105,27 +106,17 @@ class SupabaseRunLedger:
             .eq("id", run_id),
         )
 
-    def finish_run(
-        self,
-        run_id: int,
-        status: str,
-        counts: RunCounts,
-        error: str | None = None,
-        *,
-        checkpoint: int | None = None,
-        duration_seconds: float | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
+    def finish_run(self, run_id: int, end: RunEnd) -> None:
         values: dict[str, Any] = {
-            **counts.__dict__,
-            "status": status,
+            **end.counts.__dict__,
+            "status": end.status,
             "finished_at": self._rest.now(),
-            "error": error,
-            "duration_seconds": duration_seconds,
-            "details": details,
+            "error": end.error,
+            "duration_seconds": end.duration_seconds,
+            "details": end.details,
         }
-        if checkpoint is not None:
-            values["checkpoint"] = checkpoint
+        if end.checkpoint is not None:
+            values["checkpoint"] = end.checkpoint
         self._rest.run(
             "finishing a run",
             self._rest.table("sync_runs")

@@ -22,7 +22,7 @@ from supabase import Client
 
 from worker.clock import Clock, system_clock
 from worker.db.schema import Reject, Row, TableSpec, UpsertResult
-from worker.sinks.base import check_keep_scopes, exceeds_guard
+from worker.sinks.base import AbsentScan
 from worker.sinks.encoding import json_text, storable, unique_rows
 from worker.sinks.supabase.cache import PAGE_SIZE, HashCache, Key
 from worker.sinks.supabase.ledger import SupabaseRunLedger
@@ -159,25 +159,16 @@ class SupabaseSink(SupabaseRunLedger):
             active = [k for k in active if not stored[k][1]]
             return self._delist(spec, brand, active)
 
-    def delist_absent(
-        self,
-        spec: TableSpec,
-        brand: str,
-        seen: Sequence[tuple[int | None, int]],
-        *,
-        guard_minimum: int,
-        guard_fraction: float,
-        keep_scopes: Sequence[int] = (),
-    ) -> int | None:
-        check_keep_scopes(spec, keep_scopes)
+    def delist_absent(self, spec: TableSpec, brand: str, scan: AbsentScan) -> int | None:
+        scan.check(spec)
         parent = spec.parent_column
         with self._cache.holding(spec, brand):
             stored = self._cache.hashes(spec, brand)
             active = [key for key, (_, delisted) in stored.items() if not delisted]
-            wanted = {(scope if spec.scope else None, key) for scope, key in seen}
+            wanted = {(scope if spec.scope else None, key) for scope, key in scan.seen}
             missing = [key for key in active if key not in wanted]
-            if keep_scopes and missing and parent is not None:
-                kept = set(keep_scopes)
+            if scan.keep_scopes and missing and parent is not None:
+                kept = set(scan.keep_scopes)
                 if spec.scope:
                     missing = [key for key in missing if key[0] not in kept]
                 else:
@@ -186,12 +177,7 @@ class SupabaseSink(SupabaseRunLedger):
                         for row in self._cache.pages(spec, brand, f"{spec.key},{parent}")
                     }
                     missing = [key for key in missing if parents.get(key[1]) not in kept]
-            if exceeds_guard(
-                len(missing),
-                len(active),
-                guard_minimum=guard_minimum,
-                guard_fraction=guard_fraction,
-            ):
+            if scan.exceeds_guard(len(missing), len(active)):
                 return None
             return self._delist(spec, brand, missing)
 
