@@ -1,7 +1,7 @@
 """One sync run of one entity for one brand, recorded in `sync_runs`.
 
-The run's kind is its entity's (`Entity.run` and its siblings): paged entities
-(properties, associates) are scanned page by page (`sync/scan.py`), catalogues
+The run's kind is its entity's (`Entity.run` and its siblings, bound in `sync/kinds.py`):
+paged entities (properties, associates) are scanned page by page (`sync/scan.py`), catalogues
 (lookups, geo) fetched whole (`sync/catalogue_run.py`), and `images` sweeps every
 active listing (`sync/sweep.py`). Here: the run's bookkeeping around whichever it is,
 from its `sync_runs` row and checkpoints to its final status, metrics and log line.
@@ -22,11 +22,9 @@ from worker.log import get_logger
 from worker.sinks.base import Store
 from worker.sinks.events import CURRENT_RUN
 from worker.sync import metrics
-from worker.sync.catalogue_run import run_catalogue
-from worker.sync.entities import SPECS, Catalogue, Entity, EntitySpec, ImageSweep
+from worker.sync.entities import SPECS, EntitySpec
 from worker.sync.job import DEFAULT_PAGE_SIZE, Job, RunState, SyncOptions
-from worker.sync.scan import run_scan
-from worker.sync.sweep import run_sweep
+from worker.sync.kinds import JobKinds
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -108,7 +106,7 @@ def sync_entity(
     progress = _progress(store, run, on_progress, monotonic)
     job = Job(client, store, run, options, stop, progress, start, may_delist=resume is None)
     try:
-        status = _spec(entity).run(_Kinds(job))
+        status = _spec(entity).run(JobKinds(job))
     except StopRequested:
         return _finish(store, run, RunStatus.ABORTED, monotonic)
     except ReiSyncError as exc:
@@ -128,22 +126,6 @@ def _spec(entity: str | EntitySpec) -> EntitySpec:
     if entity not in SPECS:
         raise ValueError(f"unknown entity {entity!r}")
     return SPECS[entity]
-
-
-@dataclass(frozen=True)
-class _Kinds:
-    """Each kind of run, bound to `job` (the entity picks its own: `Entity.run`)."""
-
-    job: Job
-
-    def scan(self, entity: Entity) -> RunStatus:
-        return run_scan(self.job, entity)
-
-    def catalogue(self, catalogue: Catalogue) -> RunStatus:
-        return run_catalogue(self.job, catalogue)
-
-    def sweep(self, sweep: ImageSweep) -> RunStatus:
-        return run_sweep(self.job, sweep)
 
 
 def _progress(

@@ -77,7 +77,7 @@ def associate_is_gone(body: Any) -> bool:
 
 
 class RunKinds(Protocol):
-    """The three kinds of run, bound to one run in progress (`sync/engine.py`)."""
+    """The three kinds of run, bound to one run in progress (`sync/kinds.py`)."""
 
     def scan(self, entity: Entity) -> RunStatus: ...
 
