@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 from tests.daemon.conftest import InProcessFactory
 from worker.alerts import Alerter, AlertKind
 from worker.auth import TokenState
+from worker.db.schema import RunStart
 from worker.errors import SinkError
 from worker.probes import TOKEN_STARTUP_GRACE_SECONDS
 from worker.sandbox import SandboxConfig, SandboxServer
@@ -78,7 +79,7 @@ def test_errors_outside_the_run_count_as_failed_runs_and_alert(
     def lease_db_down(key: str) -> None:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    def ledger_refuses(brand: str, entity: str, mode: str, **_: object) -> int:
+    def ledger_refuses(start: RunStart) -> int:
         raise SinkError("could not write sync_runs\nsecond line")
 
     monkeypatch.setattr(daemon.leases, "try_acquire", lease_db_down)

@@ -5,7 +5,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tests.fixtures import sample_property
-from worker.db.schema import Reject, Row, RunCounts, RunEnd, UpsertResult
+from worker.db.schema import Reject, Row, RunCounts, RunEnd, RunStart, UpsertResult
 from worker.sinks.postgres import PostgresSink
 from worker.sync.entities import PROPERTIES_ENTITY
 from worker.sync.normalise import normalise_property
@@ -75,7 +75,7 @@ def test_unchanged_batch_writes_no_tuple(db_engine: sa.Engine) -> None:
 
 def test_runs_and_rejects_are_recorded_even_with_unstorable_text(db_engine: sa.Engine) -> None:
     sink = PostgresSink(db_engine)
-    run_id = sink.start_run("AZURA", "properties", "manual")
+    run_id = sink.start_run(RunStart("AZURA", "properties", "manual"))
     sink.record_rejects(
         run_id,
         "AZURA",

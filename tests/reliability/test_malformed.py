@@ -23,7 +23,7 @@ from tests.reliability.conftest import (
     run_figures,
     truth,
 )
-from worker.db.schema import Reject, Row
+from worker.db.schema import Reject, Row, RunStart
 from worker.sinks.postgres import PostgresSink
 from worker.sync.entities import ENTITIES
 from worker.sync.images import INCOMPLETE_MARK
@@ -180,7 +180,7 @@ def test_ten_thousand_malformed_records_are_quarantined_and_every_valid_one_load
     server = make_sandbox()
     bases = {e: truth(server, BRAND, e)[:10] for e in ("properties", "associates")}
     sink = PostgresSink(db_engine)
-    run_id = sink.start_run(BRAND, "properties", "manual")
+    run_id = sink.start_run(RunStart(BRAND, "properties", "manual"))
     ids = itertools.count(10_000_000)
     seen: dict[str, int] = {"malformed": 0, "valid": 0}
     kinds: dict[str, int] = {}

@@ -16,7 +16,7 @@ from tests.integration.test_postgres_sink import rows
 from tests.supabase.postgrest_double import PostgrestDouble
 from tests.supabase.test_sink_contract import IMG, SERVICE_ROLE_KEY, Sleeps, images, scalar
 from tests.sync.conftest import BRAND
-from worker.db.schema import IMAGES_TABLE, PROPERTIES_TABLE, Reject, UpsertResult
+from worker.db.schema import IMAGES_TABLE, PROPERTIES_TABLE, Reject, RunStart, UpsertResult
 from worker.errors import SinkError
 from worker.sinks.base import AbsentScan
 from worker.sinks.supabase import ENTITY_TABLES, SupabaseSink, create_supabase_client
@@ -54,9 +54,9 @@ def count(engine: sa.Engine, table: str) -> int:
 def test_a_no_change_run_reads_every_page_when_max_rows_is_below_the_page_size(
     sink: SupabaseSink, api: PostgrestDouble
 ) -> None:
-    sink.start_run(BRAND, "properties", "manual")
+    sink.start_run(RunStart(BRAND, "properties", "manual"))
     assert sink.upsert(PROPERTIES_TABLE, BRAND, rows(120)) == UpsertResult(inserted=120)
-    sink.start_run(BRAND, "properties", "manual")
+    sink.start_run(RunStart(BRAND, "properties", "manual"))
     api.log.clear()
     assert sink.upsert(PROPERTIES_TABLE, BRAND, rows(120)) == UpsertResult(unchanged=120)
     assert sink.active_ids(PROPERTIES_TABLE, BRAND) == set(range(1, 121))
@@ -76,11 +76,11 @@ def test_a_no_change_run_reads_every_page_when_max_rows_is_below_the_page_size(
 def test_replace_children_sees_every_stored_child_past_max_rows(
     sink: SupabaseSink, db_engine: sa.Engine
 ) -> None:
-    sink.start_run(BRAND, "images", "manual")
+    sink.start_run(RunStart(BRAND, "images", "manual"))
     listings = list(range(1, 61))
     stored = [image for listing in listings for image in images(listing, 1, 2)]
     assert sink.replace_children(IMAGES_TABLE, BRAND, listings, stored).inserted == 120
-    sink.start_run(BRAND, "images", "manual")
+    sink.start_run(RunStart(BRAND, "images", "manual"))
     kept = [image for listing in listings for image in images(listing, 1)]
     result = sink.replace_children(IMAGES_TABLE, BRAND, listings, kept)
     assert (result.unchanged, result.deleted) == (60, 60)
@@ -94,7 +94,7 @@ def test_start_run_whose_answer_was_lost_after_commit_makes_one_run(
     sink: SupabaseSink, api: PostgrestDouble, sleeps: Sleeps, db_engine: sa.Engine
 ) -> None:
     api.fail_next(502, after_commit=True, method="POST", table="sync_runs")
-    run_id = sink.start_run(BRAND, "properties", "manual")
+    run_id = sink.start_run(RunStart(BRAND, "properties", "manual"))
     assert count(db_engine, "sync_runs") == 1
     assert scalar(db_engine, "SELECT id FROM sync_runs") == run_id
     assert len(api.requests("POST", "sync_runs")) == 1
@@ -108,7 +108,7 @@ def test_start_run_that_may_not_have_been_done_fails_without_a_second_insert(
 ) -> None:
     api.fail_next(504, method="POST", table="sync_runs")
     with pytest.raises(SinkError, match="starting a run failed"):
-        sink.start_run(BRAND, "properties", "manual")
+        sink.start_run(RunStart(BRAND, "properties", "manual"))
     assert len(api.requests("POST", "sync_runs")) == 0
     assert count(db_engine, "sync_runs") == 0
 
@@ -116,7 +116,7 @@ def test_start_run_that_may_not_have_been_done_fails_without_a_second_insert(
 def test_rejects_whose_answer_was_lost_after_commit_are_not_recorded_twice(
     sink: SupabaseSink, api: PostgrestDouble, db_engine: sa.Engine
 ) -> None:
-    run_id = sink.start_run(BRAND, "properties", "manual")
+    run_id = sink.start_run(RunStart(BRAND, "properties", "manual"))
     api.fail_next(500, after_commit=True, method="POST", table="sync_rejects")
     with pytest.raises(SinkError, match="recording rejects failed"):
         sink.record_rejects(run_id, BRAND, "properties", [Reject("1", "why", {})])
@@ -127,7 +127,7 @@ def test_inserts_refused_before_being_done_are_retried(
     sink: SupabaseSink, api: PostgrestDouble, sleeps: Sleeps, db_engine: sa.Engine
 ) -> None:
     api.fail_next(429, method="POST", table="sync_runs")
-    run_id = sink.start_run(BRAND, "properties", "manual")
+    run_id = sink.start_run(RunStart(BRAND, "properties", "manual"))
     api.fail_next(503, retry_after="2", method="POST", table="sync_rejects")
     sink.record_rejects(run_id, BRAND, "properties", [Reject("1", "why", {})])
     assert (count(db_engine, "sync_runs"), count(db_engine, "sync_rejects")) == (1, 1)
@@ -138,7 +138,7 @@ def test_inserts_refused_before_being_done_are_retried(
 def test_upserts_are_retried_even_after_a_commit(
     sink: SupabaseSink, api: PostgrestDouble, sleeps: Sleeps, db_engine: sa.Engine
 ) -> None:
-    sink.start_run(BRAND, "properties", "manual")
+    sink.start_run(RunStart(BRAND, "properties", "manual"))
     api.fail_next(504, after_commit=True, method="POST", table="properties")
     assert sink.upsert(PROPERTIES_TABLE, BRAND, rows(5)).inserted == 5
     assert len(api.requests("POST", "properties")) == 2
@@ -153,7 +153,7 @@ def test_interleaved_runs_on_one_sink_skip_no_needed_write(
 ) -> None:
     """A properties run writes a listing's images while an image sweep starts and reads the
     same table: the sweep must not cache the images as they were before that write."""
-    sink.start_run(BRAND, "properties", "manual")
+    sink.start_run(RunStart(BRAND, "properties", "manual"))
     sink.replace_children(IMAGES_TABLE, BRAND, [1], images(1, 10))
     errors: list[BaseException] = []
 
@@ -176,7 +176,7 @@ def test_interleaved_runs_on_one_sink_skip_no_needed_write(
     assert held.arrived.wait(10)  # the properties run's write is in flight
 
     def sweep() -> None:
-        sink.start_run(BRAND, "images", "manual")
+        sink.start_run(RunStart(BRAND, "images", "manual"))
         sink.replace_children(IMAGES_TABLE, BRAND, [2], images(2, 20))
 
     sweeper = in_thread(sweep)
@@ -201,13 +201,13 @@ def test_interleaved_runs_on_one_sink_skip_no_needed_write(
 def test_a_run_starting_keeps_the_hashes_of_tables_it_does_not_write(
     sink: SupabaseSink, api: PostgrestDouble
 ) -> None:
-    sink.start_run(BRAND, "properties", "manual")
+    sink.start_run(RunStart(BRAND, "properties", "manual"))
     sink.upsert(PROPERTIES_TABLE, BRAND, rows(10))
     before = sink.requests_for_hashes
-    sink.start_run(BRAND, "geo", "manual")
+    sink.start_run(RunStart(BRAND, "geo", "manual"))
     assert sink.upsert(PROPERTIES_TABLE, BRAND, rows(10)).unchanged == 10
     assert sink.requests_for_hashes == before  # the properties run's cache was kept
-    sink.start_run(BRAND, "properties", "manual")
+    sink.start_run(RunStart(BRAND, "properties", "manual"))
     assert sink.upsert(PROPERTIES_TABLE, BRAND, rows(10)).unchanged == 10
     assert sink.requests_for_hashes > before  # its own start reads them afresh
 
@@ -216,14 +216,14 @@ def test_concurrent_runs_writing_one_table_lose_no_write(
     sink: SupabaseSink, db_engine: sa.Engine
 ) -> None:
     """Many threads replacing image sets of disjoint listings (and starting runs) at once."""
-    sink.start_run(BRAND, "properties", "manual")
+    sink.start_run(RunStart(BRAND, "properties", "manual"))
     errors: list[BaseException] = []
 
     def worker(first: int) -> None:
         try:
             for listing in range(first, first + 5):
                 if listing % 2:
-                    sink.start_run(BRAND, "images", "manual")
+                    sink.start_run(RunStart(BRAND, "images", "manual"))
                 sink.replace_children(IMAGES_TABLE, BRAND, [listing], images(listing, 1, 2))
                 sink.replace_children(IMAGES_TABLE, BRAND, [listing], images(listing, 2, 3))
         except BaseException as exc:
@@ -237,7 +237,7 @@ def test_concurrent_runs_writing_one_table_lose_no_write(
     assert errors == []
     photos = "SELECT string_agg(DISTINCT photo_id::text, ',') FROM property_images"
     assert (count(db_engine, "property_images"), scalar(db_engine, photos)) == (80, "2,3")
-    sink.start_run(BRAND, "images", "manual")
+    sink.start_run(RunStart(BRAND, "images", "manual"))
     listings = list(range(1, 41))
     same = [image for listing in listings for image in images(listing, 2, 3)]
     assert sink.replace_children(IMAGES_TABLE, BRAND, listings, same) == UpsertResult(unchanged=80)

@@ -19,7 +19,7 @@ from psycopg import errors
 from tests.sync.conftest import BRAND, Harness
 from worker.config import load_settings
 from worker.db.migrate import alembic_config, current_revision, head_revision
-from worker.db.schema import Reject
+from worker.db.schema import Reject, RunStart
 from worker.leases import LeaseStore
 from worker.sandbox import SandboxConfig, SandboxServer
 
@@ -54,7 +54,7 @@ def populated(db_engine: sa.Engine) -> sa.Engine:
                 assert harness.sync(entity).status == "succeeded"
         finally:
             harness.session.close()
-    run = harness.store.start_run(BRAND, "properties", "manual")
+    run = harness.store.start_run(RunStart(BRAND, "properties", "manual"))
     harness.store.record_rejects(run, BRAND, "properties", [Reject("1", "test", {"a": 1})])
     assert LeaseStore(db_engine, holder="test").try_acquire("sync:AZURA:geo") is not None
     with db_engine.begin() as c:

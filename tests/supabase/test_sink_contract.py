@@ -26,6 +26,7 @@ from worker.db.schema import (
     Row,
     RunCounts,
     RunEnd,
+    RunStart,
     UpsertResult,
 )
 from worker.errors import SinkError
@@ -100,7 +101,7 @@ def images(listing: int, *photos: int, url: str = "u") -> list[Row]:
 
 def begin(sink: Store) -> int:
     """A run starts: the REST sink reads stored hashes afresh from here."""
-    return sink.start_run(BRAND, "properties", "manual")
+    return sink.start_run(RunStart(BRAND, "properties", "manual"))
 
 
 def test_only_new_and_changed_rows_are_written(sink: Store, db_engine: sa.Engine) -> None:
@@ -249,8 +250,8 @@ def test_image_sets_are_replaced_per_listing(sink: Store, db_engine: sa.Engine) 
 
 
 def test_runs_and_rejects(sink: Store, db_engine: sa.Engine) -> None:
-    stale = sink.start_run(BRAND, "properties", "manual")
-    run_id = sink.start_run(BRAND, "properties", "scheduled", take=20)
+    stale = sink.start_run(RunStart(BRAND, "properties", "manual"))
+    run_id = sink.start_run(RunStart(BRAND, "properties", "scheduled", take=20))
     old = sink.get_run(stale)
     assert old is not None
     assert (old.status, old.error) == ("abandoned", "left running by a process that stopped")
@@ -279,17 +280,17 @@ def test_runs_and_rejects(sink: Store, db_engine: sa.Engine) -> None:
     assert sink.recent_runs("NOBODY") == []
     assert sink.get_run(run_id + 1000) is None
     assert scalar(db_engine, "SELECT source_id FROM sync_rejects") == "7"
-    sink.start_run(BRAND, "geo", "manual")
+    sink.start_run(RunStart(BRAND, "geo", "manual"))
     assert sink.abandon_stale_runs(BRAND) == 1
 
 
 def test_recent_runs_of_one_job_and_latest_rejects_without_payload(sink: Store) -> None:
     runs: dict[str, list[int]] = {}
     for entity in ("properties", "associates", "properties", "geo", "properties"):
-        run_id = sink.start_run(BRAND, entity, "scheduled")
+        run_id = sink.start_run(RunStart(BRAND, entity, "scheduled"))
         sink.finish_run(run_id, RunEnd("succeeded", RunCounts(pages=1, seen=1)))
         runs.setdefault(entity, []).append(run_id)
-    other = sink.start_run("BLUE_OCEAN", "properties", "manual")
+    other = sink.start_run(RunStart("BLUE_OCEAN", "properties", "manual"))
     newest_first = runs["properties"][::-1]
     assert [r.id for r in sink.recent_runs(BRAND, 20, "properties")] == newest_first
     assert [r.id for r in sink.recent_runs(BRAND, 2, entity="properties")] == newest_first[:2]
@@ -328,18 +329,18 @@ def test_recent_runs_of_one_job_and_latest_rejects_without_payload(sink: Store) 
 
 def test_last_success_counts_only_successful_runs_of_that_job(sink: Store) -> None:
     assert sink.last_success_at(BRAND, "properties") is None
-    ok = sink.start_run(BRAND, "properties", "scheduled")
+    ok = sink.start_run(RunStart(BRAND, "properties", "scheduled"))
     sink.finish_run(ok, RunEnd("succeeded", RunCounts(pages=1, seen=1)))
     first = sink.last_success_at(BRAND, "properties")
     assert first is not None
-    failed = sink.start_run(BRAND, "properties", "scheduled")
+    failed = sink.start_run(RunStart(BRAND, "properties", "scheduled"))
     sink.finish_run(failed, RunEnd("failed", RunCounts(), error="boom"))
-    tripped = sink.start_run(BRAND, "properties", "scheduled")
+    tripped = sink.start_run(RunStart(BRAND, "properties", "scheduled"))
     sink.finish_run(tripped, RunEnd("delist_guard_tripped", RunCounts()))
     assert sink.last_success_at(BRAND, "properties") == first
     assert sink.last_success_at(BRAND, "associates") is None
     assert sink.last_success_at("NOBODY", "properties") is None
-    with_rejects = sink.start_run(BRAND, "properties", "scheduled")
+    with_rejects = sink.start_run(RunStart(BRAND, "properties", "scheduled"))
     sink.finish_run(with_rejects, RunEnd("succeeded_with_rejects", RunCounts(rejected=1)))
     latest = sink.last_success_at(BRAND, "properties")
     assert latest is not None
@@ -451,7 +452,7 @@ def test_rest_sink_reports_postgrest_errors_without_the_key(
     wrong = SERVICE_ROLE_KEY[:-4] + "nope"
     sink = make_supabase_sink(api, sleeps, key=wrong)
     with pytest.raises(SinkError, match="PGRST301") as raised:
-        sink.start_run(BRAND, "properties", "manual")
+        sink.start_run(RunStart(BRAND, "properties", "manual"))
     assert wrong not in str(raised.value)
     assert SERVICE_ROLE_KEY not in str(raised.value)
 

@@ -129,6 +129,18 @@ class RunCounts:
 
 
 @dataclass(frozen=True)
+class RunStart:
+    """A run `start_run` records: its job (brand, entity), its mode, the page size it
+    asks for (`take`) and the run it resumes, if any."""
+
+    brand: str
+    entity: str
+    mode: str
+    take: int | None = None
+    resumed_from: int | None = None
+
+
+@dataclass(frozen=True)
 class RunEnd:
     """How a run ended, as `finish_run` stores it: its status and counts, and the error,
     the last checkpoint, the duration and the entity's details where there are any."""

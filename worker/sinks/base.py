@@ -14,6 +14,7 @@ from worker.db.schema import (
     RunCounts,
     RunEnd,
     RunRecord,
+    RunStart,
     TableSpec,
     UpsertResult,
 )
@@ -70,15 +71,7 @@ ABANDONED_ERROR = "left running by a process that stopped"
 class RunLedger(Protocol):
     """The `sync_runs` table (one row per (brand, entity) run) and, read back, `sync_rejects`."""
 
-    def start_run(
-        self,
-        brand: str,
-        entity: str,
-        mode: str,
-        *,
-        take: int | None = None,
-        resumed_from: int | None = None,
-    ) -> int: ...
+    def start_run(self, start: RunStart) -> int: ...
 
     def checkpoint_run(self, run_id: int, counts: RunCounts, checkpoint: int) -> None: ...
 

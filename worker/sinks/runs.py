@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from worker.db.schema import SUCCESS_STATUSES, RejectRecord, RunCounts, RunEnd, RunRecord
+from worker.db.schema import SUCCESS_STATUSES, RejectRecord, RunCounts, RunEnd, RunRecord, RunStart
 from worker.sinks.base import ABANDONED_ERROR
 from worker.sinks.dberrors import translate_db_errors
 
@@ -70,32 +70,15 @@ class PostgresRunLedger:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def start_run(
-        self,
-        brand: str,
-        entity: str,
-        mode: str,
-        *,
-        take: int | None = None,
-        resumed_from: int | None = None,
-    ) -> int:
+    def start_run(self, start: RunStart) -> int:
         """A new `running` row; runs of this key still `running` are marked `abandoned` first.
 
         Only one run per (brand, entity) is live at a time (the scheduler's lease
         guarantees it across replicas), so a `running` row here is a dead process's.
         """
         with self._engine.begin() as connection:
-            connection.execute(ABANDON_STALE, _stale(brand, entity))
-            run_id = connection.execute(
-                START_RUN,
-                {
-                    "brand": brand,
-                    "entity": entity,
-                    "mode": mode,
-                    "take": take,
-                    "resumed_from": resumed_from,
-                },
-            ).scalar_one()
+            connection.execute(ABANDON_STALE, _stale(start.brand, start.entity))
+            run_id = connection.execute(START_RUN, start.__dict__).scalar_one()
         return int(run_id)
 
     def checkpoint_run(self, run_id: int, counts: RunCounts, checkpoint: int) -> None:

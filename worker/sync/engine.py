@@ -16,7 +16,7 @@ from typing import Any
 
 from worker import clock
 from worker.api.client import ReiClient
-from worker.db.schema import RunCounts, RunEnd, RunRecord, RunStatus
+from worker.db.schema import RunCounts, RunEnd, RunRecord, RunStart, RunStatus
 from worker.errors import ReiSyncError, StopRequested
 from worker.log import get_logger
 from worker.sinks.base import Store
@@ -97,7 +97,7 @@ def sync_entity(
         start, mode = resume.checkpoint or 0, "backfill"
     resumed_from = None if resume is None else resume.id
     run_id = store.start_run(
-        client.brand.key, name, mode, take=options.take, resumed_from=resumed_from
+        RunStart(client.brand.key, name, mode, take=options.take, resumed_from=resumed_from)
     )
     run = RunState(run_id, client.brand.key, name, monotonic(), mode, checkpoint=start)
     if resume is not None:

@@ -19,6 +19,7 @@ from worker.db.schema import (
     RunCounts,
     RunEnd,
     RunRecord,
+    RunStart,
     RunStatus,
 )
 from worker.sinks.base import ABANDONED_ERROR
@@ -36,15 +37,7 @@ class SupabaseRunLedger:
     def __init__(self, client: Client, *, clock: Clock = system_clock) -> None:
         self._rest = RestTables(client, clock)
 
-    def start_run(
-        self,
-        brand: str,
-        entity: str,
-        mode: str,
-        *,
-        take: int | None = None,
-        resumed_from: int | None = None,
-    ) -> int:
+    def start_run(self, start: RunStart) -> int:
         """A new `running` row (stale `running` rows of the key are abandoned first).
 
         Before anything is written, `_starting` begins whatever else the run's start
@@ -60,25 +53,17 @@ class SupabaseRunLedger:
         run-key column would allow an upsert instead, but needs a migration a REST-only
         deployment may not have applied.)
         """
-        self._starting(brand, entity)
-        self.abandon_stale_runs(brand, entity)
+        self._starting(start.brand, start.entity)
+        self.abandon_stale_runs(start.brand, start.entity)
         key = uuid.uuid4().hex
         insert = self._rest.table("sync_runs").insert(
-            {
-                "brand": brand,
-                "entity": entity,
-                "mode": mode,
-                "status": RunStatus.RUNNING,
-                "take": take,
-                "resumed_from": resumed_from,
-                "details": {RUN_KEY: key},
-            },
+            {**start.__dict__, "status": RunStatus.RUNNING, "details": {RUN_KEY: key}},
             returning=ReturnMethod.representation,
         )
         try:
             response: Any = insert.execute()
         except (APIError, httpx.HTTPError) as exc:
-            found = self._run_by_key(brand, entity, key)
+            found = self._run_by_key(start.brand, start.entity, key)
             if found is None:
                 raise sink_error("starting a run", exc) from None
             return found
