@@ -73,7 +73,7 @@ class TableSpec:
     tracks_delisting: bool = True
     parent: str | None = None
     """A column naming the record's parent when that is not part of the key (a state's
-    country): with `scope`, what `delist_absent(keep_scopes=...)` matches."""
+    country): with `scope`, what `AbsentScan.keep_scopes` matches."""
     feed: str | None = None
     """What the change feed reports this table's changes as (`sinks/events.py`): "listing",
     "agent", "images" (a listing's image set), or None (no events)."""
