@@ -13,8 +13,10 @@ from worker.alerts import Alerter, AlertKind
 from worker.auth import TokenState
 from worker.db.schema import RunStart
 from worker.errors import SinkError
+from worker.leases import LeaseStore
 from worker.probes import TOKEN_STARTUP_GRACE_SECONDS
 from worker.sandbox import SandboxConfig, SandboxServer
+from worker.service import RETENTION_JOB
 
 pytestmark = pytest.mark.slow
 
@@ -139,3 +141,35 @@ def test_readyz_needs_a_running_scheduler_and_brandz_a_token_after_the_grace(
         assert stopping.checks["scheduler"] == "stopping"
     finally:
         daemon.scheduler.shutdown(wait=False)
+
+
+def test_the_retention_job_prunes_under_its_lease_and_skips_while_another_holds_it(
+    sandbox: SandboxServer, inprocess_daemon: InProcessFactory, db_engine: sa.Engine
+) -> None:
+    with db_engine.begin() as c:
+        run = c.execute(
+            sa.text(
+                "INSERT INTO sync_runs (brand, entity, status) VALUES ('AZURA', 'geo', 'failed') "
+                "RETURNING id"
+            )
+        ).scalar_one()
+        c.execute(
+            sa.text(
+                "INSERT INTO sync_rejects (run_id, brand, entity, reason, created_at) VALUES "
+                "(:r, 'AZURA', 'geo', 'old', now() - interval '100 days'), "
+                "(:r, 'AZURA', 'geo', 'new', now())"
+            ),
+            {"r": run},
+        )
+    daemon = inprocess_daemon(sandbox, RETENTION_DAYS="90")
+    other_replica = LeaseStore(db_engine, holder="other-replica", ttl_seconds=60)
+    held = other_replica.try_acquire(RETENTION_JOB)
+    assert held is not None
+    assert daemon.run_retention_job() is None  # the other replica prunes
+    held.release()
+    assert daemon.run_retention_job() == (0, 1)
+    assert daemon.leases.holder_of(RETENTION_JOB) is None  # released after the prune
+    with db_engine.connect() as c:
+        assert c.execute(sa.text("SELECT reason FROM sync_rejects")).scalars().all() == ["new"]
+    daemon.stopping.set()
+    assert daemon.run_retention_job() is None  # a stopping daemon starts nothing new
