@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from tests.feed.receiver import Receiver
@@ -145,10 +146,16 @@ def test_a_subscriber_is_paused_after_max_failures_and_resumes_where_it_was(
     posts = len(receiver.bodies)
     assert d.deliver_all()["site"].paused
     assert len(receiver.bodies) == posts  # paused: nothing is sent
+    assert paused_gauge("site") == 1
     receiver.fail_next = 0
     assert store.resume("site")
     assert d.deliver_all()["site"].delivered == 3
     assert [e["source_id"] for e in receiver.events()] == [1, 2, 3]
+    assert paused_gauge("site") == 0
+
+
+def paused_gauge(subscriber: str) -> float | None:
+    return REGISTRY.get_sample_value("rei_sync_webhook_paused", {"subscriber": subscriber})
 
 
 def test_an_event_committed_late_is_delivered_not_skipped(
