@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from tests.daemon.conftest import InProcessFactory
+from tests.feed.retention import insert_old_and_new_rejects
 from worker.alerts import Alerter, AlertKind
 from worker.auth import TokenState
 from worker.db.schema import RunStart
@@ -146,21 +147,7 @@ def test_readyz_needs_a_running_scheduler_and_brandz_a_token_after_the_grace(
 def test_the_retention_job_prunes_under_its_lease_and_skips_while_another_holds_it(
     sandbox: SandboxServer, inprocess_daemon: InProcessFactory, db_engine: sa.Engine
 ) -> None:
-    with db_engine.begin() as c:
-        run = c.execute(
-            sa.text(
-                "INSERT INTO sync_runs (brand, entity, status) VALUES ('AZURA', 'geo', 'failed') "
-                "RETURNING id"
-            )
-        ).scalar_one()
-        c.execute(
-            sa.text(
-                "INSERT INTO sync_rejects (run_id, brand, entity, reason, created_at) VALUES "
-                "(:r, 'AZURA', 'geo', 'old', now() - interval '100 days'), "
-                "(:r, 'AZURA', 'geo', 'new', now())"
-            ),
-            {"r": run},
-        )
+    insert_old_and_new_rejects(db_engine)
     daemon = inprocess_daemon(sandbox, RETENTION_DAYS="90")
     other_replica = LeaseStore(db_engine, holder="other-replica", ttl_seconds=60)
     held = other_replica.try_acquire(RETENTION_JOB)

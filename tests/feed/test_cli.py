@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from tests.feed.receiver import Receiver
+from tests.feed.retention import insert_old_and_new_rejects
 from tests.feed.test_delivery import SECRET, insert_events
 from worker.cli.app import app
 from worker.config import BRAND_VAR, load_settings
@@ -150,21 +151,8 @@ def test_webhooks_test_signs_a_sample_and_status_shows_no_url_or_secret(
 
 def test_retention_prunes_old_events_and_rejects_only(db_engine: sa.Engine) -> None:
     insert_events(db_engine, range(1, 5))
+    insert_old_and_new_rejects(db_engine)
     with db_engine.begin() as c:
-        run = c.execute(
-            sa.text(
-                "INSERT INTO sync_runs (brand, entity, status) VALUES ('AZURA', 'geo', 'failed') "
-                "RETURNING id"
-            )
-        ).scalar_one()
-        c.execute(
-            sa.text(
-                "INSERT INTO sync_rejects (run_id, brand, entity, reason, created_at) VALUES "
-                "(:r, 'AZURA', 'geo', 'old', now() - interval '100 days'), "
-                "(:r, 'AZURA', 'geo', 'new', now())"
-            ),
-            {"r": run},
-        )
         c.execute(
             sa.text(
                 "UPDATE sync_events SET created_at = now() - interval '91 days' "
