@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -80,10 +81,16 @@ def numeric(precision: int, scale: int) -> Any:
     """A non-negative number a Postgres `numeric(precision, scale)` column holds: rounded
     to `scale` places as Postgres would (half away from zero), below 10^(precision-scale)
     after rounding; anything else is a validation error."""
+    return BeforeValidator(numeric_check(precision, scale))
+
+
+def numeric_check(precision: int, scale: int) -> Callable[[Any], Decimal | None]:
+    """`numeric`'s check itself (a ValueError for a value the column cannot hold), for the
+    strict path (`sync/strict.py`), which must round exactly as the model does."""
     limit = Decimal(10) ** (precision - scale)
     step = Decimal(1).scaleb(-scale)
 
-    def check(value: Any) -> Any:
+    def check(value: Any) -> Decimal | None:
         if value is None or value == "":
             return None
         if isinstance(value, bool):
@@ -98,7 +105,7 @@ def numeric(precision: int, scale: int) -> Any:
                 return number
         raise ValueError(f"absurd value (must be at least 0 and below {limit:.0e})")
 
-    return BeforeValidator(check)
+    return check
 
 
 def _text(value: Any) -> Any:

@@ -18,7 +18,7 @@ import hashlib
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from worker.api.salvage import Undecodable
 from worker.db.schema import ASSOCIATE_COLUMNS, PROPERTY_COLUMNS, Reject, Row
@@ -78,6 +78,8 @@ from worker.sync.fields import (
     too_deep,
     vocabulary,
 )
+from worker.sync.models import AssociateRecord, PropertyPrivateRecord, PropertyRecord
+from worker.sync.strict import Split, strict_property
 
 __all__ = [
     "ASCII_DIGITS",
@@ -119,11 +121,13 @@ __all__ = [
     "PropertyPrivateRecord",
     "PropertyRecord",
     "Size",
+    "Split",
     "Text",
     "Vocabulary",
     "WebUrl",
     "ascii_int",
     "associate_fingerprint",
+    "checked_property",
     "classify",
     "content_hash",
     "coordinate",
@@ -134,6 +138,7 @@ __all__ = [
     "numeric",
     "property_fingerprint",
     "source_key",
+    "strict_property",
     "too_deep",
     "undecodable",
     "unstorable",
@@ -171,80 +176,6 @@ def content_hash(document: dict[str, Any]) -> str:
     return digest.hexdigest()[:32]
 
 
-class PropertyRecord(BaseModel):
-    """The public, typed view of a property. Field aliases are the API's names."""
-
-    model_config = ConfigDict(extra="ignore", strict=False)
-
-    listing_id: Key = Field(alias="listingId")
-    listing_key: Text = Field(None, alias="listingKey")
-    title_en: Text = Field(None, alias="listingTitle_en")
-    title_es: Text = Field(None, alias="listingTitle_es")
-    contract_type_id: Id32 = Field(None, alias="listingContractType")
-    status_id: Id32 = Field(None, alias="standardStatusId")
-    probable_use_id: Id32 = Field(None, alias="listingProbableUseId")
-    property_type_id: Id32 = Field(None, alias="propertyTypeId")
-    general_location_id: Id32 = Field(None, alias="propertyGeneralLocationId")
-    list_price: Money = Field(None, alias="listPrice")
-    list_price_currency_id: Id32 = Field(None, alias="listPriceCurrencyID")
-    list_price_private: Flag = Field(None, alias="listPricePrivateYN")
-    address_public: Flag = Field(None, alias="unparsedAddressPublicYN")
-    bedrooms: Count = Field(None, alias="bedroomsTotal")
-    bathrooms_full: Count = Field(None, alias="bathroomsFull")
-    bathrooms_half: Count = Field(None, alias="bathroomsHalf")
-    lot_size: Size = Field(None, alias="lotSizeArea")
-    lot_size_units_id: Id32 = Field(None, alias="lotSizeUnitsId")
-    construction_size: Size = Field(None, alias="constructionSize")
-    construction_size_units_id: Id32 = Field(None, alias="constructionSizeUnitsId")
-    country_id: Id = Field(None, alias="countryId")
-    state_id: Id = Field(None, alias="stateDepProvId")
-    location_id: Id = Field(None, alias="locationId")
-    listing_date: LocalDate = Field(None, alias="listingDate")
-    listing_contract_date: LocalDate = Field(None, alias="listingContractDate")
-    expiration_date: LocalDate = Field(None, alias="expirationDate")
-    close_date: LocalDate = Field(None, alias="closeDate")
-    agent_id: Id = Field(None, alias="member")
-    office_code: Text = Field(None, alias="officecode")
-    remarks_en: Text = Field(None, alias="publicRemarks_en")
-    remarks_es: Text = Field(None, alias="publicRemarks_es")
-    furnished: Flag = Field(None, alias="furnishedYN")
-    maid_room: Flag = Field(None, alias="maidRoomYN")
-    listing_agreement: Flag = Field(None, alias="listingAgreementYN")
-    cooling: Flag = Field(None, alias="coolingYN")
-    pool_private: Flag = Field(None, alias="poolPrivateYN")
-
-
-class PropertyPrivateRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    owner_name: Text = Field(None, alias="ownerName")
-    owner_phones: Text = Field(None, alias="ownerPhones")
-    owner_email: Text = Field(None, alias="ownerEmail")
-    private_remarks_en: Text = Field(None, alias="privateRemarks_en")
-    private_remarks_es: Text = Field(None, alias="privateRemarks_es")
-    showing_instruction: Text = Field(None, alias="showingInstruction")
-    listing_side_comm: Commission = Field(None, alias="listingSideComm")
-    selling_side_comm: Commission = Field(None, alias="sellingSideComm")
-    close_listing_comm_amount: Money = Field(None, alias="closeListingCommAmount")
-    close_selling_comm_amount: Money = Field(None, alias="closeSellingCommAmount")
-
-
-class AssociateRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    associate_id: Key = Field(alias="associateID")
-    remax_id: Text = Field(None, alias="remaxID")
-    first_name: Text = Field(None, alias="firstName")
-    last_name: Text = Field(None, alias="lastName")
-    mobile: Text = Field(None, alias="mobile")
-    email: Text = Field(None, alias="remaxEmail")
-    image_url: WebUrl = Field(None, alias="urlMemberImage")
-    office_id: Id = Field(None, alias="officeID")
-    office_name: Text = Field(None, alias="officeName")
-    office_code: Text = Field(None, alias="officeCode")
-    country_id: Id = Field(None, alias="officeCountryID")
-
-
 def undecodable(raw: Undecodable) -> Reject:
     """The reject of a record a salvaged page could not decode: its length only."""
     return Reject(raw.source_id, raw.reason, {"length": raw.length})
@@ -259,6 +190,29 @@ def not_an_object(raw: Any) -> Reject:
 
 
 def normalise_property(raw: Any) -> Row | Reject:
+    """`raw` as a row, or a reject: by the strict path (`sync/strict.py`) when it takes
+    the record, else by the checked path, which gives every reject its reason."""
+    split = strict_property(raw)
+    if split is None:
+        checked = checked_property(raw)
+        if isinstance(checked, Reject):
+            return checked
+        split = checked
+    return Row(
+        source_id=split.source_id,
+        public=split.public,
+        raw=split.raw,
+        content_hash=content_hash(split.raw),
+        private=split.private,
+        private_raw=split.private_raw,
+        private_hash=content_hash(split.private_raw),
+        invalid_coordinates=split.invalid_coordinates,
+        drift=split.drift,
+    )
+
+
+def checked_property(raw: Any) -> Split | Reject:
+    """The checked path: any record, validated by the pydantic models."""
     if not isinstance(raw, dict):
         return undecodable(raw) if isinstance(raw, Undecodable) else not_an_object(raw)
     if nested(raw) and too_deep(raw):
@@ -296,16 +250,14 @@ def normalise_property(raw: Any) -> Row | Reject:
     if record.list_price_private:
         typed["list_price"] = None
     public = {column: typed[column] for column in PROPERTY_COLUMNS}
-    return Row(
-        source_id=record.listing_id,
-        public=public,
-        raw=public_raw,
-        content_hash=content_hash(public_raw),
-        private=private_record.model_dump(),
-        private_raw=private_raw,
-        private_hash=content_hash(private_raw),
-        invalid_coordinates=invalid,
-        drift=drift(known, fields.unknown, PROPERTY_FIELDS),
+    return Split(
+        record.listing_id,
+        public,
+        public_raw,
+        private_record.model_dump(),
+        private_raw,
+        invalid,
+        drift(known, fields.unknown, PROPERTY_FIELDS),
     )
 
 
