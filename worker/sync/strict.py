@@ -178,11 +178,11 @@ def strict_property(raw: Any) -> Split | None:
         return None
     if not set(map(type, raw.values())) <= PLAIN_TYPES:
         return None
+    if unstorable_text(raw) is not None:
+        return None
     try:
         record: Any = msgspec.convert(raw, _StrictProperty, strict=True)
-    except msgspec.ValidationError:
-        return None
-    if unstorable_text(raw) is not None:
+    except (msgspec.ValidationError, ValueError):
         return None
     try:
         for text in _dates(record):
