@@ -158,6 +158,9 @@ Id32 = Annotated[int | None, Field(ge=0, le=MAX_INT), BeforeValidator(_plain_id)
 LocalDate = Annotated[datetime | None, BeforeValidator(_zone_less)]
 
 
+COORDINATE_STEP = Decimal("0.0000001")
+
+
 def coordinate(value: Any, limit: int) -> Decimal | None:
     """A coordinate string → numeric(10,7), or None when empty, garbage or out of range."""
     if value is None or isinstance(value, bool):
@@ -168,7 +171,7 @@ def coordinate(value: Any, limit: int) -> Decimal | None:
         return None
     if not number.is_finite() or abs(number) > limit:
         return None
-    return number.quantize(Decimal("0.0000001"))
+    return number.quantize(COORDINATE_STEP)
 
 
 def unstorable_text(raw: dict[str, Any]) -> str | None:

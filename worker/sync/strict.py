@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -142,74 +143,112 @@ def _unvalidated(kinds: tuple[type, ...]) -> Any:
     return int | float | None
 
 
-_StrictProperty = msgspec.defstruct(
-    "_StrictProperty",
-    [("listingId", _KEY)]
-    + [
-        (name, _VALIDATED.get(name) or _unvalidated(kinds), None)
-        for name, kinds in PROPERTY_FIELDS.expected.items()
-        if name != "listingId"
-    ],
-)
 _PUBLIC_ALIASES = {
     name: field.alias for name, field in PropertyRecord.model_fields.items() if field.alias
 }
 _PRIVATE_ALIASES = {
     name: field.alias for name, field in PropertyPrivateRecord.model_fields.items() if field.alias
 }
-_public_values = attrgetter(*(_PUBLIC_ALIASES.get(column, column) for column in PROPERTY_COLUMNS))
-_private_values = attrgetter(*_PRIVATE_ALIASES.values())
-_dates = attrgetter("listingDate", "listingContractDate", "expirationDate", "closeDate")
-_PUBLIC_DECIMALS = (("list_price", "listPrice"), ("lot_size", "lotSizeArea"),
-                    ("construction_size", "constructionSize"))  # fmt: skip
-_PRIVATE_DECIMALS = (
-    ("listing_side_comm", "listingSideComm", COMMISSION),
-    ("selling_side_comm", "sellingSideComm", COMMISSION),
-    ("close_listing_comm_amount", "closeListingCommAmount", MONEY),
-    ("close_selling_comm_amount", "closeSellingCommAmount", MONEY),
+_ORDER = [
+    *(_PUBLIC_ALIASES.get(column, column) for column in PROPERTY_COLUMNS),
+    *_PRIVATE_ALIASES.values(),
+]
+_ORDER += [name for name in PROPERTY_FIELDS.expected if name not in _ORDER]
+_StrictProperty = msgspec.defstruct(
+    "_StrictProperty",
+    [
+        (name, _VALIDATED[name])
+        if name == "listingId"
+        else (name, _VALIDATED.get(name) or _unvalidated(PROPERTY_FIELDS.expected[name]), None)
+        for name in _ORDER
+    ],
+    kw_only=True,
+    forbid_unknown_fields=True,
 )
-_DOCUMENTED = PROPERTY_FIELDS.documented
+"""Every documented field, the public columns first then the private ones (in their
+orders, so one `astuple` reads both); an undocumented name is a validation error."""
+_PUBLIC_END = len(PROPERTY_COLUMNS)
+_PRIVATE_END = _PUBLIC_END + len(_PRIVATE_ALIASES)
+_dates = attrgetter("listingDate", "listingContractDate", "expirationDate", "closeDate")
+_public_decimals = attrgetter("listPrice", "lotSizeArea", "constructionSize")
+_private_decimals = attrgetter(
+    "listingSideComm", "sellingSideComm", "closeListingCommAmount", "closeSellingCommAmount"
+)
 _EXPECTED = len(PROPERTY_FIELDS.expected)
+
+
+def _local_date(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class _Decimals:
+    """`check` (a `numeric_check`) made cheap for the values a listing has: an int skips
+    `str()` and the comparisons (same Decimal), a float is looked up once per value
+    (commissions and sizes repeat; `Decimal(str(f))` depends on the value only, except
+    for the sign of a zero, which is never cached)."""
+
+    MAX_CACHED = 4096
+
+    def __init__(self, check: Callable[[Any], Decimal | None], scale: int) -> None:
+        self.check = check
+        self.step = Decimal(1).scaleb(-scale)
+        self.cache: dict[float, Decimal | None] = {}
+
+    def __call__(self, value: int | float | None) -> Decimal | None:
+        if type(value) is int and 0 <= value < MONEY_LIMIT:
+            return Decimal(value).quantize(self.step)
+        if type(value) is not float or not value:
+            return self.check(value)
+        cached = self.cache.get(value)
+        if cached is None:
+            cached = self.check(value)
+            if len(self.cache) < self.MAX_CACHED:
+                self.cache[value] = cached
+        return cached
+
+
+MONEY_LIMIT = 10**14
+"""Below the limit of both `numeric(18, 2)` and `numeric(18, 4)`: an int under it is valid."""
+_money = _Decimals(MONEY, 2)
+_commission = _Decimals(COMMISSION, 4)
 
 
 def strict_property(raw: Any) -> Split | None:
     """`raw` normalised (before hashing) if it takes the strict path, else None."""
-    if type(raw) is not dict or not raw.keys() <= _DOCUMENTED:
-        return None
-    if not set(map(type, raw.values())) <= PLAIN_TYPES:
+    if type(raw) is not dict or not PLAIN_TYPES.issuperset(map(type, raw.values())):
         return None
     if unstorable_text(raw) is not None:
         return None
     try:
         record: Any = msgspec.convert(raw, _StrictProperty, strict=True)
+        listing_date, _, _, _ = map(_local_date, _dates(record))
+        list_price, lot_size, construction_size = map(_money, _public_decimals(record))
+        listing_comm, selling_comm, close_listing, close_selling = _private_decimals(record)
+        listing_comm = _commission(listing_comm)
+        selling_comm = _commission(selling_comm)
+        close_listing = _money(close_listing)
+        close_selling = _money(close_selling)
     except (msgspec.ValidationError, ValueError):
         return None
-    try:
-        for text in _dates(record):
-            if text is not None:
-                datetime.fromisoformat(text)
-        public = dict(zip(PROPERTY_COLUMNS, _public_values(record), strict=True))
-        for column, name in _PUBLIC_DECIMALS:
-            public[column] = MONEY(getattr(record, name))
-        private = dict(zip(_PRIVATE_ALIASES, _private_values(record), strict=True))
-        for column, name, check in _PRIVATE_DECIMALS:
-            private[column] = check(getattr(record, name))
-    except ValueError:
-        return None
-    listing_date = record.listingDate
-    public["listing_date"] = None if listing_date is None else datetime.fromisoformat(listing_date)
+    values = msgspec.structs.astuple(record)
+    private = dict(zip(_PRIVATE_ALIASES, values[_PUBLIC_END:_PRIVATE_END], strict=True))
+    private["listing_side_comm"] = listing_comm
+    private["selling_side_comm"] = selling_comm
+    private["close_listing_comm_amount"] = close_listing
+    private["close_selling_comm_amount"] = close_selling
     address_public = record.unparsedAddressPublicYN
     price_private = record.listPricePrivateYN
     if address_public is not None:
         address_public = bool(address_public)
     if price_private is not None:
         price_private = bool(price_private)
-    if price_private:
-        public["list_price"] = None
-    latitude = coordinate(record.latitude, 90)
-    longitude = coordinate(record.longitude, 180)
-    public["latitude"] = latitude
-    public["longitude"] = longitude
+    public = dict(zip(PROPERTY_COLUMNS, values[:_PUBLIC_END], strict=True))
+    public["list_price"] = None if price_private else list_price
+    public["lot_size"] = lot_size
+    public["construction_size"] = construction_size
+    public["listing_date"] = listing_date
+    latitude = public["latitude"] = coordinate(record.latitude, 90)
+    longitude = public["longitude"] = coordinate(record.longitude, 180)
     invalid = (record.latitude not in (None, "") and latitude is None) + (
         record.longitude not in (None, "") and longitude is None
     )
@@ -220,8 +259,7 @@ def strict_property(raw: Any) -> Split | None:
     return Split(record.listingId, public, public_raw, private, private_raw, invalid, drift)
 
 
-Splitter = Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]
-_SPLITTERS: dict[tuple[frozenset[str], tuple[str, ...]], Splitter] = {}
+_SPLITTERS: dict[tuple[frozenset[str], tuple[str, ...]], tuple[tuple[str, ...], Any]] = {}
 MAX_SPLITTERS = 256
 """Records of one API share a handful of key orders; a bounded cache is plenty."""
 
@@ -230,31 +268,20 @@ def _split(
     raw: dict[str, Any], public_keys: frozenset[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(public, private) halves of `raw`, each in `raw`'s key order, as the checked path's
-    comprehensions make them; per key order, the halves are read with C item getters."""
+    comprehensions make them, without a Python step per field: the public half is a copy
+    less the (dozen) private keys, the private half read by a C item getter, both
+    prepared once per key order."""
     shape = (public_keys, tuple(raw))
-    splitter = _SPLITTERS.get(shape)
-    if splitter is None:
-        splitter = _splitter(*shape)
+    split = _SPLITTERS.get(shape)
+    if split is None:
+        private = tuple(k for k in shape[1] if k not in public_keys)
+        split = private, itemgetter(*private) if len(private) >= 2 else None
         if len(_SPLITTERS) < MAX_SPLITTERS:
-            _SPLITTERS[shape] = splitter
-    return splitter(raw)
-
-
-def _splitter(public_keys: frozenset[str], keys: tuple[str, ...]) -> Splitter:
-    public = tuple(k for k in keys if k in public_keys)
-    private = tuple(k for k in keys if k not in public_keys)
-    get_public, get_private = _getter(public), _getter(private)
-
-    def split(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        return dict(zip(public, get_public(raw), strict=True)), dict(
-            zip(private, get_private(raw), strict=True)
-        )
-
-    return split
-
-
-def _getter(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """`itemgetter(*keys)`, always answering a tuple (itemgetter of one key does not)."""
-    if len(keys) >= 2:
-        return itemgetter(*keys)
-    return lambda raw: tuple(raw[k] for k in keys)
+            _SPLITTERS[shape] = split
+    private, values = split
+    public_raw = raw.copy()
+    for key in private:
+        del public_raw[key]
+    if values is None:
+        return public_raw, {k: raw[k] for k in private}
+    return public_raw, dict(zip(private, values(raw), strict=True))

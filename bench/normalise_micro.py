@@ -1,0 +1,109 @@
+"""µs per listing of the normaliser: the checked path (pydantic models) against the strict
+path (`worker/sync/strict.py`), over sandbox listings as the API sends them.
+
+    PYTHONPATH=. python -m bench.normalise_micro [--listings 20000] [--repeat 7]
+
+Both are timed interleaved, in chunks of `CHUNK` records, on the same records, in CPU time
+of this process (`time.process_time`: on a shared machine the time spent waiting for a
+core is not the normaliser's); read the medians and the ratios, not one number. "split" is a record up to its
+public and private halves, typed columns and drift, without the two content hashes;
+"row" is the whole `normalise_property`, hashes included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from worker.db.schema import Reject, Row
+from worker.sandbox.data import BrandData
+from worker.sync.normalise import (
+    checked_property,
+    content_hash,
+    normalise_property,
+    strict_property,
+)
+
+
+def listings(count: int) -> list[dict[str, Any]]:
+    """`count` sandbox listings, decoded from the JSON the sandbox serves."""
+    brand = BrandData(
+        "BENCH", 0, 1, seed=7, listings=count, associates=max(1, count // 20),
+        images_per_listing=0, cache_records=0,
+    )  # fmt: skip
+    return [orjson.loads(brand.property_json(slot)) for slot in range(count)]
+
+
+def checked_row(raw: Any) -> Row | Reject:
+    """`normalise_property` as it was: the checked path for every record, then the hashes."""
+    split = checked_property(raw)
+    if isinstance(split, Reject):
+        return split
+    return Row(
+        source_id=split.source_id,
+        public=split.public,
+        raw=split.raw,
+        content_hash=content_hash(split.raw),
+        private=split.private,
+        private_raw=split.private_raw,
+        private_hash=content_hash(split.private_raw),
+        invalid_coordinates=split.invalid_coordinates,
+        drift=split.drift,
+    )
+
+
+CHUNK = 500
+
+
+def interleaved(
+    before: Callable[[Any], Any], after: Callable[[Any], Any], records: list[dict[str, Any]]
+) -> tuple[float, float]:
+    """µs per record of `before` and of `after`, alternating every `CHUNK` records."""
+    spent = [0.0, 0.0]
+    for start in range(0, len(records), CHUNK):
+        chunk = records[start : start + CHUNK]
+        for side, function in enumerate((before, after)):
+            started = time.process_time()
+            for raw in chunk:
+                function(raw)
+            spent[side] += time.process_time() - started
+    return spent[0] / len(records) * 1e6, spent[1] / len(records) * 1e6
+
+
+CASES: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "split": (checked_property, strict_property),
+    "row": (checked_row, normalise_property),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listings", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    records = listings(args.listings)
+    taken = sum(strict_property(raw) is not None for raw in records)
+    print(f"{len(records)} sandbox listings, {taken} take the strict path")
+    for name, (before, after) in CASES.items():
+        slow: list[float] = []
+        fast: list[float] = []
+        for _ in range(args.repeat):
+            checked, strict = interleaved(before, after, records)
+            slow.append(checked)
+            fast.append(strict)
+        ratios = sorted(s / f for s, f in zip(slow, fast, strict=True))
+        print(
+            f"{name:>5}: checked {statistics.median(slow):6.2f} µs, "
+            f"strict {statistics.median(fast):6.2f} µs (min {min(fast):.2f}), "
+            f"ratio median {statistics.median(ratios):.2f}x "
+            f"[{ratios[0]:.2f}-{ratios[-1]:.2f}]"
+        )
+
+
+if __name__ == "__main__":
+    main()
