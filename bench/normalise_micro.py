@@ -5,9 +5,9 @@ path (`worker/sync/strict.py`), over sandbox listings as the API sends them.
 
 Both are timed interleaved, in chunks of `CHUNK` records, on the same records, in CPU time
 of this process (`time.process_time`: on a shared machine the time spent waiting for a
-core is not the normaliser's); read the medians and the ratios, not one number. "split" is a record up to its
-public and private halves, typed columns and drift, without the two content hashes;
-"row" is the whole `normalise_property`, hashes included.
+core is not the normaliser's); read the medians and the ratios, not one number.
+"split" is a record up to its public and private halves, typed columns and drift,
+without the two content hashes; "row" is the whole `normalise_property`, hashes included.
 """
 
 from __future__ import annotations
