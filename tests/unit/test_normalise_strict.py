@@ -5,6 +5,7 @@ it takes the plainly valid ones (else it would be silently useless)."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,14 @@ class Number(int):
     pass
 
 
+class Choice(enum.IntEnum):
+    ONE = 1
+
+
+class Word(enum.StrEnum):
+    TRUE = "true"
+
+
 VALUES: tuple[Any, ...] = (
     None, "", " ", "abc", True, False, 0, 1, -1, 2, 7, 0.0, 1.0, 1.5, -0.5, 0.005, 0.015,
     5e14, 1e30, float("nan"), float("inf"), -0.0, "13", " 13", "13 ", "+14", "-1", "²", "١٣",
@@ -49,6 +58,7 @@ VALUES: tuple[Any, ...] = (
     " 2020-01-01T00:00:00", "2020-01-01t00:00:00", "31/02/2020", 1_600_000_000,
     "http://x.example/a.jpg", "javascript:alert(1)", "https://",
     [], [1], {}, {"a": 1}, Decimal("1.5"), b"x", Text("abc"), Text(""), Number(3),
+    Choice.ONE, Word.TRUE,
 )  # fmt: skip
 """Every field gets each of these: types, bounds and edge cases of every coercion."""
 
