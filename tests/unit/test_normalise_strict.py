@@ -17,10 +17,21 @@ from tests.fixtures import sample_property
 from worker.db.schema import Reject, Row
 from worker.sandbox.data import BrandData
 from worker.sync.coerce import MAX_BIGINT, MAX_COUNT, MAX_INT, MAX_TEXT_CHARS
-from worker.sync.fields import PROPERTY_FIELDS
-from worker.sync.models import PropertyPrivateRecord, PropertyRecord
-from worker.sync.normalise import checked_property, normalise_property
-from worker.sync.strict import _VALIDATED, Split, strict_property
+from worker.sync.fields import ASSOCIATE_FIELDS, PROPERTY_FIELDS, Vocabulary
+from worker.sync.models import AssociateRecord, PropertyPrivateRecord, PropertyRecord
+from worker.sync.normalise import (
+    checked_associate,
+    checked_property,
+    normalise_associate,
+    normalise_property,
+)
+from worker.sync.strict import (
+    _ASSOCIATE_VALIDATED,
+    _VALIDATED,
+    Split,
+    strict_associate,
+    strict_property,
+)
 
 
 class Text(str):
@@ -63,15 +74,34 @@ VALUES: tuple[Any, ...] = (
 """Every field gets each of these: types, bounds and edge cases of every coercion."""
 
 
+def brands(count: int) -> list[BrandData]:
+    return [
+        BrandData(
+            key,
+            number,
+            2,
+            seed=7,
+            listings=count,
+            associates=count,
+            images_per_listing=0,
+            cache_records=0,
+        )
+        for number, key in enumerate(("BENCH", "AZURA"))
+    ]
+
+
 def sandbox_listings(count: int) -> list[dict[str, Any]]:
-    listings = []
-    for number, key in enumerate(("BENCH", "AZURA")):
-        brand = BrandData(
-            key, number, 2, seed=7, listings=count, associates=50,
-            images_per_listing=0, cache_records=0,
-        )  # fmt: skip
-        listings += [orjson.loads(brand.property_json(slot)) for slot in range(count)]
-    return listings
+    return [
+        orjson.loads(brand.property_json(slot)) for brand in brands(count) for slot in range(count)
+    ]
+
+
+def sandbox_associates(count: int) -> list[dict[str, Any]]:
+    return [
+        orjson.loads(orjson.dumps(brand.associate_record(slot)))
+        for brand in brands(count)
+        for slot in range(count)
+    ]
 
 
 def bases() -> list[dict[str, Any]]:
@@ -84,8 +114,10 @@ def bases() -> list[dict[str, Any]]:
     ]
 
 
-def mutations(base: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for name in PROPERTY_FIELDS.expected:
+def mutations(
+    base: dict[str, Any], vocab: Vocabulary = PROPERTY_FIELDS, key: str = "listingId"
+) -> Iterator[dict[str, Any]]:
+    for name in vocab.expected:
         for value in VALUES:
             yield base | {name: value}
         yield {k: v for k, v in base.items() if k != name}
@@ -94,7 +126,7 @@ def mutations(base: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield dict(reversed(list(base.items())))
     yield base | {"someNewField": 1}
     yield base | {5: 1}
-    yield {"listingId": base["listingId"]}
+    yield {key: base[key]}
 
 
 def shown(value: Any) -> Any:
@@ -106,12 +138,14 @@ def shown(value: Any) -> Any:
     return type(value).__name__, repr(value)
 
 
-def same(raw: Any) -> bool:
+def same(
+    raw: Any, strict_path: Any = strict_property, checked_path: Any = checked_property
+) -> bool:
     """Whether the strict path took `raw`; fails if its split differs from the checked one."""
-    strict = strict_property(raw)
+    strict = strict_path(raw)
     if strict is None:
         return False
-    checked = checked_property(raw)
+    checked = checked_path(raw)
     assert isinstance(checked, Split), (raw, checked)
     assert strict == checked
     assert shown(strict) == shown(checked)
@@ -125,6 +159,7 @@ def test_strict_path_validates_the_fields_the_models_do() -> None:
         for field in model.model_fields.values()
     }
     assert set(_VALIDATED) == aliases | {"latitude", "longitude"}
+    assert set(_ASSOCIATE_VALIDATED) == {f.alias for f in AssociateRecord.model_fields.values()}
 
 
 def test_sandbox_listings_take_the_strict_path_with_the_checked_result() -> None:
@@ -142,6 +177,41 @@ def test_mutated_listings_give_the_checked_result_or_take_the_checked_path() -> 
             taken += same(raw)
     assert total > 25_000
     assert 0.1 < taken / total < 0.9, (taken, total)
+
+
+def associate(raw: Any) -> bool:
+    return same(raw, strict_associate, checked_associate)
+
+
+def test_sandbox_associates_take_the_strict_path_with_the_checked_result() -> None:
+    associates = sandbox_associates(500)
+    assert sum(associate(raw) for raw in associates) == len(associates)
+
+
+def test_mutated_associates_give_the_checked_result_or_take_the_checked_path() -> None:
+    taken = total = 0
+    bases = sandbox_associates(2)
+    bases[1] |= {"urlMemberImage": None, "birthDay": None, "officeID": 0}
+    for base in bases:
+        assert associate(base)
+        for raw in mutations(base, ASSOCIATE_FIELDS, "associateID"):
+            total += 1
+            taken += associate(raw)
+    assert total > 4_000
+    assert 0.1 < taken / total < 0.9, (taken, total)
+
+
+@pytest.mark.parametrize(
+    "raw", [{"associateID": 3, "birthDay": "1970-01-01"}, {"associateID": "x"}]
+)
+def test_normalise_associate_is_either_path(raw: Any) -> None:
+    result = normalise_associate(raw)
+    checked = checked_associate(raw)
+    if isinstance(checked, Reject):
+        assert result == checked
+    else:
+        assert isinstance(result, Row)
+        assert (result.source_id, result.public, result.raw, result.private) == checked[:4]
 
 
 @pytest.mark.parametrize("raw", [sample_property(), ["a", "list"], {"listingId": "abc"}])

@@ -128,7 +128,7 @@ def _plain_id(value: Any) -> Any:
     return value
 
 
-def _web_url(value: Any) -> Any:
+def web_url(value: Any) -> Any:
     """http/https with a host only: a website puts this in `src` (no `javascript:`)."""
     value = _text(value)
     if value:
@@ -139,7 +139,7 @@ def _web_url(value: Any) -> Any:
 
 
 Flag = Annotated[bool | None, BeforeValidator(flag)]
-WebUrl = Annotated[str | None, BeforeValidator(_web_url)]
+WebUrl = Annotated[str | None, BeforeValidator(web_url)]
 Key = Annotated[int, BeforeValidator(_plain_id), Field(ge=1, le=MAX_BIGINT)]
 Text = Annotated[str | None, BeforeValidator(_text)]
 Money = Annotated[Decimal | None, numeric(18, 2)]

@@ -79,7 +79,7 @@ from worker.sync.fields import (
     vocabulary,
 )
 from worker.sync.models import AssociateRecord, PropertyPrivateRecord, PropertyRecord
-from worker.sync.strict import Split, strict_property
+from worker.sync.strict import Split, strict_associate, strict_property
 
 __all__ = [
     "ASCII_DIGITS",
@@ -127,6 +127,7 @@ __all__ = [
     "WebUrl",
     "ascii_int",
     "associate_fingerprint",
+    "checked_associate",
     "checked_property",
     "classify",
     "content_hash",
@@ -138,6 +139,7 @@ __all__ = [
     "numeric",
     "property_fingerprint",
     "source_key",
+    "strict_associate",
     "strict_property",
     "too_deep",
     "undecodable",
@@ -198,6 +200,10 @@ def normalise_property(raw: Any) -> Row | Reject:
         if isinstance(checked, Reject):
             return checked
         split = checked
+    return _row(split)
+
+
+def _row(split: Split) -> Row:
     return Row(
         source_id=split.source_id,
         public=split.public,
@@ -318,6 +324,18 @@ def associate_fingerprint(raw: Any) -> Fingerprint | None:
 
 
 def normalise_associate(raw: Any) -> Row | Reject:
+    """As `normalise_property`, for an associate."""
+    split = strict_associate(raw)
+    if split is None:
+        checked = checked_associate(raw)
+        if isinstance(checked, Reject):
+            return checked
+        split = checked
+    return _row(split)
+
+
+def checked_associate(raw: Any) -> Split | Reject:
+    """The checked path for an associate: any record, validated by `AssociateRecord`."""
     if not isinstance(raw, dict):
         return undecodable(raw) if isinstance(raw, Undecodable) else not_an_object(raw)
     if nested(raw) and too_deep(raw):
@@ -336,15 +354,14 @@ def normalise_associate(raw: Any) -> Row | Reject:
     private_raw = private_side(raw, known, ASSOCIATE_FIELDS.public, fields.unknown)
     typed = record.model_dump()
     birthday = known.get("birthDay")
-    return Row(
-        source_id=record.associate_id,
-        public={column: typed[column] for column in ASSOCIATE_COLUMNS},
-        raw=public_raw,
-        content_hash=content_hash(public_raw),
-        private={"birthday": None if birthday is None else str(birthday)[:64]},
-        private_raw=private_raw,
-        private_hash=content_hash(private_raw),
-        drift=drift(known, fields.unknown, ASSOCIATE_FIELDS),
+    return Split(
+        record.associate_id,
+        {column: typed[column] for column in ASSOCIATE_COLUMNS},
+        public_raw,
+        {"birthday": None if birthday is None else str(birthday)[:64]},
+        private_raw,
+        0,
+        drift(known, fields.unknown, ASSOCIATE_FIELDS),
     )
 
 

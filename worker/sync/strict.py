@@ -33,7 +33,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 import msgspec
 from msgspec import Meta
 
-from worker.db.schema import PROPERTY_COLUMNS, Drift
+from worker.db.schema import ASSOCIATE_COLUMNS, PROPERTY_COLUMNS, Drift
 from worker.sync.coerce import (
     MAX_BIGINT,
     MAX_COUNT,
@@ -42,15 +42,17 @@ from worker.sync.coerce import (
     coordinate,
     numeric_check,
     unstorable_text,
+    web_url,
 )
 from worker.sync.fields import (
+    ASSOCIATE_FIELDS,
     FLAG,
     PLAIN_TYPES,
     PROPERTY_FIELDS,
     TEXT,
     property_public_keys,
 )
-from worker.sync.models import PropertyPrivateRecord, PropertyRecord
+from worker.sync.models import AssociateRecord, PropertyPrivateRecord, PropertyRecord
 
 
 class Split(NamedTuple):
@@ -257,6 +259,65 @@ def strict_property(raw: Any) -> Split | None:
     if len(raw) < _EXPECTED:
         drift = Drift((), tuple(name for name in PROPERTY_FIELDS.expected if name not in raw))
     return Split(record.listingId, public, public_raw, private, private_raw, invalid, drift)
+
+
+_ASSOCIATE_VALIDATED: dict[str, Any] = {
+    "associateID": _KEY,
+    "remaxID": _TEXT,
+    "firstName": _TEXT,
+    "lastName": _TEXT,
+    "mobile": _TEXT,
+    "remaxEmail": _TEXT,
+    "urlMemberImage": _TEXT,
+    "officeID": _ID,
+    "officeName": _TEXT,
+    "officeCode": _TEXT,
+    "officeCountryID": _ID,
+}
+"""The strict type of every field `AssociateRecord` validates (the URL's scheme by `web_url`)."""
+_ASSOCIATE_ALIASES = {
+    name: field.alias for name, field in AssociateRecord.model_fields.items() if field.alias
+}
+_ASSOCIATE_ORDER = [_ASSOCIATE_ALIASES[column] for column in ASSOCIATE_COLUMNS]
+_ASSOCIATE_ORDER += [name for name in ASSOCIATE_FIELDS.expected if name not in _ASSOCIATE_ORDER]
+_StrictAssociate = msgspec.defstruct(
+    "_StrictAssociate",
+    [
+        (name, _ASSOCIATE_VALIDATED[name])
+        if name == "associateID"
+        else (
+            name,
+            _ASSOCIATE_VALIDATED.get(name) or _unvalidated(ASSOCIATE_FIELDS.expected[name]),
+            None,
+        )
+        for name in _ASSOCIATE_ORDER
+    ],
+    kw_only=True,
+    forbid_unknown_fields=True,
+)
+_ASSOCIATE_END = len(ASSOCIATE_COLUMNS)
+
+
+def strict_associate(raw: Any) -> Split | None:
+    """As `strict_property`, for an associate."""
+    if type(raw) is not dict or not PLAIN_TYPES.issuperset(map(type, raw.values())):
+        return None
+    if unstorable_text(raw) is not None:
+        return None
+    try:
+        record: Any = msgspec.convert(raw, _StrictAssociate, strict=True)
+        web_url(record.urlMemberImage)
+    except (msgspec.ValidationError, ValueError):
+        return None
+    values = msgspec.structs.astuple(record)
+    public = dict(zip(ASSOCIATE_COLUMNS, values[:_ASSOCIATE_END], strict=True))
+    public_raw, private_raw = _split(raw, ASSOCIATE_FIELDS.public)
+    birthday = record.birthDay
+    private = {"birthday": None if birthday is None else birthday[:64]}
+    drift = None
+    if len(raw) < len(ASSOCIATE_FIELDS.expected):
+        drift = Drift((), tuple(name for name in ASSOCIATE_FIELDS.expected if name not in raw))
+    return Split(record.associateID, public, public_raw, private, private_raw, 0, drift)
 
 
 _SPLITTERS: dict[tuple[frozenset[str], tuple[str, ...]], tuple[tuple[str, ...], Any]] = {}
