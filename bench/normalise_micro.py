@@ -7,7 +7,8 @@ Both are timed interleaved, in chunks of `CHUNK` records, on the same records, i
 of this process (`time.process_time`: on a shared machine the time spent waiting for a
 core is not the normaliser's); read the medians and the ratios, not one number.
 "split" is a record up to its public and private halves, typed columns and drift,
-without the two content hashes; "row" is the whole `normalise_property`, hashes included.
+without the two content hashes; "row" is the whole `normalise_property`, hashes
+included; "associate split" is `strict_associate` against `checked_associate`.
 """
 
 from __future__ import annotations
@@ -23,20 +24,24 @@ import orjson
 from worker.db.schema import Reject, Row
 from worker.sandbox.data import BrandData
 from worker.sync.normalise import (
+    checked_associate,
     checked_property,
     content_hash,
     normalise_property,
+    strict_associate,
     strict_property,
 )
 
 
-def listings(count: int) -> list[dict[str, Any]]:
-    """`count` sandbox listings, decoded from the JSON the sandbox serves."""
+def records(count: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`count` sandbox listings and as many associates, decoded from the JSON served."""
     brand = BrandData(
-        "BENCH", 0, 1, seed=7, listings=count, associates=max(1, count // 20),
+        "BENCH", 0, 1, seed=7, listings=count, associates=count,
         images_per_listing=0, cache_records=0,
     )  # fmt: skip
-    return [orjson.loads(brand.property_json(slot)) for slot in range(count)]
+    listings = [orjson.loads(brand.property_json(slot)) for slot in range(count)]
+    associates = [orjson.loads(orjson.dumps(brand.associate_record(s))) for s in range(count)]
+    return listings, associates
 
 
 def checked_row(raw: Any) -> Row | Reject:
@@ -75,9 +80,10 @@ def interleaved(
     return spent[0] / len(records) * 1e6, spent[1] / len(records) * 1e6
 
 
-CASES: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-    "split": (checked_property, strict_property),
-    "row": (checked_row, normalise_property),
+CASES: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any], bool]] = {
+    "split": (checked_property, strict_property, False),
+    "row": (checked_row, normalise_property, False),
+    "associate split": (checked_associate, strict_associate, True),
 }
 
 
@@ -86,19 +92,21 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    records = listings(args.listings)
-    taken = sum(strict_property(raw) is not None for raw in records)
-    print(f"{len(records)} sandbox listings, {taken} take the strict path")
-    for name, (before, after) in CASES.items():
+    listings, associates = records(args.listings)
+    taken = sum(strict_property(raw) is not None for raw in listings)
+    print(f"{len(listings)} sandbox listings, {taken} take the strict path")
+    taken = sum(strict_associate(raw) is not None for raw in associates)
+    print(f"{len(associates)} sandbox associates, {taken} take the strict path")
+    for name, (before, after, of_associates) in CASES.items():
         slow: list[float] = []
         fast: list[float] = []
         for _ in range(args.repeat):
-            checked, strict = interleaved(before, after, records)
+            checked, strict = interleaved(before, after, associates if of_associates else listings)
             slow.append(checked)
             fast.append(strict)
         ratios = sorted(s / f for s, f in zip(slow, fast, strict=True))
         print(
-            f"{name:>5}: checked {statistics.median(slow):6.2f} µs, "
+            f"{name:>15}: checked {statistics.median(slow):6.2f} µs, "
             f"strict {statistics.median(fast):6.2f} µs (min {min(fast):.2f}), "
             f"ratio median {statistics.median(ratios):.2f}x "
             f"[{ratios[0]:.2f}-{ratios[-1]:.2f}]"

@@ -172,6 +172,7 @@ orders, so one `astuple` reads both); an undocumented name is a validation error
 _PUBLIC_END = len(PROPERTY_COLUMNS)
 _PRIVATE_END = _PUBLIC_END + len(_PRIVATE_ALIASES)
 _dates = attrgetter("listingDate", "listingContractDate", "expirationDate", "closeDate")
+"""`listingDate` first: the only one stored (the others are validated, as the model does)."""
 _public_decimals = attrgetter("listPrice", "lotSizeArea", "constructionSize")
 _private_decimals = attrgetter(
     "listingSideComm", "sellingSideComm", "closeListingCommAmount", "closeSellingCommAmount"
@@ -179,40 +180,37 @@ _private_decimals = attrgetter(
 _EXPECTED = len(PROPERTY_FIELDS.expected)
 
 
-def _local_date(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+def _decimals(check: Callable[[Any], Decimal | None], scale: int) -> Callable[[Any], Any]:
+    """`check` (a `numeric_check`) made cheap for the values a listing has: None is None,
+    an int in range skips `str()` and the comparisons (same Decimal), a float is looked up
+    once per value (commissions and sizes repeat; `Decimal(str(f))` depends on the value
+    only, except for the sign of a zero, which is never cached)."""
+    step = Decimal(1).scaleb(-scale)
+    cache: dict[float, Decimal | None] = {}
 
-
-class _Decimals:
-    """`check` (a `numeric_check`) made cheap for the values a listing has: an int skips
-    `str()` and the comparisons (same Decimal), a float is looked up once per value
-    (commissions and sizes repeat; `Decimal(str(f))` depends on the value only, except
-    for the sign of a zero, which is never cached)."""
-
-    MAX_CACHED = 4096
-
-    def __init__(self, check: Callable[[Any], Decimal | None], scale: int) -> None:
-        self.check = check
-        self.step = Decimal(1).scaleb(-scale)
-        self.cache: dict[float, Decimal | None] = {}
-
-    def __call__(self, value: int | float | None) -> Decimal | None:
+    def rounded(value: int | float | None) -> Decimal | None:
+        if value is None:
+            return None
         if type(value) is int and 0 <= value < MONEY_LIMIT:
-            return Decimal(value).quantize(self.step)
+            return Decimal(value).quantize(step)
         if type(value) is not float or not value:
-            return self.check(value)
-        cached = self.cache.get(value)
+            return check(value)
+        cached = cache.get(value)
         if cached is None:
-            cached = self.check(value)
-            if len(self.cache) < self.MAX_CACHED:
-                self.cache[value] = cached
+            cached = check(value)
+            if len(cache) < MAX_CACHED:
+                cache[value] = cached
         return cached
+
+    return rounded
 
 
 MONEY_LIMIT = 10**14
 """Below the limit of both `numeric(18, 2)` and `numeric(18, 4)`: an int under it is valid."""
-_money = _Decimals(MONEY, 2)
-_commission = _Decimals(COMMISSION, 4)
+MAX_CACHED = 4096
+_money = _decimals(MONEY, 2)
+_commission = _decimals(COMMISSION, 4)
+_parse_date = datetime.fromisoformat
 
 
 def strict_property(raw: Any) -> Split | None:
@@ -223,7 +221,12 @@ def strict_property(raw: Any) -> Split | None:
         return None
     try:
         record: Any = msgspec.convert(raw, _StrictProperty, strict=True)
-        listing_date, _, _, _ = map(_local_date, _dates(record))
+        listing_date, *others = _dates(record)
+        if listing_date is not None:
+            listing_date = _parse_date(listing_date)
+        for text in others:
+            if text is not None:
+                _parse_date(text)
         list_price, lot_size, construction_size = map(_money, _public_decimals(record))
         listing_comm, selling_comm, close_listing, close_selling = _private_decimals(record)
         listing_comm = _commission(listing_comm)
