@@ -75,7 +75,7 @@ _COUNT = Annotated[int, Meta(ge=0, le=MAX_COUNT)] | None
 _FLAG = bool | Literal[0, 1] | None
 _NUMBER = int | float | None
 """A decimal column's value: rounded and bounded in Python (`numeric_check`)."""
-LOCAL_DATE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
+LOCAL_DATE = r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\Z"
 """The one date form the strict path takes: zone-less, no fraction, ASCII digits."""
 _DATE = Annotated[str, Meta(pattern=LOCAL_DATE)] | None
 _COORDINATE = str | int | float | None
