@@ -1,7 +1,8 @@
-"""The strict path: a plainly well-typed property, validated in native code in a few µs.
+"""The strict path: a plainly well-typed property or associate, validated in native code.
 
-`normalise_property` tries `strict_property` first and takes the checked path (the
-pydantic models of `sync/models.py`, ~60 µs) only when it answers None, so every reject
+`normalise_property` tries `strict_property` first (`normalise_associate`,
+`strict_associate`) and takes the checked path (the pydantic models of `sync/models.py`,
+2-2.5 x dearer, `bench/normalise_micro.py`) only when it answers None, so every reject
 and every lax coercion (ids as digit strings, flags as "true", "" as null, a zone on a
 date...) is exactly what the checked path makes of it. The strict path is never more
 permissive: it accepts a record only when
@@ -15,7 +16,8 @@ permissive: it accepts a record only when
 - the few values that need Python do it with the checked path's own functions: decimals
   are rounded by `numeric_check` (the models' validator), dates parsed by
   `datetime.fromisoformat` (which takes every such string that pydantic takes, and
-  gives the same naive datetime), coordinates by `coordinate`;
+  gives the same naive datetime), coordinates by `coordinate`, an associate's image URL
+  by `web_url`;
 - `unstorable_text` finds nothing (NUL, lone surrogates, integers beyond 64 bits).
 
 Anything else answers None. `tests/unit/test_normalise_strict.py` runs both paths over
@@ -56,7 +58,7 @@ from worker.sync.models import AssociateRecord, PropertyPrivateRecord, PropertyR
 
 
 class Split(NamedTuple):
-    """A normalised property before hashing: what both paths produce for a valid record."""
+    """A normalised record before hashing: what both paths produce for a valid one."""
 
     source_id: int
     public: dict[str, Any]
