@@ -104,6 +104,46 @@ def test_a_record_that_is_not_plainly_well_formed_has_no_fingerprint() -> None:
     assert associate_fingerprint({"associateID": 0}) is None
 
 
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_both_splits_of_a_record_give_the_fingerprint_of_its_row(
+    records: dict[str, list[Any]],
+) -> None:
+    """Names all documented as spelled (the copy-and-delete split), and the same record
+    with an unknown field or another casing (`classify`'s walk): each fingerprint is the
+    one of the record's own row, containers in a documented field included."""
+    base = next(r for r in records["properties"] if isinstance(normalise_property(r), Row))
+    for raw in (
+        base,
+        base | {"garageNotes": {"a": [1, {"b": "c"}]}},
+        base | {"vendorNewField": "x"},
+        {("ownername" if k == "ownerName" else k): v for k, v in base.items()},
+        {("LISTINGTITLE_EN" if k == "listingTitle_en" else k): v for k, v in base.items()},
+    ):
+        row = normalise_property(raw)
+        assert isinstance(row, Row)
+        assert property_fingerprint(raw) == (row.source_id, row.content_hash, row.private_hash)
+
+
+def test_a_too_deep_record_never_matches_a_stored_row(records: dict[str, list[Any]]) -> None:
+    """Nested past MAX_DEPTH in a documented field: normalising rejects it, and its
+    fingerprint, if it has one, is not the stored row's (nor a crash, past orjson's limit)."""
+    base = next(r for r in records["properties"] if isinstance(normalise_property(r), Row))
+    stored = normalise_property(base)
+    assert isinstance(stored, Row)
+    for depth in (17, 300, 100_000):
+        raw = base | {"garageNotes": _nested(depth)}
+        assert isinstance(normalise_property(raw), Reject)
+        found = property_fingerprint(raw)
+        assert found is None or found[1:] != (stored.content_hash, stored.private_hash)
+    assert property_fingerprint(base | {"garageNotes": _nested(300)}) is None
+
+
 def test_content_hash_is_the_same_for_large_documents_fed_in_chunks() -> None:
     import hashlib
 

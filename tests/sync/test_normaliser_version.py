@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.sync.conftest import ASSOCIATES, LISTINGS, Harness
-from worker.sync import normalise
+from worker.sync import hashing
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ def test_a_new_normaliser_version_rewrites_every_row_once(
     assert harness.sync(entity).counts.unchanged == count
     hashes = dict(harness.query(f"SELECT {key}, content_hash FROM {entity}"))
 
-    monkeypatch.setattr(normalise, "NORMALISER_VERSION", normalise.NORMALISER_VERSION + 1)
+    monkeypatch.setattr(hashing, "NORMALISER_VERSION", hashing.NORMALISER_VERSION + 1)
     bumped = harness.sync(entity)
     assert (bumped.counts.updated, bumped.counts.unchanged, bumped.counts.inserted) == (count, 0, 0)
     rewritten = dict(harness.query(f"SELECT {key}, content_hash FROM {entity}"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,9 +65,11 @@ class FakeSession(requests.Session):
         super().__init__()
         self.script = script
         self.calls: list[tuple[str, str]] = []
+        self.settings: list[dict[str, Any]] = []
 
-    def get(self, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.calls.append((str(url), kwargs["headers"]["Authorization"]))
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.calls.append((str(request.url), str(request.headers["Authorization"])))
+        self.settings.append(kwargs)
         item = self.script.pop(0)
         if isinstance(item, Exception):
             raise item
@@ -97,6 +100,29 @@ def client(
 
 
 OK = b'{"result": [{"listingId": 1}]}'
+
+
+def test_a_netrc_entry_for_the_api_host_never_replaces_the_bearer_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    c, session, _, _ = client([response(200, OK)])
+    c.get_json("GetPropertyDetails/1")
+    assert session.calls[0][1].startswith("bearer ")
+
+
+def test_the_environment_proxy_for_the_api_origin_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read once when the client is made (not per request), still honoured."""
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    c, session, _, _ = client([response(200, OK), response(200, OK)])
+    c.get_json("GetPropertyDetails/1")
+    c.get_json("GetPropertyDetails/2")
+    assert [s["proxies"].get("http") for s in session.settings] == ["http://proxy.example:3128"] * 2
 
 
 @pytest.mark.parametrize(

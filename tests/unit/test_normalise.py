@@ -9,7 +9,7 @@ import pytest
 
 from tests.fixtures import sample_property
 from worker.db.schema import Reject, Row
-from worker.sync import normalise
+from worker.sync import hashing
 from worker.sync.normalise import (
     ASSOCIATE_PRIVATE_FIELDS,
     PRIVATE_ADDRESS_FIELDS,
@@ -202,7 +202,7 @@ def test_normaliser_version_is_part_of_every_hash(monkeypatch: pytest.MonkeyPatc
     raw = sample() | {"ownerName": "x"}
     before = row(raw)
     assert property_fingerprint(raw) == (before.source_id, before.content_hash, before.private_hash)
-    monkeypatch.setattr(normalise, "NORMALISER_VERSION", normalise.NORMALISER_VERSION + 1)
+    monkeypatch.setattr(hashing, "NORMALISER_VERSION", hashing.NORMALISER_VERSION + 1)
     after = row(raw)
     assert after.content_hash != before.content_hash
     assert after.private_hash != before.private_hash

@@ -108,7 +108,8 @@ class PostgresSink(PostgresRunLedger):
             raise ValueError("stored_hashes is for tables keyed by one id")
         if not ids:
             return {}
-        with self._engine.connect() as connection:
+        # One statement, no transaction: no BEGIN before it, no ROLLBACK when it is returned.
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             cursor = _cursor(connection)
             cursor.execute(stored_hashes_sql(spec), {"brand": brand, "ids": list(ids)})
             return {

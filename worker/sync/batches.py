@@ -19,8 +19,10 @@ from worker.db.schema import IMAGES, Reject, Row, UpsertResult
 from worker.sync.coerce import source_key
 from worker.sync.drift import tally
 from worker.sync.entities import Entity
+from worker.sync.hashing import Fingerprint
 from worker.sync.images import FetchedImages, ImageBatch, fetch_images, images_incomplete
 from worker.sync.job import Job, split
+from worker.sync.prehash import NOT_MADE, made_fingerprints
 
 
 @dataclass
@@ -66,7 +68,7 @@ def prepare(
     if entity.status_field:
         statuses.update(_statuses(items, entity.status_field))
     wants_hashes = images is not None and not job.options.full_images
-    records = _triage(job, entity, items, wants_hashes)
+    records = _triage(job, entity, items, wants_hashes, made_fingerprints(pages))
     rows, rejects = split(records.normalised)
     seen.extend(records.unchanged)
     seen.extend(row.source_id for row in rows)
@@ -83,13 +85,20 @@ def prepare(
     return batch
 
 
-def _triage(job: Job, entity: Entity, items: list[Any], wants_hashes: bool) -> _Triage:
+def _triage(
+    job: Job,
+    entity: Entity,
+    items: list[Any],
+    wants_hashes: bool,
+    made: list[Fingerprint | None] | None = None,
+) -> _Triage:
     """Normalise what changed, with one `stored_hashes` query for the whole batch.
 
     Only a record whose raw id is an integer can be fingerprinted: the others are
     normalised before the query, so that it asks for their rows' ids too (`wants_hashes`:
     the image targets need them). Only a record whose id is stored can be unchanged: the
     others (a cold sync) go straight to normalising, without the fingerprint's hashing.
+    `made`: the fingerprints the page threads made (`sync/prehash.py`), item by item.
     """
     fingerprint = entity.fingerprint
     raw_ids = [_raw_id(item, entity.id_field) for item in items]
@@ -109,7 +118,9 @@ def _triage(job: Job, entity: Entity, items: list[Any], wants_hashes: bool) -> _
             normalised.append(early[n])
             continue
         known = stored.get(raw_ids[n]) if stored else None
-        found = fingerprint(item) if known is not None else None
+        found = None
+        if known is not None:
+            found = made[n] if made is not None and made[n] is not NOT_MADE else fingerprint(item)
         if found is not None and known == found[1:]:
             unchanged.append(found[0])
         else:

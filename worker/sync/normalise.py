@@ -13,11 +13,8 @@ Choices, documented once: how raw values are coerced and bounded by their column
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from worker.api.salvage import Undecodable
@@ -43,7 +40,6 @@ from worker.sync.coerce import (
     ascii_int,
     coordinate,
     drop_zone,
-    flag,
     numeric,
     source_key,
     unstorable,
@@ -77,6 +73,14 @@ from worker.sync.fields import (
     public_only,
     too_deep,
     vocabulary,
+)
+from worker.sync.hashing import (
+    HASH_CHUNK_BYTES,
+    NORMALISER_VERSION,
+    Fingerprint,
+    associate_fingerprint,
+    content_hash,
+    property_fingerprint,
 )
 from worker.sync.models import AssociateRecord, PropertyPrivateRecord, PropertyRecord
 from worker.sync.strict import Split, strict_associate, strict_property
@@ -146,36 +150,6 @@ __all__ = [
     "unstorable",
     "vocabulary",
 ]
-
-NORMALISER_VERSION = 2
-"""Mixed into every content hash (`content_hash`). Bump it whenever a change here or in
-`records.py` changes what a stored row holds for the same raw record: a new or renamed
-column, a different parsing, rounding, bound or privacy rule. The stored hashes then
-match no record, so the next run rewrites every row once (counted as updated; the
-fast path and the merge skip only rows whose hash matches) and is back to
-"unchanged" after that. A change that stores exactly the same rows needs no bump."""
-
-
-HASH_CHUNK_BYTES = 2047
-"""hashlib releases the GIL for inputs of 2048 bytes or more; a listing is ~2.4 kB. In a
-busy process (page, image and database threads) getting the GIL back costs up to a
-switch interval (5 ms) per hash: profiling showed content_hash at ~0.4 ms a record under
-load, 2x pydantic. Fed in smaller chunks, the digest is the same and the GIL is kept."""
-
-
-@functools.cache
-def _hash_prefix(version: int) -> bytes:
-    return f"rei-sync normaliser v{version}\n".encode()
-
-
-def content_hash(document: dict[str, Any]) -> str:
-    """sha256 of `NORMALISER_VERSION` and the key-sorted JSON, first 32 hex digits (the
-    stored `content_hash`, and the fast path's fingerprint: both come from here)."""
-    data = memoryview(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
-    digest = hashlib.sha256(_hash_prefix(NORMALISER_VERSION))
-    for offset in range(0, len(data), HASH_CHUNK_BYTES):
-        digest.update(data[offset : offset + HASH_CHUNK_BYTES])
-    return digest.hexdigest()[:32]
 
 
 def undecodable(raw: Undecodable) -> Reject:
@@ -265,62 +239,6 @@ def checked_property(raw: Any) -> Split | Reject:
         invalid,
         drift(known, fields.unknown, PROPERTY_FIELDS),
     )
-
-
-Fingerprint = tuple[int, str, str]
-"""(source id, content hash, private hash) of a raw record, as its normalised `Row` has them."""
-
-
-def _raw_id(raw: dict[str, Any], field: str) -> int | None:
-    value = raw.get(field)
-    if type(value) is not int or not 1 <= value <= MAX_BIGINT:
-        return None
-    return value
-
-
-def property_fingerprint(raw: Any) -> Fingerprint | None:
-    """The id and both hashes `normalise_property(raw)` would give, without validating.
-
-    Cheap (no pydantic): the no-change path compares it with the stored hashes and
-    normalises only the records that differ. `None` when the record is not plainly
-    well-formed (no integer id, a flag that would not validate, nesting, a field in
-    two casings): normalise it to know.
-    """
-    if not isinstance(raw, dict) or nested(raw):
-        return None
-    fields = classify(raw, PROPERTY_FIELDS)
-    known = fields.known
-    source_id = _raw_id(known, "listingId")
-    if source_id is None or fields.problem:
-        return None
-    try:
-        address_public = flag(known.get("unparsedAddressPublicYN"))
-        price_private = flag(known.get("listPricePrivateYN"))
-    except ValueError:
-        return None
-    public_keys = property_public_keys(address_public, price_private)
-    public_raw = {k: v for k, v in known.items() if k in public_keys}
-    private_raw = private_side(raw, known, public_keys, fields.unknown)
-    try:
-        return source_id, content_hash(public_raw), content_hash(private_raw)
-    except TypeError:
-        return None
-
-
-def associate_fingerprint(raw: Any) -> Fingerprint | None:
-    """As `property_fingerprint`, for associates."""
-    if not isinstance(raw, dict) or nested(raw):
-        return None
-    fields = classify(raw, ASSOCIATE_FIELDS)
-    source_id = _raw_id(fields.known, "associateID")
-    if source_id is None or fields.problem:
-        return None
-    public_raw = {k: v for k, v in fields.known.items() if k in ASSOCIATE_FIELDS.public}
-    private_raw = private_side(raw, fields.known, ASSOCIATE_FIELDS.public, fields.unknown)
-    try:
-        return source_id, content_hash(public_raw), content_hash(private_raw)
-    except TypeError:
-        return None
 
 
 def normalise_associate(raw: Any) -> Row | Reject:

@@ -118,6 +118,7 @@ def fetch_page_batches(
     isolate: bool = False,
     report: ScanReport | None = None,
     sizes: PageSizes = PAGE_SIZES,
+    on_page: Callable[[Page], Page] | None = None,
 ) -> Generator[list[Page], None, None]:
     """Like `fetch_pages`, in runs: the next page, plus every page after it that has
     already arrived, up to `max_items` records (always at least one page).
@@ -126,6 +127,8 @@ def fetch_page_batches(
     transactions per record) exactly when it is the bottleneck, and single pages
     while it keeps up, so its checkpoint still moves page by page then. `take` is
     the largest page size asked for; `report` (optional) is filled in as pages arrive.
+    `on_page` (optional) runs on each page in the thread that fetched it, and the page
+    it returns is the one handed out (`sync/prehash.py`).
     """
     pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="rei-page")
     planner = _Planner(
@@ -139,6 +142,7 @@ def fetch_page_batches(
         isolate=isolate,
         report=report or ScanReport(take),
         sizes=sizes,
+        on_page=on_page,
     )
     try:
         while True:
@@ -189,8 +193,10 @@ class _Planner:
         isolate: bool,
         report: ScanReport,
         sizes: PageSizes,
+        on_page: Callable[[Page], Page] | None = None,
     ) -> None:
         self.client = client
+        self.on_page = on_page
         self.endpoint = endpoint
         self.key = (client.brand.api_url, client.brand.key, endpoint.name)
         self.sizes = sizes
@@ -251,9 +257,13 @@ class _Planner:
         limit = self.window if self.accepted and self.short is None else 1
         skip = self.pending[-1].end if self.pending else self.cursor
         while len(self.pending) < limit and not self.stopped():
-            future = self.pool.submit(self.client.fetch_page, self.endpoint, self.take, skip)
+            future = self.pool.submit(self._fetch, self.take, skip)
             self.pending.append(_Request(skip, self.take, future))
             skip += self.take
+
+    def _fetch(self, take: int, skip: int) -> Page:
+        page = self.client.fetch_page(self.endpoint, take, skip)
+        return page if self.on_page is None else self.on_page(page)
 
     def replan(self) -> None:
         """Drop the requests made in advance (their offsets or size no longer hold)."""

@@ -28,6 +28,7 @@ from worker.sync.entities import Entity
 from worker.sync.images import load_images, store_images
 from worker.sync.job import Job, split
 from worker.sync.pipeline import ScanReport, fetch_page_batches
+from worker.sync.prehash import PageHasher
 
 
 def run_scan(job: Job, entity: Entity) -> RunStatus:
@@ -83,6 +84,7 @@ def _read(
 ) -> None:
     """Every page into the store, batch by batch, in page order (`run_scan`)."""
     options = job.options
+    hasher = PageHasher(entity.fingerprint) if entity.fingerprint is not None else None
     batches = fetch_page_batches(
         job.client,
         entity.endpoint,
@@ -94,12 +96,16 @@ def _read(
         max_items=options.batch_items,
         isolate=_after_failed_page(job, entity),
         report=report,
+        on_page=hasher,
     )
     window: deque[PreparedBatch] = deque()
     try:
         with closing(batches):
             for pages in batches:
-                window.append(prepare(job, entity, pages, seen, images, statuses))
+                batch = prepare(job, entity, pages, seen, images, statuses)
+                if hasher is not None:
+                    hasher.expect_stored = batch.unchanged > 0
+                window.append(batch)
                 while window and (window[0].ready() or len(window) > options.window):
                     _commit(job, entity, window.popleft())
                 if job.stopped():
