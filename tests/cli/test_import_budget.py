@@ -42,6 +42,7 @@ NOT_FOR_A_SYNC = (
     "worker.cli.token",
     "worker.cli.sandbox",
     "rich.progress",  # drawn by `backfill` only
+    "cryptography",  # the token store's, with TOKEN_ENCRYPTION_KEY only
 )
 
 SCRIPT = """
