@@ -10,6 +10,8 @@ one-line help of each).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import typer
 from typer._click import Command, Context  # typer's own copy of click, which its groups use
@@ -31,7 +33,7 @@ COMMANDS: dict[str, str] = {
     "token": "worker.cli.token:register",
 }
 """Each command, in the order of `rei-sync --help`, and the `module:function` that adds it
-(with its siblings) to a Typer app. tests/unit/test_cli_imports.py checks the two agree."""
+(with its siblings) to a Typer app. tests/cli/test_import_budget.py checks the two agree."""
 
 
 def load_commands(target: str) -> dict[str, Command]:
@@ -45,22 +47,41 @@ def load_commands(target: str) -> dict[str, Command]:
     return dict(typer.main.get_group(holder).commands)
 
 
+class LazyCommands(MutableMapping[str, Command]):
+    """A group's commands: every name of `COMMANDS` is a key, its command is built on first
+    lookup. Names alone (`keys()`, `in`) load nothing: Typer's "Did you mean 'sync'?" and
+    the tests listing the commands read them without importing every module."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Command] = {}
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._loaded and name in COMMANDS:
+            self._loaded.update(load_commands(COMMANDS[name]))
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or name in self._loaded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*COMMANDS, *self._loaded]))
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._loaded))
+
+
 class LazyGroup(TyperGroup):
-    """The root group: `COMMANDS` by name, each built from its module on first use."""
+    """The root group: its commands are `LazyCommands`."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands()
 
     def list_commands(self, ctx: Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            self.commands.update(load_commands(COMMANDS[cmd_name]))
-        return self.commands.get(cmd_name)
-
-    def resolve_command(
-        self, ctx: Context, args: list[str]
-    ) -> tuple[str | None, Command | None, list[str]]:
-        if args and args[0] not in COMMANDS:
-            # Typer's "Did you mean 'sync'?" looks among the loaded commands: load them all.
-            for name in COMMANDS:
-                self.get_command(ctx, name)
-        return super().resolve_command(ctx, args)
+        return list(self.commands)
