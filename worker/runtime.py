@@ -17,7 +17,7 @@ from worker.auth.build import StoreChoice, build_token_manager, build_token_stor
 from worker.config import Brand, Settings, database_errors
 from worker.db.embedded import start_embedded_postgres
 from worker.db.engine import create_db_engine
-from worker.db.migrate import require_current_schema, upgrade_head
+from worker.db.revision import at_head
 from worker.db.schema import RunRecord
 from worker.errors import ConfigErrors
 from worker.leases import Lease, LeaseStore
@@ -50,15 +50,24 @@ def open_engine(
     try:
         # Connect now: an unreachable database is one clear error at the start (the
         # commands' `domain_errors` turn it into one line), not a warning per brand later.
-        with engine.connect():
-            pass
-        if migrate:
-            upgrade_head(engine)
-        elif check_schema:
-            require_current_schema(engine)
+        with engine.connect() as connection:
+            settled = not (migrate or check_schema) or at_head(connection)
+        if not settled:
+            ensure_schema(engine, migrate=migrate)
         yield engine
     finally:
         engine.dispose()
+
+
+def ensure_schema(engine: sa.Engine, *, migrate: bool) -> None:
+    """Upgrade (`migrate`) or check a schema that is not at head: through Alembic, imported
+    only then (a schema at head is told by `worker.db.revision`, without it)."""
+    from worker.db.migrate import require_current_schema, upgrade_head
+
+    if migrate:
+        upgrade_head(engine)
+    else:
+        require_current_schema(engine)
 
 
 def build_client(

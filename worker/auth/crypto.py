@@ -4,23 +4,30 @@
 are written with the first; every listed key can still read. The plaintext
 also names the brand and credentials it belongs to, so a row copied onto
 another brand's key does not decrypt into a usable token.
+
+`cryptography` is imported by the functions that use it: a command without
+`TOKEN_ENCRYPTION_KEY` (a sync on the memory store) never loads it.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from typing import TYPE_CHECKING
 
 from worker.errors import ConfigError
 
 KEY_VARIABLE = "TOKEN_ENCRYPTION_KEY"
 GEN_KEY_HINT = "create one with `rei-sync token gen-key` and set TOKEN_ENCRYPTION_KEY"
 
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
 
 def generate_key() -> str:
     """A new random Fernet key (url-safe base64 of 32 bytes)."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode()
 
 
@@ -37,6 +44,8 @@ class TokenCipher:
     """Encrypts with the newest key, decrypts with any configured key."""
 
     def __init__(self, keys: list[str]) -> None:
+        from cryptography.fernet import Fernet, MultiFernet
+
         if not keys:
             raise ConfigError(KEY_VARIABLE, f"is not set: {GEN_KEY_HINT}")
         fernets = []
@@ -47,7 +56,7 @@ class TokenCipher:
                 raise ConfigError(
                     KEY_VARIABLE, f"key #{position} is not a valid Fernet key: {GEN_KEY_HINT}"
                 ) from None
-        self._fernet = MultiFernet(fernets)
+        self._fernet: MultiFernet = MultiFernet(fernets)
         self.key_count = len(fernets)
 
     @classmethod
@@ -65,6 +74,8 @@ class TokenCipher:
 
     def open(self, ciphertext: bytes, *, brand: str, credentials: str) -> str | None:
         """The token, or None when no key fits or the row belongs to other brand/credentials."""
+        from cryptography.fernet import InvalidToken
+
         try:
             payload = json.loads(self._fernet.decrypt(ciphertext))
         except (InvalidToken, ValueError):

@@ -3,7 +3,7 @@
 Exit codes: 0 success, 1 a domain error (API, auth, database), 2 bad usage or
 bad configuration. Errors are one line on stderr and never carry a secret.
 
-The order of the registrations below is the order of `rei-sync --help`.
+The commands and their order in `rei-sync --help`: `worker.cli.lazy.COMMANDS`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from typing import Annotated
 import typer
 
 from worker import __version__
-from worker.cli import config, feed, service, status, sync
-from worker.cli.sandbox import sandbox_command
-from worker.cli.terminal import out
-from worker.cli.token import token_app
+from worker.cli.lazy import LazyGroup
 
 app = typer.Typer(
     name="rei-sync",
+    cls=LazyGroup,  # the commands, imported when run (worker/cli/lazy.py)
     help="Mirror REI API CCA listings, agents and catalogues into Postgres, "
     "holding a valid token for every brand.",
     no_args_is_help=True,
@@ -32,7 +30,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"rei-sync {__version__}")
+        typer.echo(f"rei-sync {__version__}")
         raise typer.Exit()
 
 
@@ -43,16 +41,6 @@ def main_options(
     ] = False,
 ) -> None:
     """Mirror REI API CCA data into Postgres. Configuration: environment and `.env`."""
-
-
-app.command("sandbox")(sandbox_command)
-service.register_setup(app)
-sync.register(app)
-service.register_daemon(app)
-config.register(app)
-status.register(app)
-feed.register(app)
-app.add_typer(token_app, name="token")
 
 
 def main() -> None:

@@ -57,3 +57,8 @@ def _serve(config: SandboxConfig) -> None:
             stop.wait()
         except KeyboardInterrupt:
             typer.echo("# sandbox stopped", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sandbox` to the `rei-sync` app."""
+    app.command("sandbox")(sandbox_command)

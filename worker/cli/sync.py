@@ -11,18 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -43,6 +35,9 @@ from worker.log import get_logger, redactor
 from worker.sync.drift import summary
 from worker.sync.engine import Progress as RunProgress
 from worker.sync.engine import RunResult
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 log = get_logger(__name__)
 
@@ -268,26 +263,7 @@ def print_runs(runs: Sequence[RunRecord]) -> None:
 def progress_reporter(console: Console) -> Iterator[Callable[[RunProgress], None]]:
     """Rich bars (pages, rows, rows/s) on a terminal; a log line every few seconds otherwise."""
     if console.is_terminal:
-        bars = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("rows {task.fields[rows]} · {task.fields[rate]} rows/s"),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        tasks: dict[tuple[str, str], TaskID] = {}
-
-        def on_rich(p: RunProgress) -> None:
-            key = (p.brand, p.entity)
-            if key not in tasks:
-                tasks[key] = bars.add_task(
-                    f"{p.brand}/{p.entity} pages", total=None, rows=0, rate=0
-                )
-            rate = int(p.counts.seen / p.seconds) if p.seconds > 0 else 0
-            bars.update(tasks[key], completed=p.counts.pages, rows=p.counts.seen, rate=rate)
-
-        with bars:
+        with progress_bars(console) as on_rich:
             yield on_rich
         return
     last = [0.0]
@@ -308,6 +284,32 @@ def progress_reporter(console: Console) -> Iterator[Callable[[RunProgress], None
             )
 
     yield on_plain
+
+
+@contextmanager
+def progress_bars(console: Console) -> Iterator[Callable[[RunProgress], None]]:
+    """The bars of a backfill on a terminal; `rich.progress` is imported only for them."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows {task.fields[rows]} · {task.fields[rate]} rows/s"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    tasks: dict[tuple[str, str], TaskID] = {}
+
+    def on_rich(p: RunProgress) -> None:
+        key = (p.brand, p.entity)
+        if key not in tasks:
+            tasks[key] = bars.add_task(f"{p.brand}/{p.entity} pages", total=None, rows=0, rate=0)
+        rate = int(p.counts.seen / p.seconds) if p.seconds > 0 else 0
+        bars.update(tasks[key], completed=p.counts.pages, rows=p.counts.seen, rate=rate)
+
+    with bars:
+        yield on_rich
 
 
 def _when(value: datetime | None) -> str | None:

@@ -134,3 +134,8 @@ def gen_key() -> None:
     """Print a new TOKEN_ENCRYPTION_KEY. To rotate, put it first: NEW,OLD."""
     print(generate_key())
     err.print("set it as TOKEN_ENCRYPTION_KEY (comma-separate keys to rotate: NEW,OLD)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `token status|refresh|gen-key` to the `rei-sync` app."""
+    app.add_typer(token_app, name="token")
