@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from worker.sync.concurrency import AimdLimiter, LimitedPool, fixed_limiter
+from worker.sync.concurrency import AimdLimiter, LimitedPool
 
 FAST = 0.010
 
@@ -125,7 +125,7 @@ def test_recovers_after_a_burst_of_throttling() -> None:
 
 
 def test_a_fixed_limiter_never_moves() -> None:
-    aimd = fixed_limiter(12)
+    aimd = AimdLimiter(start=12, cap=12, floor=12)
     for _ in range(100):
         aimd.observe(200, FAST)
     aimd.observe(429, FAST)
@@ -164,7 +164,7 @@ def test_the_pool_never_runs_more_than_the_limit_and_follows_it_when_it_grows() 
 
 
 def test_the_pool_maps_in_order_and_raises_the_first_error() -> None:
-    with LimitedPool(fixed_limiter(3)) as pool:
+    with LimitedPool(AimdLimiter(start=3, cap=3, floor=3)) as pool:
         assert pool.map(lambda x: x + 1, range(50)) == list(range(1, 51))
 
         def fail(x: int) -> int:

@@ -145,11 +145,6 @@ class AimdLimiter:
             self._on_change(limit)
 
 
-def fixed_limiter(level: int) -> AimdLimiter:
-    """A limiter that never moves: `level` requests in flight (the bench's fixed levels)."""
-    return AimdLimiter(start=level, cap=level, floor=level)
-
-
 class LimitedPool:
     """A pool of `limiter.cap` threads of which only `limiter.limit` run work at once.
 
