@@ -23,7 +23,7 @@ from worker.sync.images import ImageFetcher, load_images
 LISTINGS = 600
 FAULTY = range(100, 400)
 """Image requests (by arrival) of which every third is answered 429 or 503 in turn, both
-with `Retry-After: 0` (so a retry usually lands on a clean answer)."""
+with `Retry-After: 1` (waited on an injected sleep; a retry usually lands on a clean answer)."""
 
 
 class ImageServer(ThreadingHTTPServer):
@@ -69,7 +69,7 @@ class ImageHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         if status != 200:
-            self.send_header("Retry-After", "0")
+            self.send_header("Retry-After", "1")
         self.end_headers()
         self.wfile.write(body)
 
@@ -127,7 +127,9 @@ def server() -> Iterator[ImageServer]:
         served.server_close()
 
 
-def client(server: ImageServer, pool_connections: int) -> ReiClient:
+def client(
+    server: ImageServer, pool_connections: int, waits: list[float] | None = None
+) -> ReiClient:
     brand = Brand(
         key="AZURA",
         api_url=f"http://127.0.0.1:{server.server_port}/api/v1",
@@ -135,7 +137,7 @@ def client(server: ImageServer, pool_connections: int) -> ReiClient:
         integrator_id=SecretStr("i"),
         secret_key=SecretStr("s"),
     )
-    retry = RetryPolicy(base_delay_seconds=0.0, sleep=lambda seconds: None)
+    retry = RetryPolicy(base_delay_seconds=0.0, sleep=(waits if waits is not None else []).append)
     return ReiClient(brand, Tokens(), retry=retry, pool_connections=pool_connections)
 
 
@@ -152,15 +154,19 @@ def test_throttling_halves_the_concurrency_then_clean_answers_grow_it_and_nothin
 ) -> None:
     server.faulty = FAULTY
     levels: list[int] = []
-    limiter = AimdLimiter(start=8, cap=16, on_change=levels.append)
+    # latency is the unit tests' business: a loaded machine's jitter must not stop growth here
+    limiter = AimdLimiter(start=8, cap=16, latency_slack_seconds=1.0, on_change=levels.append)
     sink = Sink()
-    fetch_in_batches(client(server, pool_connections=16), limiter, sink)
+    waits: list[float] = []
+    fetch_in_batches(client(server, pool_connections=16, waits=waits), limiter, sink)
 
     lowest = levels.index(min(levels))
     assert min(levels) < levels[0], levels  # down on the 429s and 503s...
     assert max(levels[lowest:]) > min(levels), levels  # ...and up again once they stop
     assert server.refused == 100
-    assert server.requests == LISTINGS + server.refused  # each refused request retried
+    assert server.requests == LISTINGS + server.refused  # each refused request retried...
+    assert len(waits) == server.refused
+    assert min(waits) >= 1.0  # ...after its Retry-After, the limiter only lowering the level
     assert sink.stored == {i: {i * 10, i * 10 + 1} for i in range(1, LISTINGS + 1)}
 
 

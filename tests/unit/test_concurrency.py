@@ -69,11 +69,13 @@ def test_answers_to_requests_sent_before_the_decrease_do_not_halve_it_again() ->
 
 def test_other_errors_are_neutral() -> None:
     aimd, clock = limiter(start=8)
-    for status in (500, 502, 400, 401):
+    for status in (500, 502, 400, 401, 403):
         aimd.observe(status, FAST)
     assert aimd.limit == 8
-    clean(aimd, clock, 8)  # the neutral answers did not reset the clean count to zero...
-    assert aimd.limit == 9  # ...nor count as clean
+    clean(aimd, clock, 7)  # the neutral answers did not count as clean...
+    assert aimd.limit == 8
+    clean(aimd, clock, 1)  # ...nor halve it
+    assert aimd.limit == 9
 
 
 def test_never_above_the_cap_nor_below_the_floor() -> None:

@@ -105,11 +105,13 @@ class AimdLimiter:
 
     def observe(self, status: int | None, seconds: float) -> None:
         """One attempt's outcome: its HTTP status (None: no answer, e.g. a timeout) and
-        how long it took. Other 5xx and 4xx answers are neutral (the server answered)."""
+        how long it took. A 2xx/3xx or a 404 (a listing the API no longer knows) is a
+        clean answer; other 4xx and 5xx are neutral (the server answered, but not as
+        asked: the retries and the failure handling deal with them)."""
         with self._cond:
             if status is None or status in CONGESTED_STATUSES:
                 self._decrease(self._clock() - seconds)
-            elif status < 500:
+            elif status < 400 or status == 404:
                 self._clean_answer(seconds)
 
     def _decrease(self, started: float) -> None:
