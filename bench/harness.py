@@ -18,7 +18,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ import psycopg
 import requests
 from psycopg.conninfo import conninfo_to_dict
 
+from bench import image_ceiling
 from bench.latency_proxy import LatencyProxy
 from bench.sandbox_proc import BRAND, Sandbox
 from worker.api.client import ReiClient
@@ -41,9 +41,8 @@ from worker.config import load_settings
 from worker.db.engine import create_db_engine, libpq_url
 from worker.db.migrate import upgrade_head
 from worker.db.schema import PROPERTIES_TABLE, Row
-from worker.sync.images import fetch_images
 from worker.sync.normalise import normalise_property
-from worker.sync.pipeline import DEFAULT_IMAGE_PARALLELISM, DEFAULT_PARALLELISM, fetch_pages
+from worker.sync.pipeline import DEFAULT_PARALLELISM, fetch_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -81,6 +80,7 @@ class Config:
     seed_n: int = 10_000
     seed_rtt_n: int = 2_000
     image_sample: int = 5_000
+    image_rtt_sample: int = 1_500
     database_url: str | None = None
     results: Path | None = RESULTS
     extras: Path | None = EXTRAS
@@ -96,6 +96,7 @@ class Config:
             seed_n=int(env.get("BENCH_SEED_N", 10_000)),
             seed_rtt_n=int(env.get("BENCH_SEED_RTT_N", 2_000)),
             image_sample=int(env.get("BENCH_IMAGE_SAMPLE", 5_000)),
+            image_rtt_sample=int(env.get("BENCH_IMAGE_RTT_SAMPLE", 1_500)),
             database_url=env.get("BENCH_DATABASE_URL") or None,
         )
 
@@ -421,16 +422,8 @@ def seed_algorithm(url: str, rows: Prepared, limit: int) -> tuple[float, int]:
 
 
 def image_fetch_rate(env: dict[str, str], ids: list[int], sample: int) -> float:
-    """Image requests per second at rei-sync's image concurrency (nothing stored)."""
-    chosen = ids[:sample]
-    with requests.Session() as session:
-        session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=32))
-        client = client_for(env, session)
-        fetch_images(client, chosen[0])
-        started = time.perf_counter()
-        with ThreadPoolExecutor(DEFAULT_IMAGE_PARALLELISM) as pool:
-            list(pool.map(lambda i: fetch_images(client, i), chosen))
-        return len(chosen) / (time.perf_counter() - started)
+    """Image requests per second at rei-sync's adaptive image concurrency (nothing stored)."""
+    return image_ceiling.adaptive_rate(env, ids[:sample]).per_s
 
 
 def token_hot_path_us() -> float:
@@ -540,6 +533,15 @@ def run(config: Config) -> dict[str, Any]:
         report.extras["image_fetch_only_s"] = n / rate
         report.add(
             Line("4b image requests alone (extrapolated)", n / rate, n, f"({rate:.0f} req/s)")
+        )
+        # 4c-4e: the image phase against the sandbox's own ceiling, and at +50 ms RTT
+        report.extras.update(
+            image_ceiling.image_cases(
+                env,
+                prepared.ids,
+                config.image_sample,
+                min(config.image_sample, config.image_rtt_sample),
+            )
         )
 
         # 7: dlt
@@ -679,6 +681,7 @@ def table_rows(r: dict[str, Any], x: dict[str, Any]) -> list[tuple[str, str, str
             f"{_fmt(r['rss_mb_200k'], 0)} = {times(r['rss_mb_200k'], r['rss_mb_20k'])}",
         ),
         ("10 get_valid_token FRESH (us)", "", "", "", _fmt(r["token_get_us"], 3)),
+        *image_ceiling.image_rows(x),
     ]
     return [tuple(row) for row in rows]  # type: ignore[misc]
 

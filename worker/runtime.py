@@ -79,6 +79,7 @@ def build_client(
         session=session,
         connect_timeout=settings.rei_connect_timeout_seconds,
         read_timeout=settings.rei_read_timeout_seconds,
+        pool_connections=settings.rei_sync_parallelism + settings.rei_image_concurrency_max,
     )
 
 
@@ -114,6 +115,7 @@ class Runtime:
             take=self.settings.rei_page_size,
             parallelism=parallelism or self.settings.rei_sync_parallelism,
             full_images=full,
+            image_concurrency_max=self.settings.rei_image_concurrency_max,
         )
 
     @contextmanager

@@ -138,3 +138,15 @@ def test_secret_values_lists_every_configured_secret_exactly() -> None:
         "service-role-key-value",
     }
     assert all(v == v.strip() and v for v in values)
+
+
+def test_the_image_concurrency_cap_defaults_to_32_and_a_bad_one_names_its_variable() -> None:
+    settings = load_settings(environ={}, env_file=None, require_brands=False)
+    assert settings.rei_image_concurrency_max == 32
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            environ={"REI_IMAGE_CONCURRENCY_MAX": "0"}, env_file=None, require_brands=False
+        )
+    assert "REI_IMAGE_CONCURRENCY_MAX: input should be greater than or equal to 1" in str(
+        raised.value
+    )

@@ -42,6 +42,10 @@ the request at once. The bound keeps it from ever becoming a loop; the refreshes
 shared with every other thread (single flight), so they add no auth calls."""
 
 
+AttemptObserver = Callable[[int | None, float], None]
+"""Told of every request sent: its HTTP status (None: no answer) and its seconds."""
+
+
 class TokenSource(Protocol):
     def get_valid_token(self, brand: str) -> str: ...
 
@@ -87,6 +91,7 @@ class ReiClient:
         retry: RetryPolicy | None = None,
         clock: Clock = system_clock,
         max_token_refreshes: int = MAX_TOKEN_REFRESHES_PER_REQUEST,
+        pool_connections: int | None = None,
     ) -> None:
         if max_token_refreshes < 0:
             raise ValueError("max_token_refreshes must not be negative")
@@ -95,11 +100,12 @@ class ReiClient:
         """Wall clock (epoch seconds) that a `Retry-After` HTTP-date is counted from."""
         self._tokens = tokens
         self._session = session or requests.Session()
-        _widen_pool(self._session, brand.api_url)
+        _widen_pool(self._session, brand.api_url, max(pool_connections or 0, POOL_CONNECTIONS))
         self._environment = _environment(self._session, brand.api_url)
         self._timeout = (connect_timeout, read_timeout)
         self._retry = retry or RetryPolicy()
         self._max_token_refreshes = max_token_refreshes
+        self._observer: AttemptObserver | None = None
 
     def stopping(self, stop: threading.Event | None) -> ReiClient:
         """This client (same session and tokens) whose retry waits wake on `stop`.
@@ -110,6 +116,13 @@ class ReiClient:
             return self
         twin = copy.copy(self)
         twin._retry = self._retry.stopping(stop)
+        return twin
+
+    def observed(self, observer: AttemptObserver) -> ReiClient:
+        """This client (same session, tokens and retries) telling `observer` of every
+        attempt it sends: the HTTP status (None: no answer) and the seconds it took."""
+        twin = copy.copy(self)
+        twin._observer = observer
         return twin
 
     def get_json(self, path: str) -> Any:
@@ -246,11 +259,13 @@ class ReiClient:
                 )
             except requests.RequestException as exc:
                 metrics.REQUESTS.labels(self.brand.key, endpoint, "error").inc()
+                self._observe(None, started)
                 raise ApiTransportError(f"{path}: {type(exc).__name__}") from None
             finally:
                 metrics.REQUEST_SECONDS.labels(self.brand.key, endpoint).observe(
                     monotonic() - started
                 )
+            self._observe(response.status_code, started)
             metrics.REQUESTS.labels(
                 self.brand.key, endpoint, metrics.status_class(response.status_code)
             ).inc()
@@ -259,6 +274,10 @@ class ReiClient:
             url = _same_origin(self.brand.api_url, url, response, path)
             response.close()
         raise ApiRedirectError(f"{path}: more than {MAX_REDIRECTS} redirects")
+
+    def _observe(self, status: int | None, started: float) -> None:
+        if self._observer is not None:
+            self._observer(status, monotonic() - started)
 
 
 MAX_REDIRECTS = 3
@@ -291,7 +310,8 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 POOL_CONNECTIONS = 32
-"""Keep-alive connections kept per host: page threads + image threads (requests keeps 10)."""
+"""Keep-alive connections kept per host at least (requests keeps 10); a client is given
+more (`pool_connections`) when its page threads and image cap need more."""
 
 
 def _environment(session: requests.Session, url: str) -> dict[str, Any]:
@@ -311,24 +331,22 @@ def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
-def _widen_pool(session: requests.Session, url: str) -> None:
+def _widen_pool(session: requests.Session, url: str, size: int = POOL_CONNECTIONS) -> None:
     """Give the brand's origin a pool as large as the sync's concurrency.
 
-    With requests' default of 10, the 4 page + 12 image threads of a sync discard and
+    With requests' default of 10, the page and image threads of a sync discard and
     reopen connections ("Connection pool is full"). A custom adapter (tests' fakes)
     is left alone.
     """
     adapter = session.get_adapter(url)
     if type(adapter) is not requests.adapters.HTTPAdapter:
         return
-    if getattr(adapter, "_pool_maxsize", 0) >= POOL_CONNECTIONS:
+    if getattr(adapter, "_pool_maxsize", 0) >= size:
         return
     parts = urlsplit(url)
     session.mount(
         f"{parts.scheme}://{parts.netloc}/",
-        requests.adapters.HTTPAdapter(
-            pool_maxsize=POOL_CONNECTIONS, max_retries=adapter.max_retries
-        ),
+        requests.adapters.HTTPAdapter(pool_maxsize=size, max_retries=adapter.max_retries),
     )
 
 

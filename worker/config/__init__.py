@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     rei_page_size: int = Field(default=100, ge=1, le=10_000)
     rei_sync_parallelism: int = Field(default=4, ge=1, le=32)
     """Concurrent page and delisting-check requests per sync run (images have their own pool)."""
+    rei_image_concurrency_max: int = Field(default=32, ge=1, le=256)
+    """Most image requests one sync run has in flight: the adaptive limit starts at 12,
+    grows while answers are fast and clean, halves on 429/503/timeouts, never above this."""
     rei_max_concurrent_syncs: int = Field(default=0, ge=0, le=256)
     """Sync runs one daemon runs at once, whatever the number of brands; 0: the size of the
     database pool (5), so every running sync has a connection without queueing for one."""

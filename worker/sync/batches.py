@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,7 +20,7 @@ from worker.sync.coerce import source_key
 from worker.sync.drift import tally
 from worker.sync.entities import Entity
 from worker.sync.hashing import Fingerprint
-from worker.sync.images import FetchedImages, ImageBatch, fetch_images, images_incomplete
+from worker.sync.images import FetchedImages, ImageBatch, ImageFetcher, images_incomplete
 from worker.sync.job import Job, split
 from worker.sync.prehash import NOT_MADE, made_fingerprints
 
@@ -55,7 +55,7 @@ def prepare(
     entity: Entity,
     pages: Sequence[Page],
     seen: array[int],
-    images: ThreadPoolExecutor | None,
+    images: ImageFetcher | None,
     statuses: set[Any],
 ) -> PreparedBatch:
     """Skip records whose stored hashes match (one query), normalise the rest, start images.
@@ -81,7 +81,7 @@ def prepare(
     )
     if images is not None:
         targets = _image_targets(rows, records, job.options.full_images)
-        batch.images = [images.submit(fetch_images, job.client, target) for target in targets]
+        batch.images = [images.submit(target) for target in targets]
     return batch
 
 

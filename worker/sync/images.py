@@ -1,9 +1,10 @@
 """Property images: the stored set of a listing is made equal to the API's, atomically.
 
-Images are fetched (bounded parallel) for a batch of listings, then the batch is
-written in one transaction in which each listing's images are inserted, updated
-and deleted together (so every listing's set changes atomically). A listing the
-API no longer knows (404) is skipped: its delisting is the listing scan's job.
+Images are fetched for a batch of listings (at an adaptive concurrency:
+`sync/concurrency.py`), then the batch is written in one transaction in which each
+listing's images are inserted, updated and deleted together (so every listing's set
+changes atomically). A listing the API no longer knows (404) is skipped: its
+delisting is the listing scan's job.
 
 A listing whose answer had rejected image records (malformed: the sandbox spoils
 answers at random) is *incomplete*: its valid images are stored, but nothing of its
@@ -24,6 +25,7 @@ goes on (`sync/failures.py`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
 from worker.api.client import ReiClient
@@ -33,8 +35,8 @@ from worker.errors import ReiSyncError
 from worker.log import get_logger
 from worker.sinks.base import Sink
 from worker.sync import metrics
+from worker.sync.concurrency import AimdLimiter, LimitedPool
 from worker.sync.failures import failure_reason, failure_status, is_per_listing
-from worker.sync.pipeline import map_bounded
 from worker.sync.records import normalise_image
 
 
@@ -140,13 +142,48 @@ def store_images(client: ReiClient, sink: Sink, fetched: Sequence[FetchedImages]
     return ImageBatch(len(found), written, rejects, incomplete, failed)
 
 
+class ImageFetcher:
+    """The image requests of a run, at the concurrency its limiter allows.
+
+    Every attempt the client sends (retries included) is reported to the limiter, so a
+    429 or 503 halves the concurrency even when its retry then succeeds.
+    """
+
+    def __init__(self, client: ReiClient, limiter: AimdLimiter) -> None:
+        self.limiter = limiter
+        self._client = client.observed(limiter.observe)
+        self._pool = LimitedPool(limiter, thread_name_prefix="rei-image")
+
+    def submit(self, listing_id: int) -> Future[FetchedImages]:
+        return self._pool.submit(self._fetch, listing_id)
+
+    def fetch_all(self, listing_ids: Sequence[int]) -> list[FetchedImages]:
+        """The images of `listing_ids`, in their order (nothing stored)."""
+        return self._pool.map(self._fetch, listing_ids)
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    def __enter__(self) -> ImageFetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _fetch(self, listing_id: int) -> FetchedImages:
+        return fetch_images(self._client, listing_id)
+
+
+def image_limiter(brand: str, *, start: int, cap: int) -> AimdLimiter:
+    """A run's image limiter, its level shown as `rei_sync_image_concurrency{brand}`."""
+    gauge = metrics.IMAGE_CONCURRENCY.labels(brand)
+    return AimdLimiter(start=start, cap=cap, on_change=gauge.set)
+
+
 def load_images(
-    client: ReiClient, sink: Sink, listing_ids: Sequence[int], *, parallelism: int
+    client: ReiClient, sink: Sink, listing_ids: Sequence[int], *, fetcher: ImageFetcher
 ) -> ImageBatch:
     """Fetch and store the images of `listing_ids`; returns what was written and rejected."""
     if not listing_ids:
         return ImageBatch(0, UpsertResult(), ())
-    fetched = map_bounded(
-        lambda listing_id: fetch_images(client, listing_id), listing_ids, parallelism=parallelism
-    )
-    return store_images(client, sink, fetched)
+    return store_images(client, sink, fetcher.fetch_all(listing_ids))

@@ -11,7 +11,9 @@ from typing import Any
 from worker.api.client import ReiClient
 from worker.db.schema import Reject, Row, RunCounts, UpsertResult
 from worker.sinks.base import Store
+from worker.sync.concurrency import DEFAULT_IMAGE_CONCURRENCY_MAX
 from worker.sync.delisting import DELIST_GUARD_FRACTION, DELIST_GUARD_MINIMUM
+from worker.sync.images import ImageFetcher, image_limiter
 from worker.sync.pipeline import (
     DEFAULT_BATCH_ITEMS,
     DEFAULT_IMAGE_PARALLELISM,
@@ -31,7 +33,10 @@ class SyncOptions:
     prefetch: int = DEFAULT_PREFETCH_PAGES
     """Pages fetched ahead of the loader at most (the bounded queue)."""
     image_parallelism: int = DEFAULT_IMAGE_PARALLELISM
-    """Concurrent image requests (one per new/changed listing: the bulk of a cold sync)."""
+    """Concurrent image requests a run starts with (one request per new/changed listing:
+    the bulk of a cold sync); the limiter moves it between 1 and `image_concurrency_max`."""
+    image_concurrency_max: int = DEFAULT_IMAGE_CONCURRENCY_MAX
+    """Most image requests in flight (`REI_IMAGE_CONCURRENCY_MAX`; `sync/concurrency.py`)."""
     batch_items: int = DEFAULT_BATCH_ITEMS
     """Most records written in one batch (pages already fetched are merged into one)."""
     window: int = DEFAULT_WINDOW
@@ -90,6 +95,14 @@ class Job:
     @property
     def brand(self) -> str:
         return self.run.brand
+
+    def image_fetcher(self) -> ImageFetcher:
+        """A fetcher for this run's images, its concurrency adaptive (close it when done)."""
+        options = self.options
+        limiter = image_limiter(
+            self.brand, start=options.image_parallelism, cap=options.image_concurrency_max
+        )
+        return ImageFetcher(self.client, limiter)
 
     def stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()

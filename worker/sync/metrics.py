@@ -51,6 +51,12 @@ IMAGE_FETCHES = Counter(
     "records rejected), `not_found` (the API no longer knows the listing), `error`.",
     ["brand", "outcome"],
 )
+IMAGE_CONCURRENCY = Gauge(
+    "rei_sync_image_concurrency",
+    "Image requests a run of the brand may have in flight now (the adaptive limit: grows "
+    "while answers are fast and clean, halves on 429, 503 or a timeout).",
+    ["brand"],
+)
 DELIST_UNCONFIRMED = Counter(
     "rei_sync_delist_unconfirmed",
     "Delisting candidates whose confirmation call failed (kept listed this run).",

@@ -15,7 +15,6 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import replace
 from typing import Any
@@ -25,7 +24,7 @@ from worker.errors import ApiError, IncompleteScanError
 from worker.sync.batches import PreparedBatch, prepare, write_batch
 from worker.sync.delisting import reconcile
 from worker.sync.entities import Entity
-from worker.sync.images import load_images, store_images
+from worker.sync.images import ImageFetcher, load_images, store_images
 from worker.sync.job import Job, split
 from worker.sync.pipeline import ScanReport, fetch_page_batches
 from worker.sync.prehash import PageHasher
@@ -35,9 +34,10 @@ def run_scan(job: Job, entity: Entity) -> RunStatus:
     """Pages → fingerprints → only new/changed records normalised → their images → merge.
 
     Runs of pages that have already arrived are written as one batch; the images
-    of a batch's new/changed listings are fetched on their own bounded pool while
-    later pages are read, and a batch is written (images first, then its rows) once
-    its images are in, strictly in page order, at most `options.window` batches ahead.
+    of a batch's new/changed listings are fetched on their own pool (at an adaptive
+    concurrency, `sync/concurrency.py`) while later pages are read, and a batch is
+    written (images first, then its rows) once its images are in, strictly in page
+    order, at most `options.window` batches ahead.
 
     A page that keeps failing ends the run `failed` once every batch before it is
     stored (checkpoint and `details.paging.failed_at` at that page); the job's next
@@ -49,18 +49,12 @@ def run_scan(job: Job, entity: Entity) -> RunStatus:
     report = ScanReport(job.options.take)
     statuses: set[Any] = set()
     """The `entity.status_field` values seen on the online list (for `reconcile`)."""
-    images = (
-        ThreadPoolExecutor(
-            max_workers=job.options.image_parallelism, thread_name_prefix="rei-image"
-        )
-        if entity.has_images and job.options.listing_images
-        else None
-    )
+    images = job.image_fetcher() if entity.has_images and job.options.listing_images else None
     try:
         _read(job, entity, report, images, seen, statuses)
     finally:
         if images is not None:
-            images.shutdown(wait=True, cancel_futures=True)
+            images.close()
     if job.stopped():
         return RunStatus.ABORTED
     if report.unreachable:
@@ -78,7 +72,7 @@ def _read(
     job: Job,
     entity: Entity,
     report: ScanReport,
-    images: ThreadPoolExecutor | None,
+    images: ImageFetcher | None,
     seen: array[int],
     statuses: set[Any],
 ) -> None:
@@ -209,7 +203,6 @@ def _load_listed(job: Job, entity: Entity, records: Sequence[Any]) -> None:
             if job.options.full_images
             else sorted(job.store.stale_keys(entity.table, job.brand, rows))
         )
-        images = load_images(
-            job.client, job.store, targets, parallelism=job.options.image_parallelism
-        )
+        with job.image_fetcher() as fetcher:
+            images = load_images(job.client, job.store, targets, fetcher=fetcher)
     write_batch(job, entity, rows, rejects, images=images)
