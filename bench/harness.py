@@ -100,6 +100,23 @@ class Config:
             database_url=env.get("BENCH_DATABASE_URL") or None,
         )
 
+    @staticmethod
+    def smoke() -> Config:
+        """Every case at N = 500 on small samples, nothing saved (`.ci/run`): the harness
+        cannot rot, and no figure of it means anything."""
+        return Config(
+            n=500,
+            rss_small=500,
+            rss_large=1_000,
+            seed_n=200,
+            seed_rtt_n=50,
+            image_sample=200,
+            image_rtt_sample=100,
+            database_url=os.environ.get("BENCH_DATABASE_URL") or None,
+            results=None,
+            extras=None,
+        )
+
 
 @dataclass
 class Line:
@@ -749,8 +766,11 @@ def main(argv: list[str] | None = None, config: Config | None = None) -> dict[st
     parser.add_argument(
         "--rss-only", action="store_true", help="re-measure case 9 into the saved results"
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="every case at N = 500, nothing saved (CI)"
+    )
     args = parser.parse_args(argv)
-    config = config or Config.from_env()
+    config = config or (Config.smoke() if args.smoke else Config.from_env())
     if args.n:
         config.n = args.n
     config.skip_dlt = config.skip_dlt or args.skip_dlt

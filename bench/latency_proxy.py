@@ -89,11 +89,14 @@ class LatencyProxy:
             except OSError:
                 client_writer.close()
                 return
-            await asyncio.gather(
-                self._pipe(client_reader, up_writer),
-                self._pipe(up_reader, client_writer),
-                return_exceptions=True,
-            )
+            # Cancelled at shutdown: ended quietly (asyncio 3.11's stream callback would
+            # print a traceback for a connection task that ends cancelled).
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(
+                    self._pipe(client_reader, up_writer),
+                    self._pipe(up_reader, client_writer),
+                    return_exceptions=True,
+                )
             for writer in (client_writer, up_writer):
                 with contextlib.suppress(Exception):
                     writer.close()
