@@ -34,6 +34,7 @@ from psycopg.conninfo import conninfo_to_dict
 from bench import image_ceiling
 from bench.latency_proxy import LatencyProxy
 from bench.sandbox_proc import BRAND, Sandbox
+from bench.targets import render, targets
 from worker.api.client import ReiClient
 from worker.api.endpoints import PROPERTIES
 from worker.auth import TokenManager
@@ -606,6 +607,8 @@ def run(config: Config) -> dict[str, Any]:
     result = {key: values.get(key) for key in (*RESULT_KEYS, "machine", "when")}
     print()
     print(render_table(result, report.extras))
+    print()
+    print(render(targets(result, report.extras)))
     if config.results is not None:
         config.results.parent.mkdir(parents=True, exist_ok=True)
         config.results.write_text(json.dumps(result, indent=2) + "\n")
