@@ -21,11 +21,11 @@ from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.encoding import json_text as _json
 from worker.sinks.encoding import storable as _storable
 from worker.sinks.encoding import unique_rows as _unique
+from worker.sinks.pgcopy import copy_records as _copy
 from worker.sinks.pgsql import (
     INSERT_REJECTS,
     SEEN_TABLE,
     active_ids_sql,
-    copy_sql,
     count_active_sql,
     create_stage_sql,
     delete_missing_children_sql,
@@ -361,18 +361,6 @@ def _refresh_statistics(cursor: psycopg.Cursor[Any], spec: TableSpec, copied: in
     cursor.execute(f"ANALYZE {spec.table} ({', '.join([*keys, *active])})")
     if spec.private_table is not None:
         cursor.execute(f"ANALYZE {spec.private_table} ({', '.join(keys)})")
-
-
-def _copy(
-    cursor: psycopg.Cursor[Any],
-    table: str,
-    keys: Sequence[str],
-    columns: Sequence[str],
-    records: list[tuple[Any, ...]],
-) -> None:
-    with cursor.copy(copy_sql(table, keys, columns)) as copy:
-        for record in records:
-            copy.write_row(record)
 
 
 def _merge(
