@@ -24,6 +24,8 @@ from psycopg.abc import Buffer
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
+from worker.db.schema import Row, TableSpec
+from worker.sinks.encoding import json_text
 from worker.sinks.pgsql import copy_sql, stored_names
 
 COLUMN_TYPES: Mapping[str, str] = {
@@ -109,6 +111,38 @@ COLUMN_TYPES: Mapping[str, str] = {
 """The Postgres type of every column a batch is COPY'd with, by name (the same name has the
 same type in every entity table; `tests/integration/test_copy_round_trip.py` checks each
 against the migrated catalogue)."""
+
+
+def _key_values(spec: TableSpec, row: Row) -> tuple[Any, ...]:
+    return (row.scope_id, row.source_id) if spec.scope else (row.source_id,)
+
+
+def public_records(spec: TableSpec, brand: str, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    """The values `copy_records` writes into `spec.table` for `rows`, in COPY order."""
+    return [
+        (
+            brand,
+            *_key_values(spec, r),
+            *(r.public[c] for c in spec.columns),
+            json_text(r.raw),
+            r.content_hash,
+        )
+        for r in rows
+    ]
+
+
+def private_records(spec: TableSpec, brand: str, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    """The values `copy_records` writes into `spec.private_table` for `rows`, in COPY order."""
+    return [
+        (
+            brand,
+            *_key_values(spec, r),
+            *((r.private or {}).get(c) for c in spec.private_columns),
+            json_text(r.private_raw or {}),
+            r.private_hash,
+        )
+        for r in rows
+    ]
 
 
 class JsonbTextDumper(Dumper):
