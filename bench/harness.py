@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 import psutil
 import psycopg
 import requests
@@ -42,6 +41,7 @@ from worker.config import load_settings
 from worker.db.engine import create_db_engine, libpq_url
 from worker.db.migrate import upgrade_head
 from worker.db.schema import PROPERTIES_TABLE, Row
+from worker.sinks.pgcopy import copy_records, private_records, public_records
 from worker.sync.normalise import normalise_property
 from worker.sync.pipeline import DEFAULT_PARALLELISM, fetch_pages
 
@@ -351,36 +351,18 @@ class Prepared:
 
 
 def prepare_rows(env: dict[str, str]) -> Prepared:
-    """Untimed: every listing fetched and normalised into the rows rei-sync would COPY."""
-    spec = PROPERTIES_TABLE
-    public: list[tuple[Any, ...]] = []
-    private: list[tuple[Any, ...]] = []
+    """Untimed: every listing fetched, normalised and encoded into the records rei-sync's
+    sink would COPY (`pgcopy.public_records`/`private_records`)."""
+    rows: list[Row] = []
     with requests.Session() as session:
         client = client_for(env, session)
         for page in fetch_pages(client, PROPERTIES, TAKE):
             for item in page.items:
                 row = normalise_property(item)
-                if not isinstance(row, Row):
-                    continue
-                public.append(
-                    (
-                        BRAND,
-                        row.source_id,
-                        *(row.public[c] for c in spec.columns),
-                        orjson.dumps(row.raw, default=str).decode(),
-                        row.content_hash,
-                    )
-                )
-                private.append(
-                    (
-                        BRAND,
-                        row.source_id,
-                        *((row.private or {}).get(c) for c in spec.private_columns),
-                        orjson.dumps(row.private_raw or {}, default=str).decode(),
-                        row.private_hash,
-                    )
-                )
-    return Prepared(public, private, [r[1] for r in public])
+                if isinstance(row, Row):
+                    rows.append(row)
+    public = public_records(PROPERTIES_TABLE, BRAND, rows)
+    return Prepared(public, private_records(PROPERTIES_TABLE, BRAND, rows), [r[1] for r in public])
 
 
 def _columns(table: str, names: tuple[str, ...]) -> str:
@@ -388,19 +370,17 @@ def _columns(table: str, names: tuple[str, ...]) -> str:
 
 
 def copy_only(url: str, rows: Prepared) -> float:
-    """The normalised rows COPY'd into the empty entity tables in one transaction."""
+    """The prepared records COPY'd into the empty entity tables in one transaction, by the
+    sink's own COPY (`pgcopy.copy_records`), so the bound uses the sink's COPY method."""
     spec = PROPERTIES_TABLE
     assert spec.private_table is not None
     with psycopg.connect(url) as connection:
         started = time.perf_counter()
         with connection.cursor() as cursor:
-            for table, names, data in (
-                (spec.table, spec.columns, rows.public),
-                (spec.private_table, spec.private_columns, rows.private),
-            ):
-                with cursor.copy(f"COPY {table} ({_columns(table, names)}) FROM STDIN") as copy:
-                    for record in data:
-                        copy.write_row(record)
+            copy_records(cursor, spec.table, spec.key_columns, spec.columns, rows.public)
+            copy_records(
+                cursor, spec.private_table, spec.key_columns, spec.private_columns, rows.private
+            )
         connection.commit()
         return time.perf_counter() - started
 

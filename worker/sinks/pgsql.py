@@ -21,13 +21,19 @@ INSERT_REJECTS = sa.text(
 )
 
 
+def stored_names(keys: Sequence[str], columns: Sequence[str]) -> list[str]:
+    """The columns a batch is COPY'd and merged with, in COPY order."""
+    return ["brand", *keys, *columns, "raw", "content_hash"]
+
+
 def stored_columns(keys: Sequence[str], columns: Sequence[str]) -> str:
-    """The column list a batch is COPY'd and merged with, in COPY order."""
-    return ", ".join(["brand", *keys, *columns, "raw", "content_hash"])
+    """`stored_names` as a column list."""
+    return ", ".join(stored_names(keys, columns))
 
 
 def copy_sql(table: str, keys: Sequence[str], columns: Sequence[str]) -> str:
-    return f"COPY {table} ({stored_columns(keys, columns)}) FROM STDIN"
+    """Binary COPY: the values' types are declared by `pgcopy.COLUMN_TYPES`."""
+    return f"COPY {table} ({stored_columns(keys, columns)}) FROM STDIN (FORMAT BINARY)"
 
 
 def stage_table(table: str) -> str:

@@ -21,11 +21,13 @@ from worker.sinks.dberrors import translate_db_errors
 from worker.sinks.encoding import json_text as _json
 from worker.sinks.encoding import storable as _storable
 from worker.sinks.encoding import unique_rows as _unique
+from worker.sinks.pgcopy import copy_records as _copy
+from worker.sinks.pgcopy import private_records as _private_records
+from worker.sinks.pgcopy import public_records as _public_records
 from worker.sinks.pgsql import (
     INSERT_REJECTS,
     SEEN_TABLE,
     active_ids_sql,
-    copy_sql,
     count_active_sql,
     create_stage_sql,
     delete_missing_children_sql,
@@ -276,36 +278,6 @@ def _key(spec: TableSpec, row: Row) -> tuple[int | None, int]:
     return (row.scope_id if spec.scope else None, row.source_id)
 
 
-def _key_values(spec: TableSpec, row: Row) -> tuple[Any, ...]:
-    return (row.scope_id, row.source_id) if spec.scope else (row.source_id,)
-
-
-def _public_records(spec: TableSpec, brand: str, rows: list[Row]) -> list[tuple[Any, ...]]:
-    return [
-        (
-            brand,
-            *_key_values(spec, r),
-            *(r.public[c] for c in spec.columns),
-            _json(r.raw),
-            r.content_hash,
-        )
-        for r in rows
-    ]
-
-
-def _private_records(spec: TableSpec, brand: str, rows: list[Row]) -> list[tuple[Any, ...]]:
-    return [
-        (
-            brand,
-            *_key_values(spec, r),
-            *((r.private or {}).get(c) for c in spec.private_columns),
-            _json(r.private_raw or {}),
-            r.private_hash,
-        )
-        for r in rows
-    ]
-
-
 def _stored_keys(
     cursor: psycopg.Cursor[Any], spec: TableSpec, brand: str, rows: list[Row]
 ) -> set[tuple[int | None, int]]:
@@ -362,18 +334,6 @@ def _refresh_statistics(cursor: psycopg.Cursor[Any], spec: TableSpec, copied: in
     cursor.execute(f"ANALYZE {spec.table} ({', '.join([*keys, *active])})")
     if spec.private_table is not None:
         cursor.execute(f"ANALYZE {spec.private_table} ({', '.join(keys)})")
-
-
-def _copy(
-    cursor: psycopg.Cursor[Any],
-    table: str,
-    keys: Sequence[str],
-    columns: Sequence[str],
-    records: list[tuple[Any, ...]],
-) -> None:
-    with cursor.copy(copy_sql(table, keys, columns)) as copy:
-        for record in records:
-            copy.write_row(record)
 
 
 def _merge(
