@@ -26,8 +26,8 @@ from worker.sandbox.data import BrandData
 from worker.sync.normalise import (
     checked_associate,
     checked_property,
-    content_hash,
     normalise_property,
+    row_of,
     strict_associate,
     strict_property,
 )
@@ -49,17 +49,7 @@ def checked_row(raw: Any) -> Row | Reject:
     split = checked_property(raw)
     if isinstance(split, Reject):
         return split
-    return Row(
-        source_id=split.source_id,
-        public=split.public,
-        raw=split.raw,
-        content_hash=content_hash(split.raw),
-        private=split.private,
-        private_raw=split.private_raw,
-        private_hash=content_hash(split.private_raw),
-        invalid_coordinates=split.invalid_coordinates,
-        drift=split.drift,
-    )
+    return row_of(split)
 
 
 CHUNK = 500

@@ -174,10 +174,11 @@ def normalise_property(raw: Any) -> Row | Reject:
         if isinstance(checked, Reject):
             return checked
         split = checked
-    return _row(split)
+    return row_of(split)
 
 
-def _row(split: Split) -> Row:
+def row_of(split: Split) -> Row:
+    """The row of a split record: its parts and their content hashes."""
     return Row(
         source_id=split.source_id,
         public=split.public,
@@ -249,7 +250,7 @@ def normalise_associate(raw: Any) -> Row | Reject:
         if isinstance(checked, Reject):
             return checked
         split = checked
-    return _row(split)
+    return row_of(split)
 
 
 def checked_associate(raw: Any) -> Split | Reject:
