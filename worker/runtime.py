@@ -116,6 +116,7 @@ class Runtime:
             parallelism=parallelism or self.settings.rei_sync_parallelism,
             full_images=full,
             image_concurrency_max=self.settings.rei_image_concurrency_max,
+            window_bytes=self.settings.rei_sync_window_mb * 2**20,
         )
 
     @contextmanager

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from worker.db import schema
 from worker.db.schema import PROPERTIES_TABLE, Row, TableSpec
 from worker.sinks import postgres
+from worker.sinks.encoding import encoded
 from worker.sinks.pgcopy import COLUMN_TYPES
 from worker.sinks.pgsql import stored_columns, stored_names
 from worker.sinks.postgres import PostgresSink
@@ -173,6 +174,22 @@ def test_binary_copy_stores_what_text_copy_stored(
     assert {r.country_id for r in public_rows} == {str(2**63 - 1), None}
     assert "9999999999999999.99" in {r.list_price for r in public_rows}
     assert "\\N" in {r.listing_key for r in public_rows}
+
+
+def test_rows_waiting_encoded_store_what_their_dicts_stored(db_engine: sa.Engine) -> None:
+    """A scan holds its rows with their raw documents encoded (`encoding.encoded`); the
+    same rows stored from their dicts and from their encoded form are the same rows, NULs,
+    lone surrogates and all, on the direct path and through the merge."""
+    sink = PostgresSink(db_engine)
+    for version in (0, 1):
+        as_dicts = sink.upsert(PROPERTIES_TABLE, "DICTS", rows(version))
+        as_encoded = sink.upsert(PROPERTIES_TABLE, "ENCODED", [encoded(r) for r in rows(version)])
+        assert (as_dicts.inserted, as_dicts.updated) == (as_encoded.inserted, as_encoded.updated)
+        assert snapshot(db_engine, "DICTS") == snapshot(db_engine, "ENCODED")
+    stored_raw = [r.raw for r in snapshot(db_engine, "ENCODED")[0]]
+    documents = [raw for raw in stored_raw if raw.startswith("{")]
+    assert len(documents) == 20  # every fifth has a lone surrogate: stored as its repr
+    assert all('"version": 1' in raw and '"nul": "a\ufffdb"' in raw for raw in documents)
 
 
 @pytest.mark.parametrize(

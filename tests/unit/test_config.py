@@ -150,3 +150,17 @@ def test_the_image_concurrency_cap_defaults_to_32_and_a_bad_one_names_its_variab
     assert "REI_IMAGE_CONCURRENCY_MAX: input should be greater than or equal to 1" in str(
         raised.value
     )
+
+
+def test_the_scan_window_is_4_mb_by_default_and_a_bad_one_names_its_variable() -> None:
+    from worker.runtime import Runtime
+
+    settings = load_settings(
+        environ={"REI_SYNC_WINDOW_MB": "16"}, env_file=None, require_brands=False
+    )
+    runtime = Runtime(settings, None, None, None, store=object())  # type: ignore[arg-type]
+    assert runtime.options().window_bytes == 16 * 2**20
+    assert load_settings(environ={}, env_file=None, require_brands=False).rei_sync_window_mb == 4
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"REI_SYNC_WINDOW_MB": "0"}, env_file=None, require_brands=False)
+    assert "REI_SYNC_WINDOW_MB: input should be greater than or equal to 1" in str(raised.value)

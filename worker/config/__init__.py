@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     rei_image_concurrency_max: int = Field(default=32, ge=1, le=256)
     """Most image requests one sync run has in flight: the adaptive limit starts at 12,
     grows while answers are fast and clean, halves on 429/503/timeouts, never above this."""
+    rei_sync_window_mb: int = Field(default=4, ge=1, le=1024)
+    """Most MB of rows (their raw documents as JSON) a listing scan holds while their images
+    are fetched, besides the newest batch: what bounds a cold sync's memory."""
     rei_max_concurrent_syncs: int = Field(default=0, ge=0, le=256)
     """Sync runs one daemon runs at once, whatever the number of brands; 0: the size of the
     database pool (5), so every running sync has a connection without queueing for one."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from worker.api.client import Page
 from worker.db.schema import IMAGES, Reject, Row, UpsertResult
+from worker.sinks.encoding import encoded
 from worker.sync.coerce import source_key
 from worker.sync.drift import tally
 from worker.sync.entities import Entity
@@ -32,9 +33,12 @@ class PreparedBatch:
     pages: list[tuple[int, int]]
     """(records, checkpoint after it) of each page."""
     rows: list[Row]
+    """Their raw documents encoded (`EncodedJson`): the form they wait in."""
     rejects: list[Reject]
     unchanged: int
     images: list[Future[FetchedImages]] = field(default_factory=list)
+    held_bytes: int = 0
+    """The encoded raw documents' size: what the scan's window is bounded by."""
 
     def ready(self) -> bool:
         return all(future.done() for future in self.images)
@@ -62,7 +66,8 @@ def prepare(
 
     A record's fingerprint (id + public and private hash of its raw document) is what
     its normalised row would carry, so an unchanged record is neither validated nor
-    sent to the database again.
+    sent to the database again. The rows wait for their images with their raw documents
+    encoded, as they will be stored (`sinks.encoding.encoded`).
     """
     items = [item for page in pages for item in page.items]
     if entity.status_field:
@@ -70,6 +75,7 @@ def prepare(
     wants_hashes = images is not None and not job.options.full_images
     records = _triage(job, entity, items, wants_hashes, made_fingerprints(pages))
     rows, rejects = split(records.normalised)
+    rows = [encoded(row) for row in rows]
     seen.extend(records.unchanged)
     seen.extend(row.source_id for row in rows)
     seen.extend(key for key in (source_key(r.source_id) for r in rejects) if key is not None)
@@ -78,6 +84,7 @@ def prepare(
         rows,
         rejects,
         len(records.unchanged),
+        held_bytes=sum(len(row.raw) + len(row.private_raw or b"") for row in rows),
     )
     if images is not None:
         targets = _image_targets(rows, records, job.options.full_images)

@@ -20,6 +20,7 @@ from worker.sync.pipeline import (
     DEFAULT_PARALLELISM,
     DEFAULT_PREFETCH_PAGES,
     DEFAULT_WINDOW,
+    DEFAULT_WINDOW_BYTES,
 )
 
 DEFAULT_PAGE_SIZE = 100
@@ -41,6 +42,9 @@ class SyncOptions:
     """Most records written in one batch (pages already fetched are merged into one)."""
     window: int = DEFAULT_WINDOW
     """Batches whose images may be in flight while later pages are read."""
+    window_bytes: int = DEFAULT_WINDOW_BYTES
+    """Most bytes of encoded rows those batches hold, besides the newest batch's
+    (`REI_SYNC_WINDOW_MB`)."""
     full_images: bool = False
     """Listings: fetch the images of every listing seen, not only new/changed ones."""
     listing_images: bool = True

@@ -44,6 +44,8 @@ DEFAULT_PREFETCH_PAGES = 8
 DEFAULT_BATCH_ITEMS = 1000
 DEFAULT_IMAGE_PARALLELISM = 12
 DEFAULT_WINDOW = 4
+DEFAULT_WINDOW_BYTES = 4 * 2**20
+"""A listing's encoded raw documents are ~2.4 kB (sandbox), so ~1,700 listings."""
 ISOLATION_FAILURE_BUDGET = 20
 """Failed requests a scan may spend isolating bad offsets (each after its own retries)
 before it gives up: one bad record in a page of 100 costs about 7, an outage every one."""
