@@ -22,6 +22,7 @@ from worker.config import load_settings
 from worker.db.engine import create_db_engine
 from worker.db.migrate import upgrade_head
 from worker.log import configure_logging
+from worker.malloc import limit_arenas
 from worker.runtime import build_client
 from worker.sinks.postgres import PostgresSink
 from worker.sync import images
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--no-images", action="store_true")
     parser.add_argument("--no-events", action="store_true")
     args = parser.parse_args()
+    limit_arenas()  # as the CLI does
     entity: str | Entity = without_events() if args.no_events else "properties"
     configure_logging("WARNING", "json", ())
     settings = load_settings()

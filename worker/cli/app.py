@@ -15,6 +15,7 @@ import typer
 
 from worker import __version__
 from worker.cli.lazy import LazyGroup
+from worker.malloc import limit_arenas
 
 app = typer.Typer(
     name="rei-sync",
@@ -45,6 +46,7 @@ def main_options(
 
 def main() -> None:
     """Console-script entry point."""
+    limit_arenas()  # before any thread: worker/malloc.py
     try:
         app()
     except KeyboardInterrupt:
