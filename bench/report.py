@@ -1,6 +1,12 @@
-"""Write the latest results into docs/BENCHMARKS.md (between its `<!-- results -->` markers).
+"""Write the saved runs into docs/BENCHMARKS.md, each between its markers.
 
 .venv/bin/python -m bench.report
+
+`bench/results/latest.json` (+ `latest-extra.json`): the last `python -m bench`, at the
+default N = 100,000, between `<!-- results -->` and `<!-- targets -->`;
+`bench/results/n20000.json` (+ `n20000-extra.json`): a run at `BENCH_N=20000`, copied
+there from `latest*.json` after it, between `<!-- results-20k -->` and `<!-- targets-20k -->`.
+A run whose file or markers are missing is left out.
 """
 
 from __future__ import annotations
@@ -13,15 +19,24 @@ from bench.harness import EXTRAS, RESULTS, render_table
 from bench.targets import render, targets
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
-BEGIN, END = "<!-- results -->", "<!-- /results -->"
+RUNS = (
+    (RESULTS, EXTRAS, ""),
+    (RESULTS.with_name("n20000.json"), EXTRAS.with_name("n20000-extra.json"), "-20k"),
+)
+"""(results, extras, marker suffix) of every run the document shows."""
 
 
-def section(result: dict[str, object], extras: dict[str, object]) -> str:
+def _markers(name: str, suffix: str) -> tuple[str, str]:
+    return f"<!-- {name}{suffix} -->", f"<!-- /{name}{suffix} -->"
+
+
+def section(result: dict[str, object], extras: dict[str, object], suffix: str = "") -> str:
     machine = result["machine"]
     assert isinstance(machine, dict)
+    begin, end = _markers("results", suffix)
     return "\n".join(
         [
-            BEGIN,
+            begin,
             f"Run of {result['when']}, N = {result['n_listings']:,} listings; "
             f"{machine['cores']} cores, {machine['memory_gb']} GB, Postgres "
             f"{machine['postgres']} ({machine['database']}), Python {machine['python']}, "
@@ -34,28 +49,34 @@ def section(result: dict[str, object], extras: dict[str, object]) -> str:
             "```json",
             json.dumps(result, indent=2),
             "```",
-            END,
+            end,
         ]
     )
 
 
-T_BEGIN, T_END = "<!-- targets -->", "<!-- /targets -->"
-
-
-def targets_section(r: dict[str, Any], x: dict[str, Any]) -> str:
+def targets_section(r: dict[str, Any], x: dict[str, Any], suffix: str = "") -> str:
     """Each of the issue's targets: the measured ratio and whether it is met."""
-    return "\n".join([T_BEGIN, render(targets(r, x), markdown=True), T_END])
+    begin, end = _markers("targets", suffix)
+    return "\n".join([begin, render(targets(r, x), markdown=True), end])
+
+
+def _replace(text: str, name: str, suffix: str, new: str) -> str:
+    begin, end = _markers(name, suffix)
+    start, stop = text.index(begin), text.index(end) + len(end)
+    return text[:start] + new + text[stop:]
 
 
 def main() -> None:
-    result = json.loads(RESULTS.read_text())
-    extras = json.loads(EXTRAS.read_text()) if EXTRAS.exists() else {}
     text = DOC.read_text()
-    start, stop = text.index(BEGIN), text.index(END) + len(END)
-    text = text[:start] + section(result, extras) + text[stop:]
-    start, stop = text.index(T_BEGIN), text.index(T_END) + len(T_END)
-    DOC.write_text(text[:start] + targets_section(result, extras) + text[stop:])
-    print(f"updated {DOC}")
+    for results, extras_file, suffix in RUNS:
+        if not results.exists() or _markers("results", suffix)[0] not in text:
+            continue
+        result = json.loads(results.read_text())
+        extras = json.loads(extras_file.read_text()) if extras_file.exists() else {}
+        text = _replace(text, "results", suffix, section(result, extras, suffix))
+        text = _replace(text, "targets", suffix, targets_section(result, extras, suffix))
+        print(f"{results.name} -> {DOC.name}")
+    DOC.write_text(text)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,9 @@ import requests
 
 from worker.auth import TokenManager
 from worker.config import load_settings
-from worker.db.engine import create_db_engine
-from worker.db.migrate import upgrade_head
 from worker.log import configure_logging
 from worker.malloc import limit_arenas
-from worker.runtime import build_client
+from worker.runtime import build_client, open_engine
 from worker.sinks.postgres import PostgresSink
 from worker.sync import images
 from worker.sync.engine import SyncOptions, sync_entity
@@ -45,18 +43,15 @@ def main() -> None:
     entity: str | Entity = without_events() if args.no_events else "properties"
     configure_logging("WARNING", "json", ())
     settings = load_settings()
-    assert settings.database_url is not None
-    engine = create_db_engine(settings.database_url.get_secret_value())
-    upgrade_head(engine)
     options = SyncOptions(take=settings.rei_page_size, listing_images=not args.no_images)
-    with requests.Session() as session:
+    # The CLI's engine: the schema checked by its revision, Alembic only if not at head.
+    with open_engine(settings, migrate=True) as engine, requests.Session() as session:
         tokens = TokenManager(settings.brands, session=session)
         for brand in settings.brands:
             client = build_client(settings, brand, tokens, session)
             result = sync_entity(client, PostgresSink(engine), entity, options=options)
             if result.status not in ("succeeded", "succeeded_with_rejects"):
                 raise SystemExit(f"{brand.key}: {result.status} {result.error}")
-    engine.dispose()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,132 @@
+"""Where the client's CPU goes in the runs whose targets are not met: py-spy, summarised.
+
+    PYTHONPATH=. python -m bench.profile [--n 20000] [--rate 200]
+
+On a sandbox of N listings (its own process) and a scratch database (`BENCH_DATABASE_URL`,
+else embedded), three runs of the `properties` entity are each sampled by `py-spy record`
+(only the sync's process: not the sandbox, not Postgres), then summarised:
+
+- `cold-props`: `bench.sync_child --no-images` into an empty schema (case 4a);
+- `no-change`: the same again (case 5's work; no images are fetched on a no-change run);
+- `cold-images`: `rei-sync sync` into an empty schema (case 4, the image requests).
+
+py-spy counts a thread's sample only while it runs (not while it waits on a socket or a
+lock), so the shares are of the client's CPU. Each summary gives the samples under named
+parts of the code (inclusive: a stack counts once for each part it passes through) and the
+hottest leaf functions. Needs `py-spy` (`pip install -e '.[bench]'`) and ptrace rights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.harness import ROOT, TAKE, Config, database, reset_schema
+from bench.sandbox_proc import BRAND, Sandbox
+
+PARTS: dict[str, str] = {
+    "page fetch + decode (api/client.py)": r"^worker/api/client\.py",
+    "requests / urllib3 / http.client": r"^(requests|urllib3|http)/",
+    "fingerprints (sync/hashing.py)": r"^worker/sync/hashing\.py",
+    "normalise (sync/normalise, strict, models)": r"^worker/sync/(normalise|strict|models)\.py",
+    "pydantic": r"^pydantic",
+    "images (sync/images.py)": r"^worker/sync/images\.py",
+    "sink (sinks/)": r"^worker/sinks/",
+    "psycopg": r"^psycopg/",
+    "sqlalchemy": r"^sqlalchemy/",
+    "imports at start": r":_find_and_load$",
+    "metrics / logging": r"^(prometheus_client|structlog|logging)/",
+}
+"""Named parts of the code, by a pattern on `file:function` of a frame."""
+
+FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^:()]+)(?::\d+)?\)$")
+
+
+def _short(path: str) -> str:
+    """A frame's file as a package path: `worker/api/client.py`, `requests/sessions.py`."""
+    if "site-packages/" in path:
+        return path.rsplit("site-packages/", 1)[1]
+    own = re.search(r"(?:^|/)((?:worker|bench)/.*)$", path)
+    if own:
+        return own[1]
+    return re.split(r"lib/python3\.\d+/", path)[-1]
+
+
+def summarise(raw: Path, top: int = 12) -> str:
+    """`py-spy --format raw` (collapsed stacks with counts) as parts and leaf functions."""
+    total = 0
+    parts: collections.Counter[str] = collections.Counter()
+    leaves: collections.Counter[str] = collections.Counter()
+    patterns = {name: re.compile(p) for name, p in PARTS.items()}
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = []
+        for frame in stack.split(";"):
+            found = FRAME.match(frame)
+            frames.append((_short(found["file"]), found["func"]) if found else ("", frame))
+        for name, pattern in patterns.items():
+            if any(pattern.search(f"{file}:{func}") for file, func in frames):
+                parts[name] += count
+        file, func = frames[-1]
+        leaves[f"{func} ({file})"] += count
+    if not total:
+        return "no samples"
+    lines = [f"{total} samples (on-CPU)", "  part of the code (inclusive):"]
+    lines += [f"    {n / total:6.1%}  {name}" for name, n in parts.most_common()]
+    lines.append("  hottest leaf functions (self):")
+    lines += [f"    {n / total:6.1%}  {frame}" for frame, n in leaves.most_common(top)]
+    return "\n".join(lines)
+
+
+def record(argv: list[str], env: dict[str, str], out: Path, rate: int) -> None:
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    command = [spy, "record", "--format", "raw", "-r", str(rate), "-o", str(out), "--", *argv]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} under py-spy exited {done.returncode}:\n"
+                           f"{done.stderr[-2000:]}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile")
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=200, help="samples a second")
+    args = parser.parse_args(argv)
+    props = [sys.executable, "-m", "bench.sync_child", "--no-images"]
+    cli = [sys.executable, "-m", "worker", "sync", "--brand", BRAND, "--entity", "properties"]
+    runs = (("cold-props", props, True), ("no-change", props, False), ("cold-images", cli, True))
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        database(Config.from_env()) as url,
+        Sandbox(args.n) as sandbox,
+    ):
+        assert sandbox.env is not None
+        env = {
+            **os.environ,
+            **sandbox.env,
+            "DATABASE_URL": url,
+            "LOG_LEVEL": "WARNING",
+            "LOG_FORMAT": "json",
+            "REI_PAGE_SIZE": str(TAKE),
+        }
+        for name, command, fresh in runs:
+            if fresh:
+                reset_schema(url)
+            out = Path(folder) / f"{name}.txt"
+            record(command, env, out, args.rate)
+            print(f"== {name} (N = {args.n:,})\n{summarise(out)}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
