@@ -14,11 +14,38 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Iterable, MutableMapping
-from typing import IO, Any
-
-import structlog
+from typing import IO, TYPE_CHECKING, Any
 
 from worker import clock
+
+STRUCTLOG_EXTRAS = ("rich.console", "rich.traceback", "rich.pretty", "better_exceptions")
+"""What structlog's console renderer imports when it can, for pretty tracebacks."""
+
+
+def _import_structlog_without_rich() -> Any:
+    """structlog, imported without its optional pretty-traceback helpers.
+
+    When rich (the CLI's help uses it) or better-exceptions is installed, `import structlog`
+    imports their tracebacks, pretty-printer and pygments: ~90 modules and ~4.6 MB in every
+    process, and a console traceback that can print a frame's locals (a secret among them).
+    The logs use plain tracebacks (`configure_logging`), so they are hidden while structlog
+    is imported (those already imported are left alone).
+    """
+    hidden = [name for name in STRUCTLOG_EXTRAS if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import structlog
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+    return structlog
+
+
+if TYPE_CHECKING:
+    import structlog
+else:
+    structlog = _import_structlog_without_rich()
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6
@@ -209,7 +236,9 @@ def configure_logging(
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json_output
-        else structlog.dev.ConsoleRenderer(colors=tty)
+        else structlog.dev.ConsoleRenderer(
+            colors=tty, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -43,6 +43,9 @@ NOT_FOR_A_SYNC = (
     "worker.cli.sandbox",
     "rich.progress",  # drawn by `backfill` only
     "cryptography",  # the token store's, with TOKEN_ENCRYPTION_KEY only
+    "rich.traceback",  # structlog's console tracebacks: the logs' are plain (worker/log.py)
+    "rich.pretty",
+    "pygments",
 )
 
 SCRIPT = """
