@@ -10,10 +10,12 @@ else embedded), three runs of the `properties` entity are each sampled by `py-sp
 - `no-change`: the same again (case 5's work; no images are fetched on a no-change run);
 - `cold-images`: `rei-sync sync` into an empty schema (case 4, the image requests).
 
-py-spy counts a thread's sample only while it runs (not while it waits on a socket or a
-lock), so the shares are of the client's CPU. Each summary gives the samples under named
-parts of the code (inclusive: a stack counts once for each part it passes through) and the
-hottest leaf functions. Needs `py-spy` (`pip install -e '.[bench]'`) and ptrace rights.
+Samples whose leaf frame is a wait (a lock, a queue, a socket read, the server: `WAITING`)
+are counted apart, since py-spy takes a thread queueing for the GIL for a running one;
+the shares are of the other samples, the client's work. Each summary gives those under
+named parts of the code (inclusive: a stack counts once for each part it passes through)
+and the hottest leaf functions. `--keep DIR` keeps py-spy's raw output. Needs `py-spy`
+(`pip install -e '.[bench]'`) and ptrace rights.
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ PARTS: dict[str, str] = {
 }
 """Named parts of the code, by a pattern on `file:function` of a frame."""
 
+WAITING = re.compile(
+    r"^(Condition\.wait|Condition\.__enter__|Event\.wait|Queue\.get|_worker|Thread\.join"
+    r"|SocketIO\.readinto|poll_wait_for_socket.*do_poll|Connection\.wait) "
+)
+"""Leaf frames where a thread waits (a lock, a queue, a socket, the server): py-spy counts
+some of these as running (a thread queueing for the GIL looks busy), so they are counted
+apart and the shares are of the other samples."""
+
 FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^:()]+)(?::\d+)?\)$")
 
 
@@ -65,24 +75,32 @@ def summarise(raw: Path, top: int = 12) -> str:
     parts: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
     patterns = {name: re.compile(p) for name, p in PARTS.items()}
+    waiting = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        total += count
         frames = []
         for frame in stack.split(";"):
             found = FRAME.match(frame)
             frames.append((_short(found["file"]), found["func"]) if found else ("", frame))
+        file, func = frames[-1]
+        leaf = f"{func} ({file})"
+        if WAITING.match(leaf):
+            waiting += count
+            continue
+        total += count
         for name, pattern in patterns.items():
             if any(pattern.search(f"{file}:{func}") for file, func in frames):
                 parts[name] += count
-        file, func = frames[-1]
-        leaves[f"{func} ({file})"] += count
+        leaves[leaf] += count
     if not total:
         return "no samples"
-    lines = [f"{total} samples (on-CPU)", "  part of the code (inclusive):"]
+    lines = [
+        f"{total} samples working, {waiting} more waiting (a lock, a queue, a socket)",
+        "  part of the code (inclusive, share of the working samples):",
+    ]
     lines += [f"    {n / total:6.1%}  {name}" for name, n in parts.most_common()]
     lines.append("  hottest leaf functions (self):")
     lines += [f"    {n / total:6.1%}  {frame}" for frame, n in leaves.most_common(top)]
@@ -102,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--rate", type=int, default=200, help="samples a second")
+    parser.add_argument("--keep", type=Path, help="folder to keep py-spy's raw output in")
     args = parser.parse_args(argv)
     props = [sys.executable, "-m", "bench.sync_child", "--no-images"]
     cli = [sys.executable, "-m", "worker", "sync", "--brand", BRAND, "--entity", "properties"]
@@ -123,7 +142,8 @@ def main(argv: list[str] | None = None) -> None:
         for name, command, fresh in runs:
             if fresh:
                 reset_schema(url)
-            out = Path(folder) / f"{name}.txt"
+            out = (args.keep or Path(folder)) / f"{name}.txt"
+            out.parent.mkdir(parents=True, exist_ok=True)
             record(command, env, out, args.rate)
             print(f"== {name} (N = {args.n:,})\n{summarise(out)}\n", flush=True)
 
