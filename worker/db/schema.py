@@ -33,8 +33,9 @@ class EncodedJson(bytes):
     """A raw document already encoded as the JSON its jsonb column stores (UTF-8).
 
     A scan keeps the rows waiting for their listings' images in this form
-    (`sinks.encoding.encoded`): about a third less memory than the decoded dict, and
-    the encoding the COPY would do anyway, done once. The sinks store it as it is.
+    (`sinks.encoding.encoded`): a row takes about a quarter less memory than with the
+    decoded dicts (1,000 sandbox rows: 6.9 -> 5.3 MB), and the encoding is the one the
+    COPY would do anyway, done once. The sinks store it as it is.
     """
 
     __slots__ = ()
