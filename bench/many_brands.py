@@ -64,6 +64,7 @@ class Replica:
     peak_threads: int = 0
     peak_connections: int = 0
     runs: float = 0.0
+    seen_ready: bool = False
 
     def sample(self, db_port: int) -> None:
         try:
@@ -75,6 +76,18 @@ class Replica:
             self.peak_connections = max(self.peak_connections, len(connections))
         except psutil.Error:
             return
+
+    def ready(self) -> bool:
+        """The daemon has answered `/readyz` once: it has reached the database through
+        its pool, so its connections are there to be counted (a replica still starting
+        when the others finish the round would read 0)."""
+        if not self.seen_ready:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{self.port}/readyz", timeout=5)
+                self.seen_ready = answer.status_code == 200
+            except requests.RequestException:
+                return False
+        return self.seen_ready
 
     def scrape_runs(self) -> None:
         text = requests.get(f"http://127.0.0.1:{self.port}/metrics", timeout=10).text
@@ -175,7 +188,7 @@ def run_case(
         while True:
             with engine.connect() as connection:
                 done, failed, span = connection.execute(ROUND).one()
-            if done >= brands:
+            if done >= brands and all(d.ready() for d in daemons):
                 break
             if any(d.process.poll() is not None for d in daemons):
                 raise RuntimeError(f"a daemon exited; see {log}")
@@ -189,6 +202,7 @@ def run_case(
         case.round_s = round(float(span), 1)
         case.failed_runs = int(failed)
         for daemon in daemons:
+            daemon.sample(db_port)
             daemon.scrape_runs()
     finally:
         stop.set()
