@@ -6,6 +6,7 @@ with the importing line, so an arrow that must never exist cannot come back unno
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 
@@ -19,7 +20,15 @@ UNLAYERED = {"__main__", "sandbox"}  # the entry shim; the emulator has contract
 
 def test_every_import_contract_holds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    status = cli.lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True)
+    # import-linter configures logging with `disable_existing_loggers`: the loggers other
+    # tests log through are enabled again afterwards, so the order of tests does not matter.
+    loggers = logging.Logger.manager.loggerDict.values()
+    enabled = [lg for lg in loggers if isinstance(lg, logging.Logger) and not lg.disabled]
+    try:
+        status = cli.lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True)
+    finally:
+        for logger in enabled:
+            logger.disabled = False
     assert status == cli.EXIT_STATUS_SUCCESS, "import-linter found a broken contract (above)"
 
 
