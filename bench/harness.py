@@ -299,9 +299,15 @@ def _hwm(status: Path) -> int | None:
     return None
 
 
-def rei_sync(env: dict[str, str], db_url: str, *extra: str) -> ChildRun:
-    """`rei-sync sync --entity properties` for the bench brand (the CLI, a process of its own)."""
-    child_env = {
+CLI_SYNC = [sys.executable, "-m", "worker", "sync", "--brand", BRAND, "--entity", "properties"]
+"""`rei-sync sync --entity properties` for the bench brand (the CLI, a process of its own)."""
+PROPERTIES_ONLY_SYNC = [sys.executable, "-m", "bench.sync_child", "--no-images"]
+"""The same run without images of new listings (`bench.sync_child`), for the split."""
+
+
+def sync_env(env: dict[str, str], db_url: str) -> dict[str, str]:
+    """The environment of a sync child: the sandbox's `env`, the scratch database, quiet logs."""
+    return {
         **os.environ,
         **env,
         "DATABASE_URL": db_url,
@@ -309,14 +315,17 @@ def rei_sync(env: dict[str, str], db_url: str, *extra: str) -> ChildRun:
         "LOG_FORMAT": "json",
         "REI_PAGE_SIZE": str(TAKE),
     }
-    argv = [sys.executable, "-m", "worker", "sync", "--brand", BRAND, "--entity", "properties"]
-    return run_child([*argv, *extra], child_env)
+
+
+def rei_sync(env: dict[str, str], db_url: str, *extra: str) -> ChildRun:
+    """`CLI_SYNC` (with `extra` arguments), timed, its peak RSS read."""
+    return run_child([*CLI_SYNC, *extra], sync_env(env, db_url))
 
 
 def properties_only_sync(env: dict[str, str], db_url: str) -> ChildRun:
-    """The same run without images of new listings (`bench.sync_child`), for the split."""
+    """`PROPERTIES_ONLY_SYNC`, timed."""
     child_env = {**os.environ, **env, "DATABASE_URL": db_url, "LOG_LEVEL": "WARNING"}
-    return run_child([sys.executable, "-m", "bench.sync_child", "--no-images"], child_env)
+    return run_child(PROPERTIES_ONLY_SYNC, child_env)
 
 
 # ---- in-process cases -----------------------------------------------------------------------

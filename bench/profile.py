@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import re
 import shutil
 import subprocess
@@ -30,8 +29,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.harness import ROOT, TAKE, Config, database, reset_schema
-from bench.sandbox_proc import BRAND, Sandbox
+from bench.harness import (
+    CLI_SYNC,
+    PROPERTIES_ONLY_SYNC,
+    ROOT,
+    Config,
+    database,
+    reset_schema,
+    sync_env,
+)
+from bench.sandbox_proc import Sandbox
 
 PARTS: dict[str, str] = {
     "page fetch + decode (api/client.py)": r"^worker/api/client\.py",
@@ -122,23 +129,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=int, default=200, help="samples a second")
     parser.add_argument("--keep", type=Path, help="folder to keep py-spy's raw output in")
     args = parser.parse_args(argv)
-    props = [sys.executable, "-m", "bench.sync_child", "--no-images"]
-    cli = [sys.executable, "-m", "worker", "sync", "--brand", BRAND, "--entity", "properties"]
-    runs = (("cold-props", props, True), ("no-change", props, False), ("cold-images", cli, True))
+    runs = (
+        ("cold-props", PROPERTIES_ONLY_SYNC, True),
+        ("no-change", PROPERTIES_ONLY_SYNC, False),
+        ("cold-images", CLI_SYNC, True),
+    )
     with (
         tempfile.TemporaryDirectory() as folder,
         database(Config.from_env()) as url,
         Sandbox(args.n) as sandbox,
     ):
         assert sandbox.env is not None
-        env = {
-            **os.environ,
-            **sandbox.env,
-            "DATABASE_URL": url,
-            "LOG_LEVEL": "WARNING",
-            "LOG_FORMAT": "json",
-            "REI_PAGE_SIZE": str(TAKE),
-        }
+        env = sync_env(sandbox.env, url)
         for name, command, fresh in runs:
             if fresh:
                 reset_schema(url)
